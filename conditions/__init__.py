@@ -1,0 +1,1 @@
+"""Built-in condition operators of tocsin."""

@@ -1,0 +1,21 @@
+"""``tocsin check CONFIG``: validate a configuration and report every fault on its own line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tocsin.cli._app import app, load, out_console, user_errors
+
+
+@app.command()
+@user_errors
+def check(config: Path = typer.Argument(..., help="The configuration file (YAML, TOML or JSON).")) -> None:
+    """Validate CONFIG: exit 0 when it loads, else print one `FILE: $.path: message` line per fault."""
+    _, loaded = load(config)
+    out_console.print(
+        f"{config}: ok ({len(loaded.schedules)} schedules, {len(loaded.policies)} policies, "
+        f"{len(loaded.rules)} rules, {len(loaded.teams)} teams)",
+        markup=False,
+    )

@@ -1,0 +1,43 @@
+"""``tocsin plugins``: what each loaded plugin registered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from tocsin.cli._app import app, emit_json, load_plugin_set, out_console, user_errors
+from tocsin.manager import Plugins
+
+
+def describe_plugins(plugins: Plugins) -> dict[str, Any]:
+    """The ``tocsin plugins --json`` document: each registered name with its plugin, and the plugin list."""
+    document: dict[str, Any] = {}
+    for key, table in plugins.registry.tables().items():
+        document[key] = {entry.name: {"plugin": entry.plugin} for entry in sorted(table, key=lambda e: e.name)}
+    document["plugins"] = [
+        {"name": info.name, "distribution": info.distribution, "version": info.version} for info in plugins.info
+    ]
+    document["failures"] = [{"name": f.name, "reason": f.reason} for f in plugins.failures]
+    return document
+
+
+@app.command("plugins")
+@user_errors
+def plugins_command(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the loaded plugins and every operator, extractor, action, rotation, target and channel."""
+    document = describe_plugins(load_plugin_set())
+    if as_json:
+        emit_json(document)
+        return
+    table = Table(title="tocsin extension points")
+    for column in ("kind", "name", "plugin"):
+        table.add_column(column)
+    for key in ("operators", "extractors", "actions", "rotations", "targets", "channels"):
+        for name, entry in document[key].items():
+            table.add_row(key, name, entry["plugin"])
+    out_console.print(table)
+    for plugin in document["plugins"]:
+        dist = f" ({plugin['distribution']} {plugin['version']})" if plugin["distribution"] else ""
+        out_console.print(f"plugin {plugin['name']}{dist}", markup=False)

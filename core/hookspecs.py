@@ -1,0 +1,152 @@
+"""The hooks a tocsin plugin can implement.
+
+Two kinds: *registration hooks*, one per extension point, each called once per plugin when the plugin set
+is final, with a registrar bound to that plugin; and *observer hooks*, called after lifecycle events. Hot
+paths (rule evaluation, on-call lookup, the escalation timer) never call pluggy: what plugins register is
+compiled into plain objects at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pluggy
+
+from tocsin.models import DeliveryResult, EscalationState, Incident, Notification
+from tocsin.registry import (
+    ActionRegistrar,
+    ChannelRegistrar,
+    ExtractorRegistrar,
+    OperatorRegistrar,
+    RotationRegistrar,
+    TargetRegistrar,
+)
+
+PROJECT = "tocsin"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+# --- registration hooks ---------------------------------------------------------------------------------
+
+
+@hookspec
+def tocsin_register_operators(register: OperatorRegistrar) -> None:
+    """Register condition operators.
+
+    Called once, when the plugin set is final; never while incidents are handled.
+
+    :param register: call ``register("starts_with", compile)`` for each operator. ``compile(expected)``
+        receives the rule's value when the rule loads, raises ``ValueError`` with a readable message if it
+        is unusable, and returns ``test(actual) -> bool``. ``actual`` is ``tocsin.MISSING`` when the
+        incident lacks the field. Pass ``takes_value=False`` for operators such as ``exists``.
+    """
+
+
+@hookspec
+def tocsin_register_extractors(register: ExtractorRegistrar) -> None:
+    """Register field extractors: how a condition's ``field`` reads a value from an incident.
+
+    Called once, when the plugin set is final; never while incidents are handled.
+
+    :param register: call ``register("severity", compile)`` for a fixed field, or
+        ``register("labels.", compile, prefix=True)`` for a family of fields. ``compile(field)`` runs when
+        the rule loads and returns ``get(incident) -> value``, returning ``tocsin.MISSING`` when absent.
+    """
+
+
+@hookspec
+def tocsin_register_actions(register: ActionRegistrar) -> None:
+    """Register routing action types.
+
+    Called once, when the plugin set is final; never while incidents are handled.
+
+    :param register: call ``register(AddLabels, apply=apply)`` for each action. The class is an attrs class
+        whose ``type`` ClassVar is its tag in config files; ``apply(action, ctx)`` changes the incident
+        through the routing context and records its effects.
+    """
+
+
+@hookspec
+def tocsin_register_rotations(register: RotationRegistrar) -> None:
+    """Register rotation strategies for schedule layers.
+
+    Called once, when the plugin set is final; never while on-call is looked up.
+
+    :param register: call ``register(WeeklyRotation, compile=compile)`` for each strategy. The class holds the
+        settings (its ``type`` ClassVar is the tag); ``compile(settings)`` returns the object that answers
+        which shift is current at an instant.
+    """
+
+
+@hookspec
+def tocsin_register_targets(register: TargetRegistrar) -> None:
+    """Register escalation target types.
+
+    Called once, when the plugin set is final; never while incidents are handled.
+
+    :param register: call ``register(WebhookTarget, expand=expand)`` for each target type. The class is an
+        attrs class whose ``type`` tag names it in config files; ``expand(target, ctx)`` returns the
+        recipients when a level fires. An optional ``check(target, config)`` yields messages for references
+        that do not resolve (a team or schedule that does not exist); they are reported at load time.
+    """
+
+
+@hookspec
+def tocsin_register_channels(register: ChannelRegistrar) -> None:
+    """Register notification channels.
+
+    Called once, when the plugin set is final; never while notifications are delivered.
+
+    :param register: call ``register(EmailContact, create=create, settings=EmailSettings)``. The contact
+        class's ``type`` tag is the channel's name and the shape of a user's contact entry; ``settings`` is
+        read from the config's ``channels.<name>`` section; ``create(settings)`` returns the sender.
+    """
+
+
+# --- observer hooks ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def tocsin_incident_processed(incident: Incident, matched_rules: Sequence[str], policy_id: str | None) -> None:
+    """An incident went through routing: ``incident`` is the version after actions, ``matched_rules`` the
+    names of the rules that applied, ``policy_id`` the chosen policy (None when no policy applies)."""
+
+
+@hookspec
+def tocsin_escalation_started(state: EscalationState) -> None:
+    """An escalation started for ``state.incident_id`` with the policy snapshot in ``state.policy``."""
+
+
+@hookspec
+def tocsin_escalation_level_fired(state: EscalationState, level: int, pass_number: int, late: bool) -> None:
+    """Level ``level`` of pass ``pass_number`` fired; ``late`` when it fired after its due time (downtime)."""
+
+
+@hookspec
+def tocsin_escalation_acknowledged(state: EscalationState, by: str) -> None:
+    """``by`` acknowledged the escalation."""
+
+
+@hookspec
+def tocsin_escalation_resolved(state: EscalationState) -> None:
+    """The escalation was resolved (its incident was resolved or closed)."""
+
+
+@hookspec
+def tocsin_escalation_cancelled(state: EscalationState) -> None:
+    """The escalation was cancelled."""
+
+
+@hookspec
+def tocsin_escalation_completed(state: EscalationState) -> None:
+    """Every level and repeat fired without an acknowledgement: the escalation is over."""
+
+
+@hookspec
+def tocsin_notification_delivered(notification: Notification, result: DeliveryResult) -> None:
+    """A channel confirmed delivery of ``notification``."""
+
+
+@hookspec
+def tocsin_notification_failed(notification: Notification, result: DeliveryResult) -> None:
+    """Delivering ``notification`` failed; ``result.detail`` says why."""

@@ -1,0 +1,321 @@
+"""Registries of what plugins provide, and the typed registrars handed to the registration hooks.
+
+Each registration hook is called once per plugin with a registrar bound to that plugin, so every entry
+knows who registered it. A name registered twice is an error naming both plugins unless the second
+registration says ``replace=True``. After start-up the registry is frozen: nothing changes while incidents
+are handled.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from tocsin.errors import PluginError
+
+__all__ = [
+    "MISSING",
+    "ActionRegistrar",
+    "ActionType",
+    "ChannelRegistrar",
+    "ChannelType",
+    "ExtractorRegistrar",
+    "ExtractorSpec",
+    "OperatorRegistrar",
+    "OperatorSpec",
+    "Registered",
+    "Registry",
+    "RotationRegistrar",
+    "RotationType",
+    "Table",
+    "TargetRegistrar",
+    "TargetType",
+    "UnknownNameError",
+]
+
+T = TypeVar("T")
+
+
+class _Missing:
+    """The value of a field an incident does not have (distinct from ``None``, which is a value)."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+
+
+class UnknownNameError(LookupError):
+    """A name that no plugin registered; the message lists the known names and the closest match."""
+
+
+@attrs.frozen(kw_only=True)
+class OperatorSpec:
+    """A condition operator. ``compile(expected)`` checks the rule's value (raising ``ValueError`` with a
+    readable message when it is wrong) and returns ``test(actual) -> bool``; ``actual`` is ``MISSING`` when
+    the incident has no such field. Operators with ``takes_value=False`` (exists) are compiled with
+    ``MISSING``."""
+
+    name: str
+    compile: Callable[[Any], Callable[[Any], bool]]
+    takes_value: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class ExtractorSpec:
+    """A field extractor. ``compile(field)`` returns ``get(incident) -> value | MISSING``. With
+    ``prefix=True`` the spec handles every field that starts with ``name`` (``labels.``, ``jmespath:``)."""
+
+    name: str
+    compile: Callable[[str], Callable[[Any], Any]]
+    prefix: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class ActionType:
+    """A routing action type: its attrs class (``cls.type`` is the config tag) and how to apply it."""
+
+    cls: type
+    apply: Callable[..., Any]
+
+
+@attrs.frozen(kw_only=True)
+class RotationType:
+    """A rotation strategy: its settings class and ``compile(settings)`` returning the rotation object."""
+
+    cls: type
+    compile: Callable[..., Any]
+
+
+@attrs.frozen(kw_only=True)
+class TargetType:
+    """An escalation target type: its class, ``expand`` (target -> recipients at fire time) and an optional
+    ``check(target, config)`` yielding messages for references that do not resolve (checked at load)."""
+
+    cls: type
+    expand: Callable[..., Any]
+    check: Callable[..., Any] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ChannelType:
+    """A notification channel: its contact class (``cls.type`` is the channel name), ``create(settings)``
+    returning the sender, and an optional settings class read from the config's ``channels`` section."""
+
+    cls: type
+    create: Callable[..., Any]
+    settings: type | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Registered(Generic[T]):
+    """One entry of a table: the name, the plugin that registered it, and what it registered."""
+
+    name: str
+    plugin: str
+    value: T
+
+
+class Table(Generic[T]):
+    """Name -> registered value for one extension point."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Registered[T]] = {}
+        self._frozen = False
+
+    def add(self, name: str, value: T, *, plugin: str, replace: bool = False) -> None:
+        """Register ``value`` under ``name`` for ``plugin``; a taken name is an error unless ``replace``."""
+        if self._frozen:
+            raise PluginError(
+                f"plugin {plugin!r}: cannot register {self.kind} {name!r}: registries are frozen after start-up"
+            )
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"plugin {plugin!r}: {self.kind} name must be a non-empty string, got {name!r}")
+        held = self._entries.get(name)
+        if held is not None and not replace:
+            raise PluginError(
+                f"plugin {plugin!r}: {self.kind} {name!r} is already registered by {held.plugin!r} "
+                "(pass replace=True to override it)"
+            )
+        self._entries[name] = Registered(name=name, plugin=plugin, value=value)
+
+    def freeze(self) -> None:
+        """Refuse any further registration."""
+        self._frozen = True
+
+    def get(self, name: str) -> T:
+        """The value registered as ``name``; ``UnknownNameError`` lists the known names otherwise."""
+        try:
+            return self._entries[name].value
+        except (KeyError, TypeError):
+            raise UnknownNameError(self.unknown_message(name)) from None
+
+    def unknown_message(self, name: object) -> str:
+        """``unknown <kind> 'x'; known: a, b`` (with a suggestion when one is close)."""
+        known = sorted(self._entries)
+        message = f"unknown {self.kind} {name!r}; known: {', '.join(known) or '(none)'}"
+        if isinstance(name, str):
+            close = difflib.get_close_matches(name, known, n=1)
+            if close:
+                message += f" (did you mean {close[0]!r}?)"
+        return message
+
+    def entry(self, name: str) -> Registered[T]:
+        """The full entry (with the plugin name) for ``name``."""
+        return self._entries[name]
+
+    def names(self) -> list[str]:
+        """The registered names, sorted."""
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[Registered[T]]:
+        return iter(self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class Registry:
+    """Everything the loaded plugins provide, one table per extension point."""
+
+    def __init__(self) -> None:
+        self.operators: Table[OperatorSpec] = Table("condition operator")
+        self.extractors: Table[ExtractorSpec] = Table("field extractor")
+        self.actions: Table[ActionType] = Table("action")
+        self.rotations: Table[RotationType] = Table("rotation")
+        self.targets: Table[TargetType] = Table("target")
+        self.channels: Table[ChannelType] = Table("channel")
+
+    def tables(self) -> dict[str, Table[Any]]:
+        """The tables by their public key (as in ``tocsin plugins --json``)."""
+        return {
+            "operators": self.operators,
+            "extractors": self.extractors,
+            "actions": self.actions,
+            "rotations": self.rotations,
+            "targets": self.targets,
+            "channels": self.channels,
+        }
+
+    def freeze(self) -> None:
+        """Freeze every table."""
+        for table in self.tables().values():
+            table.freeze()
+
+
+def _type_tag(cls: type, plugin: str, kind: str) -> str:
+    tag = getattr(cls, "type", None)
+    if not attrs.has(cls) or not isinstance(tag, str) or not tag:
+        raise PluginError(
+            f"plugin {plugin!r}: a {kind} class must be an attrs class with a string ClassVar 'type', got {cls!r}"
+        )
+    return tag
+
+
+class _Registrar:
+    def __init__(self, registry: Registry, plugin: str) -> None:
+        self._registry = registry
+        self.plugin = plugin
+
+
+class OperatorRegistrar(_Registrar):
+    """Registers condition operators for one plugin."""
+
+    def __call__(
+        self,
+        name: str,
+        compile: Callable[[Any], Callable[[Any], bool]],
+        *,
+        takes_value: bool = True,
+        replace: bool = False,
+    ) -> None:
+        """Register operator ``name``; ``compile(expected)`` returns the predicate over the actual value."""
+        spec = OperatorSpec(name=name, compile=compile, takes_value=takes_value)
+        self._registry.operators.add(name, spec, plugin=self.plugin, replace=replace)
+
+
+class ExtractorRegistrar(_Registrar):
+    """Registers field extractors for one plugin."""
+
+    def __call__(
+        self,
+        name: str,
+        compile: Callable[[str], Callable[[Any], Any]],
+        *,
+        prefix: bool = False,
+        replace: bool = False,
+    ) -> None:
+        """Register the field ``name`` (or every field starting with it when ``prefix``)."""
+        spec = ExtractorSpec(name=name, compile=compile, prefix=prefix)
+        self._registry.extractors.add(name, spec, plugin=self.plugin, replace=replace)
+
+
+class ActionRegistrar(_Registrar):
+    """Registers routing action types for one plugin."""
+
+    def __call__(self, cls: type, *, apply: Callable[..., Any], replace: bool = False) -> None:
+        """Register the action class ``cls`` (tag ``cls.type``) and the function that applies it."""
+        tag = _type_tag(cls, self.plugin, "action")
+        self._registry.actions.add(tag, ActionType(cls=cls, apply=apply), plugin=self.plugin, replace=replace)
+
+
+class RotationRegistrar(_Registrar):
+    """Registers rotation strategies for one plugin."""
+
+    def __call__(self, cls: type, *, compile: Callable[..., Any], replace: bool = False) -> None:
+        """Register the rotation settings class ``cls`` and ``compile(settings)`` building the rotation."""
+        tag = _type_tag(cls, self.plugin, "rotation")
+        entry = RotationType(cls=cls, compile=compile)
+        self._registry.rotations.add(tag, entry, plugin=self.plugin, replace=replace)
+
+
+class TargetRegistrar(_Registrar):
+    """Registers escalation target types for one plugin."""
+
+    def __call__(
+        self,
+        cls: type,
+        *,
+        expand: Callable[..., Any],
+        check: Callable[..., Any] | None = None,
+        replace: bool = False,
+    ) -> None:
+        """Register the target class ``cls``, its ``expand`` and an optional load-time ``check``."""
+        tag = _type_tag(cls, self.plugin, "target")
+        entry = TargetType(cls=cls, expand=expand, check=check)
+        self._registry.targets.add(tag, entry, plugin=self.plugin, replace=replace)
+
+
+class ChannelRegistrar(_Registrar):
+    """Registers notification channels for one plugin."""
+
+    def __call__(
+        self,
+        cls: type,
+        *,
+        create: Callable[..., Any],
+        settings: type | None = None,
+        replace: bool = False,
+    ) -> None:
+        """Register the contact class ``cls`` (its tag names the channel) and ``create(settings)``."""
+        tag = _type_tag(cls, self.plugin, "channel")
+        entry = ChannelType(cls=cls, create=create, settings=settings)
+        self._registry.channels.add(tag, entry, plugin=self.plugin, replace=replace)

@@ -1,0 +1,1 @@
+"""Built-in plugins of tocsin: field extractors, routing actions, rotation strategies, channels."""

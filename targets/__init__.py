@@ -1,0 +1,1 @@
+"""Built-in escalation targets of tocsin: user, team, schedule, webhook."""
