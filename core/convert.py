@@ -14,7 +14,12 @@ from typing import Any, get_args, get_origin
 
 import attrs
 import cattrs
-from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.errors import (
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
 
 from tocsin.models import (
     ActionSpec,
@@ -142,23 +147,58 @@ def _structure_str_sequence(value: Any, cl: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _is_other_sequence(cl: Any) -> bool:
+    args = get_args(cl)
+    homogeneous = (get_origin(cl) is tuple and len(args) == 2 and args[1] is Ellipsis) or (
+        get_origin(cl) is list and len(args) == 1
+    )
+    return homogeneous and not _is_str_sequence(cl)
+
+
+def _strict_sequence(converter: cattrs.Converter, cl: Any):
+    # cattrs would take a string (or a mapping's keys) for a sequence; here only a list will do. Faults
+    # are collected per index, in cattrs' own format, so every bad item is reported.
+    item_type = get_args(cl)[0]
+    make = tuple if get_origin(cl) is tuple else list
+
+    def structure(value: Any, _: Any) -> Any:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"expected a list, got {value!r}")
+        hook = converter.get_structure_hook(item_type)
+        items, errors = [], []
+        for index, item in enumerate(value):
+            try:
+                items.append(hook(item, item_type))
+            except Exception as exc:
+                exc.__notes__ = [
+                    *getattr(exc, "__notes__", []),
+                    IterableValidationNote(f"@ index {index}", index, item_type),
+                ]
+                errors.append(exc)
+        if errors:
+            raise IterableValidationError(f"While structuring {cl!r}", errors, cl)
+        return make(items)
+
+    return structure
+
+
 def make_converter(registry: Registry) -> cattrs.Converter:
     """A converter that structures config documents against ``registry``'s variants."""
     converter = cattrs.Converter(forbid_extra_keys=True, omit_if_default=True)
-    # Predicates, not classes: a class hook for str would also catch str-based enums.
     for kind, accept, reject in (
         (str, (str,), ()),
         (int, (int,), (bool,)),
         (float, (int, float), (bool,)),
         (bool, (bool,), ()),
     ):
-        converter.register_structure_hook_func(lambda cl, kind=kind: cl is kind, _strict(kind, accept, reject))
+        converter.register_structure_hook(kind, _strict(kind, accept, reject))
     converter.register_structure_hook(datetime, _structure_datetime)
     converter.register_unstructure_hook(datetime, datetime.isoformat)
     for enum_type in (Severity, IncidentType, IncidentState, EscalationStatus, Resolution):
         converter.register_structure_hook(enum_type, _structure_enum)
         converter.register_unstructure_hook(enum_type, lambda member: member.value)
     converter.register_structure_hook_func(_is_str_sequence, _structure_str_sequence)
+    converter.register_structure_hook_factory(_is_other_sequence, lambda cl: _strict_sequence(converter, cl))
     converter.register_structure_hook(Any, lambda value, _: value)
 
     restrictions = converter.get_structure_hook(tuple[TimeRestrictions, ...])

@@ -150,7 +150,7 @@ def load_plugins(
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin {exc.plugin_name!r}: {exc}") from None
+        raise PluginError(str(exc)) from None
 
     by_name = {entry.name: entry for entry in info}
     registry = Registry()
@@ -158,7 +158,7 @@ def load_plugins(
         caller = getattr(manager.hook, hook_name)
         # Registration order: built-ins first, then entry points, then extras, so a conflict names the
         # plugin that came second as the offender.
-        for impl in reversed(caller.get_hookimpls()):
+        for impl in caller.get_hookimpls():
             plugin = by_name.get(impl.plugin_name)
             label = plugin.describe() if plugin else repr(impl.plugin_name)
             registrar = registrar_type(registry, plugin.name if plugin else impl.plugin_name)
