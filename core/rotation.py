@@ -1,0 +1,110 @@
+"""What a rotation strategy compiles to, and the periodic rotation the built-in strategies share.
+
+A rotation plugin registers a settings class and ``compile(settings) -> Rotation``. A :class:`Rotation` knows
+nothing about time zones: it places handoffs on the *wall clock* (see :mod:`tocsin.wallclock`; times are
+``int`` wall-clock seconds) and the schedule resolver turns them into instants with the DST rules. Anchored
+at a layer's start it becomes :class:`Handoffs`, which answers "which shift holds this wall-clock time" by
+arithmetic: the cost must not grow with the distance from the layer's start.
+
+Shift 0 begins at the layer's start; shift ``k`` (k >= 1) begins at ``handoff(k)``. When the start is not
+itself a handoff time, shift 0 runs from the start to the first handoff after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from tocsin.models import FieldError
+
+__all__ = ["Handoffs", "PeriodicRotation", "Rotation", "between", "positive"]
+
+
+@runtime_checkable
+class Handoffs(Protocol):
+    """A layer's shifts on the wall clock, counted from the layer's start."""
+
+    def index(self, wall: int) -> int:
+        """The shift that holds wall-clock time ``wall`` (never before the layer's start): the largest ``k``
+        with ``handoff(k) <= wall``. Must be arithmetic, not a walk from the start."""
+        ...
+
+    def handoff(self, index: int) -> int:
+        """The wall-clock time at which shift ``index`` begins; ``handoff(0)`` is the layer's start.
+        Strictly increasing in ``index``."""
+        ...
+
+
+@runtime_checkable
+class Rotation(Protocol):
+    """A compiled rotation strategy: where its handoffs fall on the wall clock."""
+
+    def first_handoff(self, at_or_after: int) -> int:
+        """The first handoff time at or after ``at_or_after``; a layer without ``start`` starts at the first
+        handoff at or after 2020-01-01T00:00 local time."""
+        ...
+
+    def anchor(self, start: int) -> Handoffs:
+        """The shifts of a layer whose shift 0 begins at wall-clock time ``start``."""
+        ...
+
+
+@attrs.frozen
+class _PeriodicHandoffs:
+    start: int
+    base: int  # the handoff time at or before start; shift k >= 1 begins at base + k * period
+    period: int
+
+    def index(self, wall: int) -> int:
+        return (wall - self.base) // self.period
+
+    def handoff(self, index: int) -> int:
+        return self.start if index <= 0 else self.base + index * self.period
+
+
+@attrs.frozen
+class PeriodicRotation:
+    """Handoffs every ``period`` wall-clock seconds.
+
+    With ``phase`` set, handoffs fall at ``phase + j * period`` for every integer ``j`` (a daily rotation
+    at 09:00 has ``period=DAY, phase=9 * HOUR``), wherever the layer starts. Without it, handoffs are counted
+    from the layer's start (a custom 12-hour rotation hands off 12, 24, … wall-clock hours after it).
+    """
+
+    period: int
+    phase: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.period <= 0:
+            raise ValueError(f"a rotation period must be positive, got {self.period} seconds")
+
+    def first_handoff(self, at_or_after: int) -> int:
+        """The first handoff at or after ``at_or_after`` (that time itself when handoffs follow the start)."""
+        if self.phase is None:
+            return at_or_after
+        return at_or_after + (self.phase - at_or_after) % self.period
+
+    def anchor(self, start: int) -> Handoffs:
+        """The shifts of a layer starting at ``start``: shift 0 ends at the first handoff after it."""
+        if self.phase is None:
+            return _PeriodicHandoffs(start, start, self.period)
+        return _PeriodicHandoffs(start, start - (start - self.phase) % self.period, self.period)
+
+
+def between(low: int, high: int) -> Callable[[Any, attrs.Attribute, int], None]:
+    """An attrs validator: the value must lie in ``low..high``; raises :class:`tocsin.FieldError` naming the
+    field, so a config error points at it (``$.schedules[0].layers[0].rotation.handoff_hour: …``)."""
+
+    def check(instance: Any, attribute: attrs.Attribute, value: int) -> None:
+        if not low <= value <= high:
+            raise FieldError(attribute.name, f"must be between {low} and {high}, got {value}")
+
+    return check
+
+
+def positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    """An attrs validator: the value must be greater than 0 (raises :class:`tocsin.FieldError`)."""
+    if not value > 0:
+        raise FieldError(attribute.name, f"must be greater than 0, got {value}")
