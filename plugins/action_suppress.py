@@ -1,0 +1,46 @@
+"""Routing action ``suppress {duration_minutes}``: no escalation and no notifications for a while.
+
+Routing only records the window in ``RoutingResult.suppress_minutes``; the incident processor holds the
+escalation and the notifications back until it ends, then starts the escalation if the incident is still
+open. The first rule to suppress sets the duration.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+
+from tocsin import ActionContext, ActionRegistrar, FieldError, hookimpl
+
+
+def _positive(instance: Any, attribute: attrs.Attribute, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FieldError(attribute.name, f"must be a whole number of minutes, got {value!r}")
+    if value <= 0:
+        raise FieldError(attribute.name, f"must be at least 1 minute, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class Suppress:
+    """Hold escalation and notifications back for ``duration_minutes``."""
+
+    type: ClassVar[str] = "suppress"
+    duration_minutes: int = attrs.field(validator=_positive)
+
+
+def apply(action: Suppress, ctx: ActionContext) -> None:
+    """Record the suppression unless an earlier rule already set one."""
+    holder = ctx.claim("suppress")
+    if holder is not None:
+        minutes = ctx.output("suppress_minutes")
+        ctx.ignored(f"already suppressed for {minutes} minutes by rule {holder!r}")
+        return
+    ctx.set_output("suppress_minutes", action.duration_minutes)
+    ctx.applied(f"suppress escalation and notifications for {action.duration_minutes} minutes")
+
+
+@hookimpl
+def tocsin_register_actions(register: ActionRegistrar) -> None:
+    """Register ``suppress``."""
+    register(Suppress, apply=apply)
