@@ -5,14 +5,38 @@ The public face of the kernel. Plugins and embedding applications import from he
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from tocsin.actions import ActionContext, Effect, Playbook, RoutingResult
+from tocsin.channels import ChannelError, ChannelSet
+from tocsin.clock import Clock, ManualClock, SystemClock
 from tocsin.config import Config, dump_config, load_config, parse_config
 from tocsin.errors import ConfigError, ConfigIssue, PluginError, TocsinError
+from tocsin.escalation import EscalationEngine
+from tocsin.escalation_errors import (
+    EscalationActiveError,
+    EscalationError,
+    EscalationNotActiveError,
+    PolicyDisabledError,
+    PolicyError,
+    StaleStateError,
+    UnknownIncidentError,
+    UnknownPolicyError,
+)
+from tocsin.executor import TargetExecutor
+from tocsin.expand import ExpandContext
 from tocsin.hookspecs import hookimpl, hookspec
+from tocsin.incidents import incident_from_json, incident_to_json
 from tocsin.manager import PluginInfo, PluginLoadFailure, Plugins, load_plugins
+from tocsin.memory_store import InMemoryIncidentStore, InMemoryStore
 from tocsin.models import (
     ActionSpec,
     ContactSpec,
+    Delivery,
     DeliveryResult,
+    DeliveryStatus,
+    EscalationEvent,
     EscalationLevel,
     EscalationPolicy,
     EscalationState,
@@ -36,6 +60,10 @@ from tocsin.models import (
     TimeRestrictions,
     User,
 )
+from tocsin.outbox import MemorySink, Outbox, Sender
+from tocsin.payload import PAYLOAD_VERSION, page_payload, page_subject, page_text
+from tocsin.policies import select_policy
+from tocsin.processor import IncidentProcessor, ProcessResult
 from tocsin.registry import (
     MISSING,
     ActionRegistrar,
@@ -47,56 +75,151 @@ from tocsin.registry import (
     TargetRegistrar,
     UnknownNameError,
 )
+from tocsin.retry import RetryPolicy, parse_retry_after
+from tocsin.routing import RoutingRuleEvaluator
+from tocsin.rules_compile import ConditionSet, RuleError, compile_conditions
+from tocsin.rules_explain import RoutingExplanation, RuleExplanation
+from tocsin.schedules import Gap, OnCallEntry, ScheduleError, ScheduleResolver, Shift, compile_schedule
+from tocsin.signing import InvalidSignature, signature_header, webhook_headers
+from tocsin.store import EscalationRow, EscalationStore, IncidentStore
+
+if TYPE_CHECKING:
+    from tocsin.ssrf import DestinationPolicy, UnsafeDestination
+    from tocsin.webhook_delivery import OutcomeKind, WebhookOutcome, make_session, post_json
 
 __version__ = "0.1.0"
 
+# Webhook delivery names need aiohttp: imported on first use, so ``import tocsin`` stays light.
+_LAZY = {
+    "DestinationPolicy": "tocsin.ssrf",
+    "UnsafeDestination": "tocsin.ssrf",
+    "OutcomeKind": "tocsin.webhook_delivery",
+    "WebhookOutcome": "tocsin.webhook_delivery",
+    "make_session": "tocsin.webhook_delivery",
+    "post_json": "tocsin.webhook_delivery",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a lazily exported name (see ``_LAZY``) the first time it is used."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tocsin' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
     "MISSING",
+    "PAYLOAD_VERSION",
+    "ActionContext",
     "ActionRegistrar",
     "ActionSpec",
+    "ChannelError",
     "ChannelRegistrar",
+    "ChannelSet",
+    "Clock",
+    "ConditionSet",
     "Config",
     "ConfigError",
     "ConfigIssue",
     "ContactSpec",
+    "Delivery",
     "DeliveryResult",
+    "DeliveryStatus",
+    "DestinationPolicy",
+    "Effect",
+    "EscalationActiveError",
+    "EscalationEngine",
+    "EscalationError",
+    "EscalationEvent",
     "EscalationLevel",
+    "EscalationNotActiveError",
     "EscalationPolicy",
+    "EscalationRow",
     "EscalationState",
     "EscalationStatus",
+    "EscalationStore",
+    "ExpandContext",
     "ExtractorRegistrar",
     "FieldError",
+    "Gap",
+    "InMemoryIncidentStore",
+    "InMemoryStore",
     "Incident",
+    "IncidentProcessor",
     "IncidentState",
+    "IncidentStore",
     "IncidentType",
+    "InvalidSignature",
+    "ManualClock",
+    "MemorySink",
     "Notification",
+    "OnCallEntry",
     "OnCallSchedule",
     "OperatorRegistrar",
+    "Outbox",
+    "OutcomeKind",
     "Override",
+    "Playbook",
     "PluginError",
     "PluginInfo",
     "PluginLoadFailure",
     "Plugins",
+    "PolicyDisabledError",
+    "PolicyError",
+    "ProcessResult",
     "Recipient",
     "Registry",
     "RepeatConfig",
     "Resolution",
+    "RetryPolicy",
     "RotationRegistrar",
     "RotationSpec",
+    "RoutingExplanation",
+    "RoutingResult",
     "RoutingRule",
+    "RoutingRuleEvaluator",
     "RuleCondition",
+    "RuleError",
+    "RuleExplanation",
+    "ScheduleError",
     "ScheduleLayer",
+    "ScheduleResolver",
+    "Sender",
     "Severity",
+    "Shift",
+    "StaleStateError",
+    "SystemClock",
+    "TargetExecutor",
     "TargetRegistrar",
     "TargetSpec",
     "TimeRestrictions",
     "TocsinError",
+    "UnknownIncidentError",
     "UnknownNameError",
+    "UnknownPolicyError",
+    "UnsafeDestination",
     "User",
+    "WebhookOutcome",
+    "compile_conditions",
+    "compile_schedule",
     "dump_config",
     "hookimpl",
     "hookspec",
+    "incident_from_json",
+    "incident_to_json",
     "load_config",
     "load_plugins",
+    "make_session",
+    "page_payload",
+    "page_subject",
+    "page_text",
     "parse_config",
+    "parse_retry_after",
+    "post_json",
+    "select_policy",
+    "signature_header",
+    "webhook_headers",
 ]

@@ -6,10 +6,37 @@ __all__ = ["BUILTIN_PLUGINS"]
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
     # condition operators
+    "tocsin.conditions.equality",
+    "tocsin.conditions.comparison",
+    "tocsin.conditions.membership",
+    "tocsin.conditions.text",
+    "tocsin.conditions.pattern",
+    "tocsin.conditions.existence",
     # field extractors
+    "tocsin.plugins.fields_incident",
+    "tocsin.plugins.fields_labels",
+    "tocsin.plugins.fields_jmespath",
     # routing actions
+    "tocsin.plugins.action_notify",
+    "tocsin.plugins.action_assign",
+    "tocsin.plugins.action_playbook",
+    "tocsin.plugins.action_labels",
+    "tocsin.plugins.action_severity",
+    "tocsin.plugins.action_suppress",
+    "tocsin.plugins.action_use_policy",
     # rotation strategies
+    "tocsin.plugins.rotation_daily",
+    "tocsin.plugins.rotation_weekly",
+    "tocsin.plugins.rotation_custom",
     # escalation targets
+    "tocsin.targets.user",
+    "tocsin.targets.team",
+    "tocsin.targets.schedule",
+    "tocsin.targets.webhook",
     # notification channels
+    "tocsin.plugins.channel_log",
+    "tocsin.plugins.channel_webhook",
+    "tocsin.plugins.channel_email",
     # observers
+    "tocsin.plugins.audit",
 )

@@ -17,10 +17,13 @@ from typing import Any
 import attrs
 import yaml
 
+from tocsin.channels import check_channel_settings
 from tocsin.convert import ConversionFault, make_converter, structure_faults
 from tocsin.errors import ConfigError, ConfigIssue
-from tocsin.models import EscalationPolicy, OnCallSchedule, RoutingRule, User
+from tocsin.models import ContactSpec, EscalationPolicy, OnCallSchedule, RoutingRule, User
 from tocsin.registry import Registry, UnknownNameError
+from tocsin.rules_check import check_rules
+from tocsin.schedules import check_schedules
 
 __all__ = [
     "Config",
@@ -42,6 +45,7 @@ class Config:
     policies: tuple[EscalationPolicy, ...] = ()
     rules: tuple[RoutingRule, ...] = ()
     channels: dict[str, Any] = attrs.field(factory=dict)  # channel name -> that channel's settings object
+    notify_channels: dict[str, ContactSpec] = attrs.field(factory=dict)  # routing notify name -> contact
 
     def schedule(self, schedule_id: str) -> OnCallSchedule | None:
         """The schedule with ``schedule_id``, or None."""
@@ -176,7 +180,13 @@ def _target_references(config: Config, registry: Registry) -> Iterator[tuple[str
 
 
 # Checks that need the whole document, run in this order once it structured cleanly.
-_CHECKS: tuple[ConfigCheck, ...] = (_duplicate_ids, _target_references)
+_CHECKS: tuple[ConfigCheck, ...] = (
+    _duplicate_ids,
+    _target_references,
+    check_channel_settings,
+    check_schedules,
+    check_rules,
+)
 
 
 def _run_checks(config: Config, registry: Registry) -> list[ConversionFault]:

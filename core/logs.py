@@ -41,4 +41,5 @@ def get_logger(name: str | None = None, **context: Any) -> Any:
     """A structlog logger bound to ``context`` (and ``logger=name`` when given)."""
     if name is not None:
         context = {"logger": name, **context}
-    return structlog.get_logger(**context)
+    # Bind rather than pass to get_logger(): its own ``logger`` parameter would swallow ours.
+    return structlog.get_logger().bind(**context)

@@ -18,7 +18,10 @@ import attrs
 __all__ = [
     "ActionSpec",
     "ContactSpec",
+    "Delivery",
     "DeliveryResult",
+    "DeliveryStatus",
+    "EscalationEvent",
     "EscalationLevel",
     "EscalationPolicy",
     "EscalationState",
@@ -397,7 +400,12 @@ class Recipient:
 
 @attrs.frozen(kw_only=True)
 class Notification:
-    """One page to one recipient. ``key`` is stable: the same page never goes out twice."""
+    """One page to one recipient. ``key`` is stable: the same page never goes out twice.
+
+    ``key`` is built from the escalation, the re-trigger round, the pass, the level and the recipient, so it
+    is the same on every instance and after a restart. ``level`` is -1 for a routing ``notify`` message,
+    which belongs to no level.
+    """
 
     key: str
     incident_id: str
@@ -408,6 +416,18 @@ class Notification:
     due_at: datetime
     late: bool = False
     incident: Incident | None = None
+    escalation_id: str = ""
+    round: int = 0  # how many times an acknowledgement timed out before this page
+    fired_at: datetime | None = None  # when the level fired (``due_at`` unless it fired late)
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where a notification is on its way out. Only ``sent`` means a channel confirmed delivery."""
+
+    PENDING = "pending"  # written to the outbox, not yet handed to a channel
+    SENDING = "sending"  # claimed by one sender; never handed to another
+    SENT = "sent"
+    FAILED = "failed"
 
 
 @attrs.frozen(kw_only=True)
@@ -422,8 +442,39 @@ class DeliveryResult:
 
 
 @attrs.frozen(kw_only=True)
+class Delivery:
+    """A notification in the outbox and what happened to it (``result`` is None until a channel answered)."""
+
+    notification: Notification
+    status: DeliveryStatus
+    result: DeliveryResult | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EscalationEvent:
+    """One entry of an escalation's journal: a lifecycle step or a problem met while a level fired.
+
+    ``kind`` is one of started, level_fired, announced (routing notify messages sent), acknowledged,
+    ack_timeout, escalated, resolved, cancelled, completed, unresolved (a schedule had nobody on call),
+    target_failed (a target could not be expanded) and missed (an occurrence replaced after downtime).
+    """
+
+    at: datetime
+    kind: str
+    pass_number: int | None = None
+    level: int | None = None
+    by: str | None = None
+    detail: str = ""
+    late: bool = False
+
+
+@attrs.frozen(kw_only=True)
 class EscalationState:
-    """A read-only picture of one escalation at a moment."""
+    """A read-only picture of one escalation at a moment.
+
+    ``current_level`` is the last level that fired in the current pass (-1 before the first one fires);
+    ``next_level`` and ``next_due_at`` say what fires next (None when nothing is scheduled).
+    """
 
     incident_id: str
     policy: EscalationPolicy  # the snapshot taken when the escalation started
@@ -432,7 +483,12 @@ class EscalationState:
     pass_number: int
     started_at: datetime
     next_due_at: datetime | None = None
+    next_level: int | None = None
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
     ended_at: datetime | None = None
     version: int = 0
+    escalation_id: str = ""
+    round: int = 0  # how many times an acknowledgement timed out and re-triggered the escalation
+    deliveries: tuple[Delivery, ...] = ()
+    events: tuple[EscalationEvent, ...] = ()

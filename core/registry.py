@@ -9,7 +9,7 @@ are handled.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -68,29 +68,41 @@ class OperatorSpec:
     """A condition operator. ``compile(expected)`` checks the rule's value (raising ``ValueError`` with a
     readable message when it is wrong) and returns ``test(actual) -> bool``; ``actual`` is ``MISSING`` when
     the incident has no such field. Operators with ``takes_value=False`` (exists) are compiled with
-    ``MISSING``."""
+    ``MISSING``. A test may raise ``TimeoutError`` when it ran out of time: the condition counts as false.
+
+    ``keys(expected)``, when given, lets the rule index look rules up instead of scanning them: it returns
+    the ``tocsin.values.index_key`` of every actual value for which the test is true (and for no other), or
+    None when it cannot say. ``cost`` orders a rule's conditions: cheaper ones are tested first.
+    """
 
     name: str
     compile: Callable[[Any], Callable[[Any], bool]]
     takes_value: bool = True
+    keys: Callable[[Any], Iterable[Hashable] | None] | None = None
+    cost: int = 1
 
 
 @attrs.frozen(kw_only=True)
 class ExtractorSpec:
     """A field extractor. ``compile(field)`` returns ``get(incident) -> value | MISSING``. With
-    ``prefix=True`` the spec handles every field that starts with ``name`` (``labels.``, ``jmespath:``)."""
+    ``prefix=True`` the spec handles every field that starts with ``name`` (``labels.``, ``jmespath:``).
+    ``cost`` orders a rule's conditions: fields that are cheap to read are tested first."""
 
     name: str
     compile: Callable[[str], Callable[[Any], Any]]
     prefix: bool = False
+    cost: int = 1
 
 
 @attrs.frozen(kw_only=True)
 class ActionType:
-    """A routing action type: its attrs class (``cls.type`` is the config tag) and how to apply it."""
+    """A routing action type: its attrs class (``cls.type`` is the config tag), ``apply(action, ctx)``
+    (``ctx`` is a ``tocsin.ActionContext``) and an optional ``check(action, config)`` yielding messages for
+    references that do not resolve (an unknown policy id), reported when the config loads."""
 
     cls: type
     apply: Callable[..., Any]
+    check: Callable[..., Any] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -246,9 +258,12 @@ class OperatorRegistrar(_Registrar):
         *,
         takes_value: bool = True,
         replace: bool = False,
+        keys: Callable[[Any], Iterable[Hashable] | None] | None = None,
+        cost: int = 1,
     ) -> None:
-        """Register operator ``name``; ``compile(expected)`` returns the predicate over the actual value."""
-        spec = OperatorSpec(name=name, compile=compile, takes_value=takes_value)
+        """Register operator ``name``; ``compile(expected)`` returns the predicate over the actual value.
+        ``keys`` and ``cost`` are optional hints for the rule index and condition order (see OperatorSpec)."""
+        spec = OperatorSpec(name=name, compile=compile, takes_value=takes_value, keys=keys, cost=cost)
         self._registry.operators.add(name, spec, plugin=self.plugin, replace=replace)
 
 
@@ -262,19 +277,30 @@ class ExtractorRegistrar(_Registrar):
         *,
         prefix: bool = False,
         replace: bool = False,
+        cost: int = 1,
     ) -> None:
-        """Register the field ``name`` (or every field starting with it when ``prefix``)."""
-        spec = ExtractorSpec(name=name, compile=compile, prefix=prefix)
+        """Register the field ``name`` (or every field starting with it when ``prefix``); ``cost`` is relative
+        (1: an attribute read) and orders a rule's conditions cheapest first."""
+        spec = ExtractorSpec(name=name, compile=compile, prefix=prefix, cost=cost)
         self._registry.extractors.add(name, spec, plugin=self.plugin, replace=replace)
 
 
 class ActionRegistrar(_Registrar):
     """Registers routing action types for one plugin."""
 
-    def __call__(self, cls: type, *, apply: Callable[..., Any], replace: bool = False) -> None:
-        """Register the action class ``cls`` (tag ``cls.type``) and the function that applies it."""
+    def __call__(
+        self,
+        cls: type,
+        *,
+        apply: Callable[..., Any],
+        check: Callable[..., Any] | None = None,
+        replace: bool = False,
+    ) -> None:
+        """Register the action class ``cls`` (tag ``cls.type``), ``apply(action, ctx)`` and an optional
+        load-time ``check(action, config)``."""
         tag = _type_tag(cls, self.plugin, "action")
-        self._registry.actions.add(tag, ActionType(cls=cls, apply=apply), plugin=self.plugin, replace=replace)
+        entry = ActionType(cls=cls, apply=apply, check=check)
+        self._registry.actions.add(tag, entry, plugin=self.plugin, replace=replace)
 
 
 class RotationRegistrar(_Registrar):

@@ -11,6 +11,10 @@ from typing import Any, ClassVar
 import attrs
 
 import tocsin
+from tocsin.rotation import PeriodicRotation
+
+DAY = 24 * 3600
+HOUR = 3600
 
 
 def _hour(instance: object, attribute: attrs.Attribute, value: int) -> None:
@@ -75,7 +79,7 @@ def basic_plugin(name: str = "kernel-test") -> types.ModuleType:
         register(CrewTarget, expand=lambda target, ctx: [], check=check_crew)
 
     def tocsin_register_rotations(register: tocsin.RotationRegistrar) -> None:
-        register(EveryDay, compile=lambda settings: settings)
+        register(EveryDay, compile=lambda settings: PeriodicRotation(DAY, settings.handoff_hour * HOUR))
 
     def tocsin_register_actions(register: tocsin.ActionRegistrar) -> None:
         register(Tag, apply=lambda action, ctx: None)
@@ -86,6 +90,9 @@ def basic_plugin(name: str = "kernel-test") -> types.ModuleType:
     def tocsin_register_operators(register: tocsin.OperatorRegistrar) -> None:
         register("is", lambda expected: lambda actual: actual == expected)
 
+    def tocsin_register_extractors(register: tocsin.ExtractorRegistrar) -> None:
+        register("kind", lambda field: lambda incident: incident.incident_type)
+
     return make_plugin(
         name,
         tocsin_register_targets=tocsin_register_targets,
@@ -93,6 +100,7 @@ def basic_plugin(name: str = "kernel-test") -> types.ModuleType:
         tocsin_register_actions=tocsin_register_actions,
         tocsin_register_channels=tocsin_register_channels,
         tocsin_register_operators=tocsin_register_operators,
+        tocsin_register_extractors=tocsin_register_extractors,
     )
 
 

@@ -48,7 +48,7 @@ GOOD = {
         {
             "name": "Route Security Incidents",
             "priority": 100,
-            "conditions": [{"field": "incident_type", "operator": "is", "value": "Security"}],
+            "conditions": [{"field": "kind", "operator": "is", "value": "Security"}],
             "actions": [{"type": "tag", "labels": {"team": "security"}}],
         }
     ],
@@ -127,7 +127,7 @@ levels = [
 [[rules]]
 name = "Route Security Incidents"
 priority = 100
-conditions = [{field = "incident_type", operator = "is", value = "Security"}]
+conditions = [{field = "kind", operator = "is", value = "Security"}]
 actions = [{type = "tag", labels = {team = "security"}}]
 
 [channels.beeper]

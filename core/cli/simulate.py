@@ -1,0 +1,58 @@
+"""``tocsin simulate CONFIG SCENARIO_FILE``: run a scenario in virtual time and print its timeline.
+
+Nothing is delivered: the timeline says what would be sent, to whom, through which channel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from tocsin.cli._app import app, emit_json, load, out_console, user_errors
+from tocsin.scenario import load_scenario
+from tocsin.simulation import SimulationResult, simulate
+
+
+@app.command("simulate")
+@user_errors
+def simulate_command(
+    config: Path = typer.Argument(..., help="The configuration file (YAML, TOML or JSON)."),
+    scenario_file: Path = typer.Argument(..., help="The scenario (YAML): start, incident, events, until."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: {timeline, status}."),
+) -> None:
+    """Run SCENARIO_FILE against CONFIG on a virtual clock and show every page and lifecycle event."""
+    plugins, loaded = load(config)
+    result = simulate(load_scenario(scenario_file), loaded, plugins)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    show_timeline(result)
+
+
+def show_timeline(result: SimulationResult) -> None:
+    """Print the timeline, one line per entry, and the final status."""
+    out_console.print(f"{result.scenario.name} (from {result.scenario.start.isoformat()})", markup=False)
+    for entry in result.timeline:
+        out_console.print(_line(entry), markup=False)
+    out_console.print(f"status: {result.status or 'no escalation'}", markup=False)
+
+
+def _line(entry: dict[str, Any]) -> str:
+    minute = f"{entry['minute']:g}m"
+    clock = entry["at"][11:19]
+    event = entry["event"]
+    where = f"L{entry['level']} p{entry['pass']}" if "level" in entry and "pass" in entry else ""
+    if event in ("notify", "announce"):
+        what = f"{entry['recipient']} via {entry['channel']}"
+    elif event == "incident_processed":
+        what = f"policy {entry.get('policy') or '(none applies)'}; rules: {', '.join(entry['matched']) or '-'}"
+    elif event == "started":
+        what = f"policy {entry['policy']}"
+    else:
+        parts = [f"by {entry['by']}" if "by" in entry else "", entry.get("detail", ""), entry.get("action", "")]
+        what = "; ".join(part for part in parts if part)
+    if entry.get("late"):
+        what = f"(late) {what}".strip()
+    return f"{minute:>8}  {clock}  {event:<18} {where:<7} {what}".rstrip()

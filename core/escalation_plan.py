@@ -1,0 +1,212 @@
+"""The timing rules of an escalation, compiled from a policy, and the compact record of one escalation.
+
+Timing, in integer microseconds (exact, so nothing drifts):
+
+- level k is due ``delay_minutes`` after level k-1 was due (level 0: after the pass's anchor); a level with
+  delay 0 fires together with the previous one;
+- after the last level, with ``repeat``, level 0 of the next pass is due ``interval_minutes`` (+ level 0's
+  delay) after the last level was due; ``max_repeats`` passes after the first, then the escalation completes;
+- acknowledged: only levels with ``stop_on_ack: false`` still fire (at their times, in the current pass);
+  no further pass starts;
+- ``ack_timeout_minutes``: an acknowledgement not followed by a resolve within that time re-triggers the
+  escalation: it is active again and the acknowledged level fires again, then the schedule continues.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from tocsin.executor import CompiledLevel
+from tocsin.instants import MICROS_PER_MINUTE, from_micros
+from tocsin.models import EscalationPolicy, EscalationState, EscalationStatus, Incident, Recipient
+from tocsin.store import EscalationRow
+
+__all__ = ["Firing", "Plan", "Run", "state_from_row"]
+
+_ACTIVE = EscalationStatus.ACTIVE
+_ACKNOWLEDGED = EscalationStatus.ACKNOWLEDGED
+
+
+class Firing(NamedTuple):
+    """One level due to fire: (round, pass, level, due instant)."""
+
+    round: int
+    pass_number: int
+    level: int
+    due: int
+
+
+class Plan:
+    """A policy snapshot compiled for the timer: delays in microseconds and each level's bound targets."""
+
+    __slots__ = ("ack_timeout", "delays", "interval", "levels", "next_unstoppable", "offsets", "policy", "repeats")
+
+    def __init__(self, policy: EscalationPolicy, levels: tuple[CompiledLevel, ...]) -> None:
+        self.policy = policy
+        self.levels = levels
+        self.delays = tuple(level.delay_minutes * MICROS_PER_MINUTE for level in policy.levels)
+        offsets: list[int] = []
+        total = 0
+        for delay in self.delays:
+            total += delay
+            offsets.append(total)
+        self.offsets = tuple(offsets)  # offsets[k]: level k's due time after the pass's anchor
+        # next_unstoppable[i]: the first level j >= i with stop_on_ack false (-1: none)
+        following = -1
+        unstoppable = [-1] * (len(policy.levels) + 1)
+        for index in range(len(policy.levels) - 1, -1, -1):
+            if not policy.levels[index].stop_on_ack:
+                following = index
+            unstoppable[index] = following
+        self.next_unstoppable = tuple(unstoppable)
+        repeat = policy.repeat
+        self.repeats = repeat.max_repeats if repeat is not None else 0
+        self.interval = repeat.interval_minutes * MICROS_PER_MINUTE if repeat is not None else 0
+        timeout = policy.ack_timeout_minutes
+        self.ack_timeout = timeout * MICROS_PER_MINUTE if timeout is not None else None
+
+    def next_firing(self, acknowledged: bool, pass_number: int, level: int, anchor: int) -> tuple[int, int, int] | None:
+        """(pass, level, due) of the next level to fire after ``level`` fired at ``anchor``; None: no more."""
+        if not acknowledged:
+            following = level + 1
+            if following < len(self.delays):
+                return pass_number, following, anchor + self.delays[following]
+            if pass_number < self.repeats:
+                return pass_number + 1, 0, anchor + self.interval + self.delays[0]
+            return None
+        following = self.next_unstoppable[level + 1]
+        if following < 0:
+            return None
+        base = self.offsets[level] if level >= 0 else 0
+        return pass_number, following, anchor + self.offsets[following] - base
+
+
+class Run:
+    """The engine's compact, mutable record of one open escalation (a row is written from it per change)."""
+
+    __slots__ = (
+        "acked_at",
+        "acked_by",
+        "acked_level",
+        "anchor",
+        "announce",
+        "announced",
+        "due",
+        "ended",
+        "escalation_id",
+        "incident",
+        "level",
+        "pass_number",
+        "plan",
+        "round",
+        "started",
+        "status",
+        "version",
+    )
+
+    def __init__(self, escalation_id: str, incident: Incident, plan: Plan, started: int, anchor: int) -> None:
+        self.escalation_id = escalation_id
+        self.incident = incident
+        self.plan = plan
+        self.status = _ACTIVE
+        self.pass_number = 0
+        self.level = -1
+        self.anchor = anchor
+        self.round = 0
+        self.started = started
+        self.acked_by: str | None = None
+        self.acked_at: int | None = None
+        self.acked_level: int | None = None
+        self.ended: int | None = None
+        self.version = 0
+        self.due: int | None = None  # when the next event (a level, an ack timeout) is due
+        self.announce: tuple[Recipient, ...] = ()  # routing notify messages, sent when the schedule begins
+        self.announced = False
+
+    def next_event(self) -> tuple[int, tuple[int, int, int] | None] | None:
+        """(due, firing) of what happens next: a firing (pass, level, due) or, with None, an ack timeout.
+
+        Level -1 is the announcement: the routing ``notify`` messages, due when the schedule begins.
+        """
+        status = self.status
+        if status is not _ACTIVE and status is not _ACKNOWLEDGED:
+            return None
+        if self.announce and not self.announced:
+            return self.anchor, (self.pass_number, -1, self.anchor)
+        acknowledged = status is _ACKNOWLEDGED
+        firing = self.plan.next_firing(acknowledged, self.pass_number, self.level, self.anchor)
+        timeout = self.plan.ack_timeout
+        if acknowledged and timeout is not None and self.acked_at is not None:
+            retrigger = self.acked_at + timeout
+            if firing is None or retrigger <= firing[2]:
+                return retrigger, None
+        return (firing[2], firing) if firing is not None else None
+
+    def next_level(self) -> int | None:
+        """The level that fires next (None when nothing is scheduled)."""
+        event = self.next_event()
+        if event is None:
+            return None
+        firing = event[1]
+        return firing[1] if firing is not None else max(self.acked_level or 0, 0)
+
+    def to_row(self) -> EscalationRow:
+        """The row a store keeps for this escalation."""
+        return EscalationRow(
+            escalation_id=self.escalation_id,
+            incident=self.incident,
+            policy=self.plan.policy,
+            status=self.status,
+            pass_number=self.pass_number,
+            level=self.level,
+            anchor=self.anchor,
+            round=self.round,
+            started_at=self.started,
+            acknowledged_by=self.acked_by,
+            acknowledged_at=self.acked_at,
+            acknowledged_level=self.acked_level,
+            ended_at=self.ended,
+            next_due=self.due,
+            version=self.version,
+            announce=self.announce,
+            announced=self.announced,
+        )
+
+    @classmethod
+    def from_row(cls, row: EscalationRow, plan: Plan) -> Run:
+        """Rebuild the record from a stored row (after a restart, or after another instance changed it)."""
+        run = cls(row.escalation_id, row.incident, plan, row.started_at, row.anchor)
+        run.status = row.status
+        run.pass_number = row.pass_number
+        run.level = row.level
+        run.round = row.round
+        run.acked_by = row.acknowledged_by
+        run.acked_at = row.acknowledged_at
+        run.acked_level = row.acknowledged_level
+        run.ended = row.ended_at
+        run.version = row.version
+        run.due = row.next_due
+        run.announce = row.announce
+        run.announced = row.announced
+        return run
+
+
+def state_from_row(row: EscalationRow, next_level: int | None = None, **extra: object) -> EscalationState:
+    """The read-only view of a stored escalation (``extra``: deliveries, events)."""
+    return EscalationState(
+        incident_id=row.incident.id,
+        escalation_id=row.escalation_id,
+        policy=row.policy,
+        status=row.status,
+        current_level=row.level,
+        pass_number=row.pass_number,
+        started_at=from_micros(row.started_at),
+        next_due_at=from_micros(row.next_due) if row.next_due is not None else None,
+        next_level=next_level,
+        acknowledged_by=row.acknowledged_by,
+        acknowledged_at=from_micros(row.acknowledged_at) if row.acknowledged_at is not None else None,
+        ended_at=from_micros(row.ended_at) if row.ended_at is not None else None,
+        version=row.version,
+        round=row.round,
+        **extra,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,128 @@
+"""The target executor: teams, people and compiled schedules, and the expansion of a level into recipients.
+
+This is the guide's ``engine.executor()``: ``register_team``, ``register_schedule`` (and ``register_user``
+for contacts). Target types are looked up in the registry once, when a policy is compiled; a level firing
+calls the bound ``expand`` functions directly and never goes through pluggy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tocsin.channels import DEFAULT_CHANNEL
+from tocsin.expand import ExpandContext
+from tocsin.models import ContactSpec, Incident, OnCallSchedule, Recipient, TargetSpec, User
+from tocsin.registry import Registry
+from tocsin.schedules import ScheduleResolver, compile_schedule
+
+if TYPE_CHECKING:
+    from tocsin.config import Config
+
+__all__ = ["CompiledLevel", "TargetExecutor"]
+
+Expand = Callable[[Any, ExpandContext], Iterable[Recipient]]
+CompiledLevel = tuple[tuple[Expand, TargetSpec], ...]  # each target with its expand function bound
+_MAX_DEPTH = 8  # fallbacks of fallbacks: deeper than this is a cycle
+
+
+class TargetExecutor:
+    """Expands targets into recipients against the registered teams, people and schedules."""
+
+    def __init__(self, registry: Registry, *, default_channel: str = DEFAULT_CHANNEL) -> None:
+        self._registry = registry
+        self._default_channel = default_channel
+        self.teams: dict[str, tuple[str, ...]] = {}
+        self.users: dict[str, User] = {}
+        self.schedules: dict[str, OnCallSchedule] = {}
+        self.resolvers: dict[str, ScheduleResolver] = {}  # schedule id -> compiled resolver
+        self._people: dict[tuple[str, str], tuple[Recipient, ...]] = {}
+
+    # --- registration (the guide's executor API) ----------------------------------------------------------
+
+    def register_team(self, team_id: str, members: Iterable[str]) -> None:
+        """Register (or replace) team ``team_id``; a team target pages every member."""
+        members = tuple(members)
+        if isinstance(members, str) or not all(isinstance(m, str) for m in members):
+            raise TypeError(f"team {team_id!r}: members must be a list of addresses, got {members!r}")
+        self.teams[team_id] = members
+
+    def register_user(self, address: str, user: User | None = None, *, contacts: Sequence[ContactSpec] = ()) -> None:
+        """Say how ``address`` is reached: a ``User`` or its ``contacts`` (none: the log channel)."""
+        self.users[address] = user if user is not None else User(contacts=tuple(contacts))
+        self._people.clear()
+
+    def register_schedule(self, schedule: OnCallSchedule) -> None:
+        """Compile and register ``schedule``; a schedule target pages whoever it says is on call."""
+        self.resolvers[schedule.id] = compile_schedule(schedule, self._registry)
+        self.schedules[schedule.id] = schedule
+
+    def load(self, config: Config) -> None:
+        """Register every team, user and schedule of ``config``."""
+        for team_id, members in config.teams.items():
+            self.register_team(team_id, members)
+        for address, user in config.users.items():
+            self.register_user(address, user)
+        for schedule in config.schedules:
+            self.register_schedule(schedule)
+
+    # --- compile and fire ------------------------------------------------------------------------------
+
+    def compile(self, targets: Sequence[TargetSpec]) -> CompiledLevel:
+        """Bind each target to its type's ``expand``; an unregistered type raises ``UnknownNameError``."""
+        return tuple((self._registry.targets.get(target.type).expand, target) for target in targets)
+
+    def fire(
+        self, level: CompiledLevel, now: datetime, incident: Incident | None = None
+    ) -> tuple[list[Recipient], list[tuple[str, str]]]:
+        """The recipients of one level at ``now``, each (channel, address) once, and any recorded problems."""
+        ctx = ExpandContext(self, now, incident)
+        seen: set[tuple[str, str]] = set()
+        recipients: list[Recipient] = []
+        for expand, target in level:
+            for recipient in self._run(expand, target, ctx):
+                mark = (recipient.channel, recipient.address)
+                if mark not in seen:
+                    seen.add(mark)
+                    recipients.append(recipient)
+        return recipients, ctx.notes
+
+    def expand_target(self, target: TargetSpec, ctx: ExpandContext) -> list[Recipient]:
+        """Expand one target in ``ctx`` (used by targets that expand others, like a schedule's fallback)."""
+        if ctx.depth >= _MAX_DEPTH:
+            ctx.fail(f"{target.type} target: fallbacks nest more than {_MAX_DEPTH} deep (a cycle?); not expanded")
+            return []
+        try:
+            expand = self._registry.targets.get(target.type).expand
+        except LookupError as exc:
+            ctx.fail(str(exc))
+            return []
+        ctx.depth += 1
+        try:
+            return self._run(expand, target, ctx)
+        finally:
+            ctx.depth -= 1
+
+    def _run(self, expand: Expand, target: TargetSpec, ctx: ExpandContext) -> list[Recipient]:
+        try:
+            return list(expand(target, ctx))
+        except Exception as exc:  # a broken target plugin must not stop the level
+            ctx.fail(f"{target.type} target raised {type(exc).__name__}: {exc}")
+            return []
+
+    def person(self, address: str, target: str) -> tuple[Recipient, ...]:
+        """The recipients reaching ``address`` (one per contact; the default channel when none)."""
+        cached = self._people.get((address, target))
+        if cached is not None:
+            return cached
+        user = self.users.get(address)
+        if user is None or not user.contacts:
+            found = (Recipient(address=address, channel=self._default_channel, target=target),)
+        else:
+            found = tuple(
+                Recipient(address=address, channel=contact.type, target=target, contact=contact)
+                for contact in user.contacts
+            )
+        self._people[(address, target)] = found
+        return found

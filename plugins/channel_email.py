@@ -1,0 +1,98 @@
+"""E-mail channel ``{type: email}``: one plain-text message per page over SMTP.
+
+Settings (``channels: {email: {host, port, from_address, starttls, username, password}}``) are required:
+a contact that uses this channel without them is a config error. SMTP runs in a worker thread, so a slow
+mail server never blocks the event loop; the server accepting the message counts as delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import ssl
+from email.message import EmailMessage
+from typing import Any, ClassVar
+
+import attrs
+
+from tocsin import ChannelRegistrar, DeliveryResult, FieldError, Notification, hookimpl, page_subject, page_text
+
+
+def _address(instance: Any, attribute: attrs.Attribute, value: str | None) -> None:
+    if value is not None and (not isinstance(value, str) or "@" not in value):
+        raise FieldError(attribute.name, f"needs an e-mail address, got {value!r}")
+
+
+def _port(instance: Any, attribute: attrs.Attribute, value: int) -> None:
+    if not 0 < value < 65536:
+        raise FieldError(attribute.name, f"must be a TCP port (1-65535), got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class EmailContact:
+    """Reach a person by e-mail: at ``address``, or at their user address when it is left out."""
+
+    type: ClassVar[str] = "email"
+    address: str | None = attrs.field(default=None, validator=_address)
+
+
+@attrs.frozen(kw_only=True)
+class EmailSettings:
+    """The SMTP server and the sender address."""
+
+    host: str
+    from_address: str = attrs.field(validator=_address)
+    port: int = attrs.field(default=25, validator=_port)
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    timeout_seconds: float = 10.0
+
+
+class EmailSender:
+    """Sends each page as one message (a fresh SMTP connection per message, in a thread)."""
+
+    def __init__(self, settings: EmailSettings) -> None:
+        self._settings = settings
+
+    async def deliver(self, notification: Notification) -> DeliveryResult:
+        """Hand the message to the SMTP server; ``ok`` when it accepted the recipient."""
+        return await asyncio.to_thread(self._send, notification)
+
+    def _send(self, notification: Notification) -> DeliveryResult:
+        settings = self._settings
+        contact = notification.recipient.contact
+        to = (
+            contact.address if isinstance(contact, EmailContact) and contact.address else notification.recipient.address
+        )
+        message = EmailMessage()
+        message["Subject"] = page_subject(notification)
+        message["From"] = settings.from_address
+        message["To"] = to
+        message["X-Tocsin-Idempotency-Key"] = notification.key
+        message.set_content(page_text(notification))
+        server = f"{settings.host}:{settings.port}"
+        try:
+            with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds) as smtp:
+                if settings.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if settings.username:
+                    smtp.login(settings.username, settings.password or "")
+                refused = smtp.send_message(message)
+        except (smtplib.SMTPException, OSError) as exc:
+            reason = str(exc) or type(exc).__name__
+            return DeliveryResult(key=notification.key, ok=False, detail=f"SMTP {server}: {reason}")
+        if refused:
+            return DeliveryResult(key=notification.key, ok=False, detail=f"SMTP {server} refused {to}: {refused[to]}")
+        return DeliveryResult(key=notification.key, ok=True, detail=f"accepted by {server} for {to}")
+
+
+def create(settings: EmailSettings) -> EmailSender:
+    """A sender for ``settings``."""
+    return EmailSender(settings)
+
+
+@hookimpl
+def tocsin_register_channels(register: ChannelRegistrar) -> None:
+    """Register ``email``."""
+    register(EmailContact, create=create, settings=EmailSettings)

@@ -1,0 +1,39 @@
+"""Webhook target ``{type: webhook, url}``: POST the page to a URL through the ``webhook`` channel.
+
+The recipient's address is the URL; the channel sends the versioned JSON payload (see the notification
+docs).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import attrs
+
+from tocsin import ExpandContext, FieldError, Recipient, TargetRegistrar, hookimpl
+
+
+def _http_url(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise FieldError(attribute.name, f"needs an http:// or https:// URL, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class WebhookTarget:
+    """An HTTP endpoint that receives the page."""
+
+    type: ClassVar[str] = "webhook"
+    url: str = attrs.field(validator=_http_url)
+
+
+def expand(target: WebhookTarget, ctx: ExpandContext) -> list[Recipient]:
+    """One recipient: the URL, through the webhook channel."""
+    return [Recipient(address=target.url, channel="webhook", target="webhook")]
+
+
+@hookimpl
+def tocsin_register_targets(register: TargetRegistrar) -> None:
+    """Register ``webhook``."""
+    register(WebhookTarget, expand=expand)
