@@ -12,6 +12,7 @@ from tocsin.actions import ActionContext, Effect, Playbook, RoutingResult
 from tocsin.channels import ChannelError, ChannelSet
 from tocsin.clock import Clock, ManualClock, SystemClock
 from tocsin.config import Config, dump_config, load_config, parse_config
+from tocsin.delivery_settings import DeliverySettings
 from tocsin.errors import ConfigError, ConfigIssue, PluginError, TocsinError
 from tocsin.escalation import EscalationEngine
 from tocsin.escalation_errors import (
@@ -27,10 +28,22 @@ from tocsin.escalation_errors import (
 from tocsin.executor import TargetExecutor
 from tocsin.expand import ExpandContext
 from tocsin.hookspecs import hookimpl, hookspec
+from tocsin.inbound import (
+    EventOutcome,
+    EventResult,
+    Inbound,
+    IntegrationSetupError,
+    Receipt,
+    SourceError,
+    UnknownIntegrationError,
+)
 from tocsin.incidents import incident_from_json, incident_to_json
+from tocsin.integrations import EventAction, IncidentDefaults, IncidentEvent, Integration, PayloadError
 from tocsin.manager import PluginInfo, PluginLoadFailure, Plugins, load_plugins
 from tocsin.memory_store import InMemoryIncidentStore, InMemoryStore
 from tocsin.models import (
+    ALL_URGENCIES,
+    AckMode,
     ActionSpec,
     ContactSpec,
     Delivery,
@@ -45,6 +58,7 @@ from tocsin.models import (
     Incident,
     IncidentState,
     IncidentType,
+    LevelCondition,
     Notification,
     OnCallSchedule,
     Override,
@@ -52,13 +66,17 @@ from tocsin.models import (
     RepeatConfig,
     Resolution,
     RotationSpec,
+    RoundRobin,
     RoutingRule,
     RuleCondition,
     ScheduleLayer,
     Severity,
+    SourceSpec,
     TargetSpec,
     TimeRestrictions,
+    Urgency,
     User,
+    urgencies_field,
 )
 from tocsin.outbox import MemorySink, Outbox, Sender
 from tocsin.payload import PAYLOAD_VERSION, page_payload, page_subject, page_text
@@ -72,6 +90,7 @@ from tocsin.registry import (
     OperatorRegistrar,
     Registry,
     RotationRegistrar,
+    SourceRegistrar,
     TargetRegistrar,
     UnknownNameError,
 )
@@ -80,8 +99,12 @@ from tocsin.routing import RoutingRuleEvaluator
 from tocsin.rules_compile import ConditionSet, RuleError, compile_conditions
 from tocsin.rules_explain import RoutingExplanation, RuleExplanation
 from tocsin.schedules import Gap, OnCallEntry, ScheduleError, ScheduleResolver, Shift, compile_schedule
+from tocsin.serving import ApiToken, ServerSettings, StorageSettings
 from tocsin.signing import InvalidSignature, signature_header, webhook_headers
-from tocsin.store import EscalationRow, EscalationStore, IncidentStore
+from tocsin.sqlite_schema import StoreError
+from tocsin.sqlite_store import SQLiteStore
+from tocsin.store import DeliveryStore, EscalationRow, EscalationStore, IncidentChange, IncidentStore
+from tocsin.working_hours import WorkingHours, WorkingInterval, WorkingWindow, compile_working_hours
 
 if TYPE_CHECKING:
     from tocsin.ssrf import DestinationPolicy, UnsafeDestination
@@ -111,11 +134,14 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "ALL_URGENCIES",
     "MISSING",
     "PAYLOAD_VERSION",
+    "AckMode",
     "ActionContext",
     "ActionRegistrar",
     "ActionSpec",
+    "ApiToken",
     "ChannelError",
     "ChannelRegistrar",
     "ChannelSet",
@@ -127,7 +153,9 @@ __all__ = [
     "ContactSpec",
     "Delivery",
     "DeliveryResult",
+    "DeliverySettings",
     "DeliveryStatus",
+    "DeliveryStore",
     "DestinationPolicy",
     "Effect",
     "EscalationActiveError",
@@ -141,18 +169,28 @@ __all__ = [
     "EscalationState",
     "EscalationStatus",
     "EscalationStore",
+    "EventAction",
+    "EventOutcome",
+    "EventResult",
     "ExpandContext",
     "ExtractorRegistrar",
     "FieldError",
     "Gap",
     "InMemoryIncidentStore",
     "InMemoryStore",
+    "Inbound",
     "Incident",
+    "IncidentChange",
+    "IncidentDefaults",
+    "IncidentEvent",
     "IncidentProcessor",
     "IncidentState",
     "IncidentStore",
     "IncidentType",
+    "Integration",
+    "IntegrationSetupError",
     "InvalidSignature",
+    "LevelCondition",
     "ManualClock",
     "MemorySink",
     "Notification",
@@ -162,6 +200,7 @@ __all__ = [
     "Outbox",
     "OutcomeKind",
     "Override",
+    "PayloadError",
     "Playbook",
     "PluginError",
     "PluginInfo",
@@ -170,6 +209,7 @@ __all__ = [
     "PolicyDisabledError",
     "PolicyError",
     "ProcessResult",
+    "Receipt",
     "Recipient",
     "Registry",
     "RepeatConfig",
@@ -177,6 +217,7 @@ __all__ = [
     "RetryPolicy",
     "RotationRegistrar",
     "RotationSpec",
+    "RoundRobin",
     "RoutingExplanation",
     "RoutingResult",
     "RoutingRule",
@@ -184,13 +225,20 @@ __all__ = [
     "RuleCondition",
     "RuleError",
     "RuleExplanation",
+    "SQLiteStore",
     "ScheduleError",
     "ScheduleLayer",
     "ScheduleResolver",
     "Sender",
+    "ServerSettings",
     "Severity",
     "Shift",
+    "SourceError",
+    "SourceRegistrar",
+    "SourceSpec",
     "StaleStateError",
+    "StorageSettings",
+    "StoreError",
     "SystemClock",
     "TargetExecutor",
     "TargetRegistrar",
@@ -198,13 +246,19 @@ __all__ = [
     "TimeRestrictions",
     "TocsinError",
     "UnknownIncidentError",
+    "UnknownIntegrationError",
     "UnknownNameError",
     "UnknownPolicyError",
     "UnsafeDestination",
+    "Urgency",
     "User",
     "WebhookOutcome",
+    "WorkingHours",
+    "WorkingInterval",
+    "WorkingWindow",
     "compile_conditions",
     "compile_schedule",
+    "compile_working_hours",
     "dump_config",
     "hookimpl",
     "hookspec",
@@ -221,5 +275,6 @@ __all__ = [
     "post_json",
     "select_policy",
     "signature_header",
+    "urgencies_field",
     "webhook_headers",
 ]

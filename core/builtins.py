@@ -39,4 +39,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tocsin.plugins.channel_email",
     # observers
     "tocsin.plugins.audit",
+    # integration sources
+    "tocsin.plugins.source_alertmanager",
+    "tocsin.plugins.source_grafana",
+    "tocsin.plugins.source_generic",
 )

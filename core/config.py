@@ -19,11 +19,16 @@ import yaml
 
 from tocsin.channels import check_channel_settings
 from tocsin.convert import ConversionFault, make_converter, structure_faults
+from tocsin.delivery_settings import DeliverySettings
 from tocsin.errors import ConfigError, ConfigIssue
+from tocsin.integrations import Integration, check_integrations
+from tocsin.level_rules import check_levels
 from tocsin.models import ContactSpec, EscalationPolicy, OnCallSchedule, RoutingRule, User
 from tocsin.registry import Registry, UnknownNameError
 from tocsin.rules_check import check_rules
 from tocsin.schedules import check_schedules
+from tocsin.serving import ServerSettings, StorageSettings, check_serving
+from tocsin.working_hours import WorkingHours, check_working_hours
 
 __all__ = [
     "Config",
@@ -46,6 +51,11 @@ class Config:
     rules: tuple[RoutingRule, ...] = ()
     channels: dict[str, Any] = attrs.field(factory=dict)  # channel name -> that channel's settings object
     notify_channels: dict[str, ContactSpec] = attrs.field(factory=dict)  # routing notify name -> contact
+    integrations: dict[str, Integration] = attrs.field(factory=dict)  # name -> inbound integration
+    server: ServerSettings = attrs.field(factory=ServerSettings)  # how ``tocsin serve`` listens, its tokens
+    storage: StorageSettings = attrs.field(factory=StorageSettings)  # where ``tocsin serve`` keeps its state
+    delivery: DeliverySettings = attrs.field(factory=DeliverySettings)  # outbox retries, timeouts, leases
+    working_hours: dict[str, WorkingHours] = attrs.field(factory=dict)  # name -> window (smart escalation levels)
 
     def schedule(self, schedule_id: str) -> OnCallSchedule | None:
         """The schedule with ``schedule_id``, or None."""
@@ -186,6 +196,10 @@ _CHECKS: tuple[ConfigCheck, ...] = (
     check_channel_settings,
     check_schedules,
     check_rules,
+    check_integrations,
+    check_serving,
+    check_working_hours,
+    check_levels,
 )
 
 

@@ -15,13 +15,16 @@ from typing import Any, get_args, get_origin
 import attrs
 import cattrs
 from cattrs.errors import (
+    AttributeValidationNote,
     ClassValidationError,
     ForbiddenExtraKeysError,
     IterableValidationError,
     IterableValidationNote,
 )
 
+from tocsin.integrations import IncidentDefaults, Integration
 from tocsin.models import (
+    AckMode,
     ActionSpec,
     ContactSpec,
     EscalationStatus,
@@ -33,8 +36,10 @@ from tocsin.models import (
     Severity,
     TargetSpec,
     TimeRestrictions,
+    Urgency,
 )
 from tocsin.registry import Registry, Table
+from tocsin.serving import SERVING_ENUMS
 
 __all__ = ["ConversionFault", "VariantError", "make_converter", "structure_faults"]
 
@@ -194,7 +199,8 @@ def make_converter(registry: Registry) -> cattrs.Converter:
         converter.register_structure_hook(kind, _strict(kind, accept, reject))
     converter.register_structure_hook(datetime, _structure_datetime)
     converter.register_unstructure_hook(datetime, datetime.isoformat)
-    for enum_type in (Severity, IncidentType, IncidentState, EscalationStatus, Resolution):
+    smart = (AckMode, Urgency)
+    for enum_type in (Severity, IncidentType, IncidentState, EscalationStatus, Resolution, *smart, *SERVING_ENUMS):
         converter.register_structure_hook(enum_type, _structure_enum)
         converter.register_unstructure_hook(enum_type, lambda member: member.value)
     converter.register_structure_hook_func(_is_str_sequence, _structure_str_sequence)
@@ -228,6 +234,8 @@ def make_converter(registry: Registry) -> cattrs.Converter:
         converter.register_unstructure_hook_func(
             lambda cl, marker=marker: cl is marker, lambda value: _unstructure_variant(converter, value)
         )
+    converter.register_structure_hook(Integration, _integration_structure(converter, registry.sources))
+    converter.register_unstructure_hook(Integration, lambda value: _unstructure_integration(converter, value))
     return converter
 
 
@@ -254,3 +262,64 @@ def _unstructure_variant(converter: cattrs.Converter, value: Any) -> dict[str, A
     if not attrs.has(type(value)):
         raise TypeError(f"cannot unstructure {value!r}: not an attrs class")
     return {"type": value.type, **converter.unstructure(value, unstructure_as=type(value))}
+
+
+_INTEGRATION_KEYS = frozenset({"type", "token", "token_env", "defaults"})
+
+
+def _integration_structure(converter: cattrs.Converter, table: Table[Any]):
+    # One flat mapping holds the integration's own keys (token, defaults) and its source's settings; faults
+    # from both are reported together, each at its key.
+    tag_of = _variant_structure(converter, table)
+
+    def structure(value: Any, _: Any) -> Integration:
+        if isinstance(value, Mapping) and value.get("type") in table:
+            cls = table.get(value["type"]).cls
+        else:
+            tag_of(value, None)  # raises the VariantError that says what is wrong with 'type'
+        errors: list[Exception] = []
+
+        def attempt(name: str, make: Any) -> Any:
+            try:
+                return make()
+            except FieldError as exc:  # names its own field
+                errors.append(exc)
+            except Exception as exc:
+                exc.__notes__ = [*getattr(exc, "__notes__", []), AttributeValidationNote(name, name, Any)]
+                errors.append(exc)
+            return None
+
+        rest = {key: item for key, item in value.items() if key not in _INTEGRATION_KEYS}
+        token = attempt("token", lambda: converter.structure(value["token"], str)) if "token" in value else None
+        token_env = (
+            attempt("token_env", lambda: converter.structure(value["token_env"], str)) if "token_env" in value else None
+        )
+        defaults = attempt("defaults", lambda: converter.structure(value.get("defaults") or {}, IncidentDefaults))
+        source = None
+        try:
+            source = converter.structure(rest, cls)
+        except ClassValidationError as exc:
+            errors.extend(exc.exceptions)
+        except Exception as exc:  # an attrs validator of the settings class (a FieldError names its field)
+            errors.append(exc)
+        if errors:
+            raise ClassValidationError("While structuring an integration", errors, Integration)
+        try:
+            return Integration(source=source, token=token, token_env=token_env, defaults=defaults)
+        except FieldError as exc:
+            raise ClassValidationError("While structuring an integration", [exc], Integration) from None
+
+    return structure
+
+
+def _unstructure_integration(converter: cattrs.Converter, value: Integration) -> dict[str, Any]:
+    document: dict[str, Any] = {"type": value.type}
+    if value.token is not None:
+        document["token"] = value.token
+    if value.token_env is not None:
+        document["token_env"] = value.token_env
+    defaults = converter.unstructure(value.defaults)
+    if defaults:
+        document["defaults"] = defaults
+    document.update(converter.unstructure(value.source, unstructure_as=type(value.source)))
+    return document

@@ -25,8 +25,9 @@ from tocsin.escalation_errors import (
 )
 from tocsin.escalation_plan import Plan, Run
 from tocsin.executor import TargetExecutor
-from tocsin.firing import Firer
-from tocsin.instants import MICROS_PER_SECOND, from_micros, to_micros
+from tocsin.firing import Firer, round_robin_cursor
+from tocsin.instants import MICROS_PER_MINUTE, MICROS_PER_SECOND, from_micros, to_micros
+from tocsin.level_rules import LevelError, LevelRules, compile_level_rules
 from tocsin.manager import Plugins, load_plugins
 from tocsin.memory_store import InMemoryStore
 from tocsin.models import (
@@ -45,6 +46,7 @@ from tocsin.policies import select_policy
 from tocsin.registry import UnknownNameError
 from tocsin.store import EscalationRow, EscalationStore
 from tocsin.transitions import Transitions
+from tocsin.working_hours import WorkingHours, WorkingHoursError, WorkingWindow, compile_working_hours
 
 if TYPE_CHECKING:
     from tocsin.config import Config
@@ -65,7 +67,8 @@ class EscalationEngine:
     :param channels: the senders (default: created from the registry and ``config.channels``).
     :param check_interval: the longest the monitor sleeps without looking at the due-queue (seconds).
     :param late_after: a level that fires more than this after its due time is late (downtime catch-up).
-    :param delivery_timeout: how long a channel may take to deliver one notification (seconds).
+    :param delivery_timeout: how long a channel may take to deliver one notification (seconds; default: the
+        config's ``delivery.timeout_seconds``, 30 without a config). Retries follow ``config.delivery``.
     :param observe: call the observer hooks (False for simulations, which must not look like real events).
     """
 
@@ -79,7 +82,7 @@ class EscalationEngine:
         channels: ChannelSet | None = None,
         check_interval: float = 30.0,
         late_after: timedelta = timedelta(minutes=1),
-        delivery_timeout: float = 30.0,
+        delivery_timeout: float | None = None,
         observe: bool = True,
     ) -> None:
         self._plugins = plugins if plugins is not None else load_plugins()
@@ -88,15 +91,23 @@ class EscalationEngine:
         self._store: EscalationStore = store if store is not None else InMemoryStore()
         self._executor = TargetExecutor(registry)
         self._channels = channels or ChannelSet(registry, config.channels if config is not None else None)
-        self._outbox = Outbox(self._store, self._channels, clock=self._clock, timeout_seconds=delivery_timeout)
+        self._outbox = Outbox(
+            self._store,
+            self._channels,
+            clock=self._clock,
+            settings=config.delivery if config is not None else None,
+            timeout_seconds=delivery_timeout,
+        )
         self.observing = observe
         self._policies: dict[str, Plan] = {}
+        self._windows: dict[str, WorkingWindow] = {}  # working-hours windows by name
         self.monitor = Monitor(self, check_interval)
+        late = int(late_after / timedelta(microseconds=1))
         self._transitions = Transitions(
             self._store,
             self._outbox,
             Observers(self._plugins.hook if observe else None),
-            Firer(self._executor, late_after=int(late_after / timedelta(microseconds=1))),
+            Firer(self._executor, late_after=late, round_robin=round_robin_cursor(self._store)),
             self._plan_for,
             self.monitor.changed,
         )
@@ -143,10 +154,20 @@ class EscalationEngine:
         return self._executor
 
     def load_config(self, config: Config) -> None:
-        """Register ``config``'s teams, users, schedules and policies."""
+        """Register ``config``'s teams, users, schedules, working hours and policies."""
         self._executor.load(config)
+        for name, hours in config.working_hours.items():
+            self.register_working_hours(name, hours)
         for policy in config.policies:
             self.register_policy(policy)
+
+    def register_working_hours(self, name: str, hours: WorkingHours) -> None:
+        """Add or replace the working-hours window ``name`` (levels name it in ``when`` and
+        ``delay_counts_during``); register it before the policies that use it."""
+        try:
+            self._windows[name] = compile_working_hours(name, hours)
+        except WorkingHoursError as exc:
+            raise PolicyError(str(exc)) from None
 
     # --- policies ----------------------------------------------------------------------------------------
 
@@ -158,7 +179,7 @@ class EscalationEngine:
                 levels.append(self._executor.compile(level.targets))
             except UnknownNameError as exc:
                 raise PolicyError(f"policy {policy.id!r}: levels[{index}]: {exc}") from None
-        self._policies[policy.id] = Plan(policy, tuple(levels))
+        self._policies[policy.id] = Plan(policy, tuple(levels), self._level_rules(policy))
 
     def policies(self) -> list[EscalationPolicy]:
         """The registered policies, in the order they were first registered."""
@@ -248,18 +269,88 @@ class EscalationEngine:
         return self._transitions.view_row(row) if row is not None else None
 
     def acknowledge_escalation(self, incident_id: str, by: str) -> EscalationState:
-        """``by`` acknowledges: levels with ``stop_on_ack`` stop firing, repeats stop."""
+        """``by`` acknowledges: levels with ``stop_on_ack`` stop firing, repeats stop.
+
+        When the current level (the last one not skipped) has ``ack_mode: all``, everyone it paged must
+        acknowledge: until the last of them does, each acknowledgement is journalled as ``ack_received``
+        and the escalation goes on escalating.
+        """
         run = self._open_run(incident_id, "acknowledged")
         now = self._catch_up(run)
-        if run.status is not _ACTIVE:
+        if run.status is _ACKNOWLEDGED:
             raise EscalationNotActiveError(
                 f"incident {incident_id!r}: the escalation is already acknowledged by {run.acked_by!r}; "
                 "only an active escalation can be acknowledged"
             )
+        if run.status is not _ACTIVE:  # it completed while catching up
+            raise EscalationNotActiveError(
+                f"incident {incident_id!r}: the escalation is {run.status.value}; it cannot be acknowledged"
+            )
         expected = run.version
-        run.status, run.acked_by, run.acked_at, run.acked_level = _ACKNOWLEDGED, by, now, run.level
-        event = EscalationEvent(at=from_micros(now), kind="acknowledged", by=by, pass_number=run.pass_number)
+        answered = run.paged_level if run.paged_level >= 0 else run.level
+        waiting = run.ack_from(by)
+        if waiting:
+            counted = "" if by in run.awaiting else f"{by} was not paged at level {answered}; "
+            progress = f"{len(run.acks)} of {len(run.awaiting)} acknowledged; waiting for {', '.join(waiting)}"
+            event = EscalationEvent(
+                at=from_micros(now),
+                kind="ack_received",
+                by=by,
+                pass_number=run.pass_number,
+                level=answered,
+                detail=counted + progress,
+            )
+            self._transitions.step(run, now, expected, [event], [])
+            return self._transitions.view(run)
+        run.status, run.acked_by, run.acked_at, run.acked_level = _ACKNOWLEDGED, by, now, answered
+        detail = f"all {len(run.awaiting)} paged at level {answered} acknowledged" if run.awaiting else ""
+        event = EscalationEvent(
+            at=from_micros(now), kind="acknowledged", by=by, pass_number=run.pass_number, detail=detail
+        )
         self._transitions.step(run, now, expected, [event], [("acknowledged", {"by": by})])
+        return self._transitions.view(run)
+
+    def snooze(self, incident_id: str, minutes: int, by: str | None = None) -> EscalationState:
+        """Snooze an acknowledged escalation: if it is not resolved within ``minutes``, it re-triggers, as
+        in PagerDuty: active again, the acknowledged level pages again, and the schedule goes on from there.
+
+        Snoozing again moves the time; while snoozed, ``ack_timeout_minutes`` does not apply.
+        :raises EscalationNotActiveError: the escalation is not acknowledged.
+        """
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
+            raise ValueError(f"snooze needs a whole number of minutes, 1 or more; got {minutes!r}")
+        run = self._open_run(incident_id, "snoozed")
+        now = self._catch_up(run)
+        if run.status is not _ACKNOWLEDGED:
+            raise EscalationNotActiveError(
+                f"incident {incident_id!r}: the escalation is {run.status.value}; only an acknowledged escalation "
+                "can be snoozed"
+            )
+        expected = run.version
+        run.snoozed_until = now + minutes * MICROS_PER_MINUTE
+        until = from_micros(run.snoozed_until).isoformat()
+        event = EscalationEvent(
+            at=from_micros(now),
+            kind="snoozed",
+            by=by,
+            pass_number=run.pass_number,
+            level=run.acked_level,
+            detail=f"for {minutes} minutes, until {until}",
+        )
+        self._transitions.step(run, now, expected, [event], [])
+        return self._transitions.view(run)
+
+    def update_incident(self, incident: Incident) -> EscalationState | None:
+        """Give the open escalation of ``incident.id`` the incident as it is now: levels that come due later
+        evaluate their ``when`` conditions against it and their pages carry it. What was due before now
+        fires first, with the incident as it was. None when the incident has no open escalation."""
+        run = self._runs.get(incident.id)
+        if run is None:
+            return None
+        now = self._catch_up(run)
+        expected = run.version
+        run.incident = incident
+        self._transitions.step(run, now, expected, [], [])
         return self._transitions.view(run)
 
     def resolve_escalation(self, incident_id: str, by: str | None = None) -> EscalationState:
@@ -373,6 +464,7 @@ class EscalationEngine:
         now = self._now()
         expected = run.version
         run.status, run.ended = status, now
+        run.snoozed_until, run.rotation = None, ()
         event = EscalationEvent(at=from_micros(now), kind=status.value, by=by, pass_number=run.pass_number)
         self._transitions.step(run, now, expected, [event], [(status.value, {})])
         return self._transitions.view(run)
@@ -382,7 +474,20 @@ class EscalationEngine:
         if current is not None and (current.policy is policy or current.policy == policy):
             return current
         levels = tuple(self._executor.compile(level.targets) for level in policy.levels)
-        return Plan(policy, levels)
+        return Plan(policy, levels, self._level_rules(policy))
+
+    def _level_rules(self, policy: EscalationPolicy) -> tuple[LevelRules | None, ...]:
+        registry = self._plugins.registry
+        rules: list[LevelRules | None] = []
+        faults: list[str] = []
+        for index, level in enumerate(policy.levels):
+            try:
+                rules.append(compile_level_rules(level, registry, self._windows, path=f"levels[{index}]"))
+            except LevelError as exc:
+                faults.append(str(exc))
+        if faults:
+            raise PolicyError(f"policy {policy.id!r}: {'; '.join(faults)}")
+        return tuple(rules)
 
     def _recover(self) -> None:
         """Pick up the store's open escalations (a restart) and its undelivered notifications."""

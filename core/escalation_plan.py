@@ -9,7 +9,12 @@ Timing, in integer microseconds (exact, so nothing drifts):
 - acknowledged: only levels with ``stop_on_ack: false`` still fire (at their times, in the current pass);
   no further pass starts;
 - ``ack_timeout_minutes``: an acknowledgement not followed by a resolve within that time re-triggers the
-  escalation: it is active again and the acknowledged level fires again, then the schedule continues.
+  escalation: it is active again and the acknowledged level fires again, then the schedule continues; a
+  snooze re-triggers the same way when it runs out (and replaces the ack timeout while it runs);
+- smart levels (:mod:`tocsin.level_rules`): a level whose ``when`` is false at its due time is skipped but
+  keeps its place in time (the next level counts from its due time); a delay with ``delay_counts_during``
+  counts only while its working-hours window is open; a round-robin level pages one recipient at a time,
+  moving on every ``rotate_after_minutes`` while the escalation is active, until the next level is due.
 """
 
 from __future__ import annotations
@@ -18,32 +23,59 @@ from typing import NamedTuple
 
 from tocsin.executor import CompiledLevel
 from tocsin.instants import MICROS_PER_MINUTE, from_micros
+from tocsin.level_rules import LevelRules
 from tocsin.models import EscalationPolicy, EscalationState, EscalationStatus, Incident, Recipient
 from tocsin.store import EscalationRow
 
-__all__ = ["Firing", "Plan", "Run", "state_from_row"]
+__all__ = ["ROTATE", "Firing", "Plan", "Run", "state_from_row"]
 
 _ACTIVE = EscalationStatus.ACTIVE
 _ACKNOWLEDGED = EscalationStatus.ACKNOWLEDGED
+# The "firing" of a round-robin step in ``Run.next_event`` (compared by identity): the current level moves
+# on to its next recipient.
+ROTATE: tuple[int, int, int] = (-1, -2, -1)
 
 
 class Firing(NamedTuple):
-    """One level due to fire: (round, pass, level, due instant)."""
+    """One level due to fire: (round, pass, level, due instant); ``step`` > 0 is a round-robin step of the
+    level, paging ``recipients`` (the next person in the rotation)."""
 
     round: int
     pass_number: int
     level: int
     due: int
+    step: int = 0
+    recipients: tuple[Recipient, ...] = ()
 
 
 class Plan:
     """A policy snapshot compiled for the timer: delays in microseconds and each level's bound targets."""
 
-    __slots__ = ("ack_timeout", "delays", "interval", "levels", "next_unstoppable", "offsets", "policy", "repeats")
+    __slots__ = (
+        "ack_timeout",
+        "counted",
+        "delays",
+        "interval",
+        "levels",
+        "next_unstoppable",
+        "offsets",
+        "policy",
+        "repeats",
+        "rules",
+    )
 
-    def __init__(self, policy: EscalationPolicy, levels: tuple[CompiledLevel, ...]) -> None:
+    def __init__(
+        self,
+        policy: EscalationPolicy,
+        levels: tuple[CompiledLevel, ...],
+        rules: tuple[LevelRules | None, ...] | None = None,
+    ) -> None:
         self.policy = policy
         self.levels = levels
+        # Smart levels (None: the policy has none, and nothing below looks at them).
+        self.rules = rules if rules is not None and any(rule is not None for rule in rules) else None
+        counted = tuple(rule.counted if rule is not None else None for rule in self.rules or ())
+        self.counted = counted if any(window is not None for window in counted) else None
         self.delays = tuple(level.delay_minutes * MICROS_PER_MINUTE for level in policy.levels)
         offsets: list[int] = []
         total = 0
@@ -67,18 +99,41 @@ class Plan:
 
     def next_firing(self, acknowledged: bool, pass_number: int, level: int, anchor: int) -> tuple[int, int, int] | None:
         """(pass, level, due) of the next level to fire after ``level`` fired at ``anchor``; None: no more."""
+        counted = self.counted
         if not acknowledged:
             following = level + 1
             if following < len(self.delays):
-                return pass_number, following, anchor + self.delays[following]
+                if counted is None:
+                    return pass_number, following, anchor + self.delays[following]
+                return pass_number, following, self.due(following, anchor)
             if pass_number < self.repeats:
-                return pass_number + 1, 0, anchor + self.interval + self.delays[0]
+                if counted is None:
+                    return pass_number + 1, 0, anchor + self.interval + self.delays[0]
+                return pass_number + 1, 0, self.due(0, anchor + self.interval)
             return None
         following = self.next_unstoppable[level + 1]
         if following < 0:
             return None
-        base = self.offsets[level] if level >= 0 else 0
-        return pass_number, following, anchor + self.offsets[following] - base
+        if counted is None:
+            base = self.offsets[level] if level >= 0 else 0
+            return pass_number, following, anchor + self.offsets[following] - base
+        due = anchor
+        for index in range(level + 1, following + 1):
+            due = self.due(index, due)
+        return pass_number, following, due
+
+    def due(self, level: int, after: int) -> int:
+        """When ``level`` is due if the level before it was due at ``after`` (its delay, counted in its
+        working-hours window when it has ``delay_counts_during``)."""
+        window = self.counted[level] if self.counted is not None else None
+        if window is None:
+            return after + self.delays[level]
+        return window.add(after, self.delays[level])
+
+    def rotate_after(self, level: int) -> int:
+        """The round-robin step of ``level`` in microseconds (0: the level does not rotate)."""
+        rule = self.rules[level] if self.rules is not None and level >= 0 else None
+        return rule.rotate_after if rule is not None else 0
 
 
 class Run:
@@ -88,17 +143,23 @@ class Run:
         "acked_at",
         "acked_by",
         "acked_level",
+        "acks",
         "anchor",
         "announce",
         "announced",
+        "awaiting",
         "due",
         "ended",
         "escalation_id",
         "incident",
         "level",
+        "paged_level",
         "pass_number",
         "plan",
+        "rotation",
+        "rotation_step",
         "round",
+        "snoozed_until",
         "started",
         "status",
         "version",
@@ -122,9 +183,16 @@ class Run:
         self.due: int | None = None  # when the next event (a level, an ack timeout) is due
         self.announce: tuple[Recipient, ...] = ()  # routing notify messages, sent when the schedule begins
         self.announced = False
+        self.paged_level = -1  # the last level that was not skipped (the one an acknowledgement answers)
+        self.snoozed_until: int | None = None  # acknowledged and snoozed: re-triggers then
+        self.awaiting: tuple[str, ...] = ()  # ack_mode all: who was paged at the current level
+        self.acks: tuple[str, ...] = ()  # ack_mode all: who of them has acknowledged
+        self.rotation: tuple[Recipient, ...] = ()  # round robin: the recipients still to page, in order
+        self.rotation_step = 0  # round robin: how many times the current level moved on
 
     def next_event(self) -> tuple[int, tuple[int, int, int] | None] | None:
-        """(due, firing) of what happens next: a firing (pass, level, due) or, with None, an ack timeout.
+        """(due, firing) of what happens next: a firing (pass, level, due); :data:`ROTATE`, a round-robin
+        step of the current level; or None, a re-trigger (an ack timeout, or a snooze that ran out).
 
         Level -1 is the announcement: the routing ``notify`` messages, due when the schedule begins.
         """
@@ -135,12 +203,28 @@ class Run:
             return self.anchor, (self.pass_number, -1, self.anchor)
         acknowledged = status is _ACKNOWLEDGED
         firing = self.plan.next_firing(acknowledged, self.pass_number, self.level, self.anchor)
-        timeout = self.plan.ack_timeout
-        if acknowledged and timeout is not None and self.acked_at is not None:
-            retrigger = self.acked_at + timeout
-            if firing is None or retrigger <= firing[2]:
+        if acknowledged:
+            retrigger = self.snoozed_until
+            timeout = self.plan.ack_timeout
+            if retrigger is None and timeout is not None and self.acked_at is not None:
+                retrigger = self.acked_at + timeout
+            if retrigger is not None and (firing is None or retrigger <= firing[2]):
                 return retrigger, None
+        elif self.rotation:
+            step = self.anchor + (self.rotation_step + 1) * self.plan.rotate_after(self.level)
+            if firing is None or step < firing[2]:
+                return step, ROTATE
         return (firing[2], firing) if firing is not None else None
+
+    def ack_from(self, by: str) -> list[str]:
+        """Count ``by``'s acknowledgement at a level with ``ack_mode: all``; returns who must still
+        acknowledge (empty: the escalation is acknowledged now, as it always is without ``ack_mode: all``)."""
+        awaiting = self.awaiting
+        if not awaiting:
+            return []
+        if by in awaiting and by not in self.acks:
+            self.acks = (*self.acks, by)
+        return [person for person in awaiting if person not in self.acks]
 
     def next_level(self) -> int | None:
         """The level that fires next (None when nothing is scheduled)."""
@@ -148,6 +232,8 @@ class Run:
         if event is None:
             return None
         firing = event[1]
+        if firing is ROTATE:
+            return self.level
         return firing[1] if firing is not None else max(self.acked_level or 0, 0)
 
     def to_row(self) -> EscalationRow:
@@ -170,6 +256,12 @@ class Run:
             version=self.version,
             announce=self.announce,
             announced=self.announced,
+            paged_level=self.paged_level,
+            snoozed_until=self.snoozed_until,
+            awaiting=self.awaiting,
+            acks=self.acks,
+            rotation=self.rotation,
+            rotation_step=self.rotation_step,
         )
 
     @classmethod
@@ -188,6 +280,12 @@ class Run:
         run.due = row.next_due
         run.announce = row.announce
         run.announced = row.announced
+        run.paged_level = row.paged_level
+        run.snoozed_until = row.snoozed_until
+        run.awaiting = row.awaiting
+        run.acks = row.acks
+        run.rotation = row.rotation
+        run.rotation_step = row.rotation_step
         return run
 
 
@@ -208,5 +306,8 @@ def state_from_row(row: EscalationRow, next_level: int | None = None, **extra: o
         ended_at=from_micros(row.ended_at) if row.ended_at is not None else None,
         version=row.version,
         round=row.round,
+        snoozed_until=from_micros(row.snoozed_until) if row.snoozed_until is not None else None,
+        acks=row.acks,
+        awaiting_acks=tuple(person for person in row.awaiting if person not in row.acks),
         **extra,  # type: ignore[arg-type]
     )

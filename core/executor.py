@@ -3,6 +3,10 @@
 This is the guide's ``engine.executor()``: ``register_team``, ``register_schedule`` (and ``register_user``
 for contacts). Target types are looked up in the registry once, when a policy is compiled; a level firing
 calls the bound ``expand`` functions directly and never goes through pluggy.
+
+Urgency: each target's ``urgency`` (``high`` unless it says; a target class without the field is high) is
+bound when the level compiles. A person is reached through the contacts that take that urgency (a contact's
+``urgencies``, default both), and every recipient a target produces carries it.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from tocsin.channels import DEFAULT_CHANNEL
 from tocsin.expand import ExpandContext
-from tocsin.models import ContactSpec, Incident, OnCallSchedule, Recipient, TargetSpec, User
+from tocsin.models import ALL_URGENCIES, ContactSpec, Incident, OnCallSchedule, Recipient, TargetSpec, Urgency, User
 from tocsin.registry import Registry
 from tocsin.schedules import ScheduleResolver, compile_schedule
 
@@ -23,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["CompiledLevel", "TargetExecutor"]
 
 Expand = Callable[[Any, ExpandContext], Iterable[Recipient]]
-CompiledLevel = tuple[tuple[Expand, TargetSpec], ...]  # each target with its expand function bound
+CompiledLevel = tuple[tuple[Expand, TargetSpec, Urgency], ...]  # each target with its expand and urgency bound
 _MAX_DEPTH = 8  # fallbacks of fallbacks: deeper than this is a cycle
 
 
@@ -37,7 +43,7 @@ class TargetExecutor:
         self.users: dict[str, User] = {}
         self.schedules: dict[str, OnCallSchedule] = {}
         self.resolvers: dict[str, ScheduleResolver] = {}  # schedule id -> compiled resolver
-        self._people: dict[tuple[str, str], tuple[Recipient, ...]] = {}
+        self._people: dict[tuple[str, str, Urgency], tuple[Recipient, ...]] = {}
 
     # --- registration (the guide's executor API) ----------------------------------------------------------
 
@@ -70,21 +76,38 @@ class TargetExecutor:
     # --- compile and fire ------------------------------------------------------------------------------
 
     def compile(self, targets: Sequence[TargetSpec]) -> CompiledLevel:
-        """Bind each target to its type's ``expand``; an unregistered type raises ``UnknownNameError``."""
-        return tuple((self._registry.targets.get(target.type).expand, target) for target in targets)
+        """Bind each target to its type's ``expand`` and its urgency; an unregistered type raises
+        ``UnknownNameError``."""
+        return tuple(
+            (self._registry.targets.get(target.type).expand, target, Urgency(getattr(target, "urgency", Urgency.HIGH)))
+            for target in targets
+        )
 
     def fire(
-        self, level: CompiledLevel, now: datetime, incident: Incident | None = None
+        self,
+        level: CompiledLevel,
+        now: datetime,
+        incident: Incident | None = None,
+        *,
+        people: list[str] | None = None,
     ) -> tuple[list[Recipient], list[tuple[str, str]]]:
-        """The recipients of one level at ``now``, each (channel, address) once, and any recorded problems."""
+        """The recipients of one level at ``now``, each (channel, address) once, and any recorded problems.
+
+        :param people: a list to fill with the addresses of the people the level reached (through
+            ``ctx.person``), each once, in order: who can acknowledge the page.
+        """
         ctx = ExpandContext(self, now, incident)
+        ctx.people = people
         seen: set[tuple[str, str]] = set()
         recipients: list[Recipient] = []
-        for expand, target in level:
+        for expand, target, urgency in level:
+            ctx.urgency = urgency
             for recipient in self._run(expand, target, ctx):
                 mark = (recipient.channel, recipient.address)
                 if mark not in seen:
                     seen.add(mark)
+                    if recipient.urgency is not urgency:
+                        recipient = attrs.evolve(recipient, urgency=urgency)
                     recipients.append(recipient)
         return recipients, ctx.notes
 
@@ -111,18 +134,21 @@ class TargetExecutor:
             ctx.fail(f"{target.type} target raised {type(exc).__name__}: {exc}")
             return []
 
-    def person(self, address: str, target: str) -> tuple[Recipient, ...]:
-        """The recipients reaching ``address`` (one per contact; the default channel when none)."""
-        cached = self._people.get((address, target))
+    def person(self, address: str, target: str, urgency: Urgency = Urgency.HIGH) -> tuple[Recipient, ...]:
+        """The recipients reaching ``address`` at ``urgency``: one per contact that takes it (the default
+        channel when the person has no contacts; none when no contact takes that urgency)."""
+        key = (address, target, urgency)
+        cached = self._people.get(key)
         if cached is not None:
             return cached
         user = self.users.get(address)
         if user is None or not user.contacts:
-            found = (Recipient(address=address, channel=self._default_channel, target=target),)
+            found = (Recipient(address=address, channel=self._default_channel, target=target, urgency=urgency),)
         else:
             found = tuple(
-                Recipient(address=address, channel=contact.type, target=target, contact=contact)
+                Recipient(address=address, channel=contact.type, target=target, contact=contact, urgency=urgency)
                 for contact in user.contacts
+                if urgency in getattr(contact, "urgencies", ALL_URGENCIES)
             )
-        self._people[(address, target)] = found
+        self._people[key] = found
         return found

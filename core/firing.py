@@ -5,18 +5,43 @@ which levels fire. When the engine was down, every missed firing is overdue at o
 fires once (its latest missed occurrence), in order, marked late, and the schedule keeps its anchor; the
 earlier occurrences it replaces are journalled as ``missed``. :meth:`Firer.fire` expands one level's
 targets and builds its notifications, each with its stable idempotency key.
+
+Smart levels (see :mod:`tocsin.level_rules`): a level whose ``when`` is false at its due time is journalled
+as ``level_skipped`` and pages nobody; a round-robin level pages the first person of its rotation (where it
+starts comes from the store's per-policy-level cursor) and keeps the others for its ``rotated`` steps; a
+level with ``ack_mode: all`` remembers who it paged, so the engine can wait for each of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from tocsin.escalation_plan import Firing, Run
+from tocsin.escalation_plan import ROTATE, Firing, Run
 from tocsin.executor import TargetExecutor
 from tocsin.instants import MICROS_PER_MINUTE, from_micros
+from tocsin.level_rules import LevelRules
 from tocsin.models import EscalationEvent, EscalationStatus, Notification, Recipient
 
-__all__ = ["Firer", "notification_key"]
+__all__ = ["Firer", "RoundRobinCursor", "notification_key", "round_robin_cursor"]
+
+# (policy id, level, how many recipients) -> where this rotation starts; see ``EscalationStore.next_round_robin``
+RoundRobinCursor = Callable[[str, int, int], int]
+
+
+def round_robin_cursor(store: object) -> RoundRobinCursor:
+    """The store's ``next_round_robin``; a store without one gets a cursor kept in this process."""
+    cursor = getattr(store, "next_round_robin", None)
+    if cursor is not None:
+        return cursor
+    counters: dict[tuple[str, int], int] = {}
+
+    def next_start(policy_id: str, level: int, size: int) -> int:
+        started = counters.get((policy_id, level), 0)
+        counters[policy_id, level] = started + 1
+        return started % size
+
+    return next_start
 
 
 def notification_key(escalation_id: str, round: int, pass_number: int, level: int, channel: str, address: str) -> str:
@@ -30,11 +55,12 @@ def notification_key(escalation_id: str, round: int, pass_number: int, level: in
 class Firer:
     """Collects due firings and fires levels for the engine."""
 
-    __slots__ = ("_executor", "_late_after")
+    __slots__ = ("_executor", "_late_after", "_round_robin")
 
-    def __init__(self, executor: TargetExecutor, *, late_after: int) -> None:
+    def __init__(self, executor: TargetExecutor, *, late_after: int, round_robin: RoundRobinCursor) -> None:
         self._executor = executor
         self._late_after = late_after  # microseconds
+        self._round_robin = round_robin
 
     def collect(self, run: Run, now: int, events: list[EscalationEvent], manual: bool) -> list[tuple[Firing, bool]]:
         """Advance ``run`` through everything due at or before ``now``; returns (firing, late) to fire.
@@ -43,6 +69,7 @@ class Firer:
         """
         firings: list[Firing] = []
         if manual:
+            run.rotation = ()  # a new level: the previous one's rotation is over
             firings.append(Firing(run.round, run.pass_number, run.level, run.anchor))
         while True:
             event = run.next_event()
@@ -50,24 +77,29 @@ class Firer:
                 break
             due, firing = event
             if firing is None:
-                self._retrigger(run, due, events)
+                firings.append(self._retrigger(run, due, events))
+                continue
+            if firing is ROTATE:
+                firings.append(_rotate(run, due))
                 continue
             if firing[1] < 0:
                 run.announced = True
             else:
                 run.pass_number, run.level, run.anchor = firing
+                if run.rotation:
+                    run.rotation = ()  # the next level is due: the rotation of this one is over
             firings.append(Firing(run.round, firing[0], firing[1], due))
         cut = now - self._late_after
         if not firings or firings[0].due >= cut:  # due times only grow: nothing is late
             return [(firing, False) for firing in firings]
-        latest: dict[int, int] = {}
+        latest: dict[tuple[int, bool], int] = {}  # (level, round-robin step) -> its latest late occurrence
         for index, firing in enumerate(firings):
             if firing.due < cut:
-                latest[firing.level] = index
+                latest[firing.level, firing.step > 0] = index
         chosen: list[tuple[Firing, bool]] = []
         for index, firing in enumerate(firings):
             late = firing.due < cut
-            if late and latest[firing.level] != index:
+            if late and latest[firing.level, firing.step > 0] != index:
                 events.append(
                     EscalationEvent(
                         at=from_micros(now),
@@ -82,26 +114,26 @@ class Firer:
             chosen.append((firing, late))
         return chosen
 
-    def _retrigger(self, run: Run, due: int, events: list[EscalationEvent]) -> None:
-        """The acknowledgement timed out: active again, the acknowledged level fires again at ``due``."""
-        plan = run.plan
+    def _retrigger(self, run: Run, due: int, events: list[EscalationEvent]) -> Firing:
+        """The acknowledgement timed out, or the snooze ran out: active again, and the acknowledged level
+        fires again at ``due`` (in a new round, so its pages get new keys); the schedule goes on from there."""
         level = max(run.acked_level if run.acked_level is not None else -1, 0)
-        timeout = (plan.ack_timeout or 0) // MICROS_PER_MINUTE
+        if run.snoozed_until is not None:
+            kind, detail = "snooze_ended", "the snooze ran out: re-triggered"
+        else:
+            timeout = (run.plan.ack_timeout or 0) // MICROS_PER_MINUTE
+            kind, detail = "ack_timeout", f"not resolved within {timeout} minutes of the acknowledgement"
         events.append(
             EscalationEvent(
-                at=from_micros(due),
-                kind="ack_timeout",
-                pass_number=run.pass_number,
-                level=level,
-                by=run.acked_by,
-                detail=f"not resolved within {timeout} minutes of the acknowledgement",
+                at=from_micros(due), kind=kind, pass_number=run.pass_number, level=level, by=run.acked_by, detail=detail
             )
         )
         run.status = EscalationStatus.ACTIVE
         run.round += 1
-        run.level = level - 1
-        run.anchor = due - plan.delays[level]
-        run.acked_by = run.acked_at = run.acked_level = None
+        run.level, run.anchor = level, due
+        run.acked_by = run.acked_at = run.acked_level = run.snoozed_until = None
+        run.rotation = ()
+        return Firing(run.round, run.pass_number, level, due)
 
     def fire(
         self,
@@ -111,13 +143,48 @@ class Firer:
         now: datetime,
         notifications: list[Notification],
         events: list[EscalationEvent],
-    ) -> None:
-        """Expand ``firing``'s level at ``now`` and append its notifications and journal events."""
-        if firing.level < 0:
+    ) -> bool:
+        """Expand ``firing``'s level at ``now`` and append its notifications and journal events.
+
+        Returns True when a level fired (not for an announcement, a round-robin step or a skipped level).
+        """
+        level = firing.level
+        notes: list[tuple[str, str]] = []
+        extra = ""
+        if level < 0:
             recipients: list[Recipient] = list(run.announce)
-            notes: list[tuple[str, str]] = []
+            kind = "announced"
+        elif firing.step:
+            recipients = list(firing.recipients)
+            kind = "rotated"
+            extra = f"; round robin step {firing.step}: {recipients[0].address}"
         else:
-            recipients, notes = self._executor.fire(run.plan.levels[firing.level], now, run.incident)
+            kind = "level_fired"
+            plan = run.plan
+            rules = None
+            if plan.rules is not None:  # a smart policy: this level ends the previous one's rotation
+                rules = plan.rules[level]
+                run.rotation, run.rotation_step = (), 0
+            if rules is None:
+                recipients, notes = self._executor.fire(plan.levels[level], now, run.incident)
+                if run.awaiting:
+                    run.awaiting = run.acks = ()
+            else:
+                reason = rules.skip_reason(run.incident, firing.due)
+                if reason is not None:
+                    events.append(
+                        EscalationEvent(
+                            at=now,
+                            kind="level_skipped",
+                            pass_number=firing.pass_number,
+                            level=level,
+                            late=late,
+                            detail=reason,
+                        )
+                    )
+                    return False
+                recipients, notes, extra = self._smart(run, rules, level, now)
+            run.paged_level = level
         due = from_micros(firing.due)
         escalation_id = run.escalation_id
         incident = run.incident
@@ -146,14 +213,47 @@ class Firer:
                     fired_at=now,
                 )
             )
-        detail = f"{len(recipients)} recipient(s)" + (f"; due {due.isoformat()}" if late else "")
-        kind = "announced" if firing.level < 0 else "level_fired"
+        detail = f"{len(recipients)} recipient(s)" + extra + (f"; due {due.isoformat()}" if late else "")
         events.append(
-            EscalationEvent(
-                at=now, kind=kind, pass_number=firing.pass_number, level=firing.level, late=late, detail=detail
-            )
+            EscalationEvent(at=now, kind=kind, pass_number=firing.pass_number, level=level, late=late, detail=detail)
         )
         for kind, message in notes:
             events.append(
-                EscalationEvent(at=now, kind=kind, pass_number=firing.pass_number, level=firing.level, detail=message)
+                EscalationEvent(at=now, kind=kind, pass_number=firing.pass_number, level=level, detail=message)
             )
+        return kind == "level_fired"
+
+    def _smart(
+        self, run: Run, rules: LevelRules, level: int, now: datetime
+    ) -> tuple[list[Recipient], list[tuple[str, str]], str]:
+        """Fire a smart level that runs: (recipients paged now, notes, more journal detail)."""
+        people: list[str] = []
+        recipients, notes = self._executor.fire(run.plan.levels[level], now, run.incident, people=people)
+        run.awaiting = tuple(people) if rules.ack_all else ()
+        run.acks = ()
+        if rules.ack_all:
+            return recipients, notes, f"; every one of {len(people)} must acknowledge" if people else ""
+        if not rules.rotate_after or not recipients:
+            return recipients, notes, ""
+        groups: dict[str, list[Recipient]] = {}
+        for recipient in recipients:
+            groups.setdefault(recipient.address, []).append(recipient)
+        order = list(groups)
+        start = self._round_robin(run.plan.policy.id, level, len(order))
+        order = order[start:] + order[:start]
+        run.rotation = tuple(recipient for address in order[1:] for recipient in groups[address])
+        minutes = rules.rotate_after // MICROS_PER_MINUTE
+        extra = f"; round robin: {order[0]} first of {len(order)}, moving on every {minutes}m without an ack"
+        return groups[order[0]], notes, extra
+
+
+def _rotate(run: Run, due: int) -> Firing:
+    """A round-robin step: the next person of the rotation (all their recipients), taken off it."""
+    rotation = run.rotation
+    address = rotation[0].address
+    count = 1
+    while count < len(rotation) and rotation[count].address == address:
+        count += 1
+    run.rotation = rotation[count:]
+    run.rotation_step += 1
+    return Firing(run.round, run.pass_number, run.level, due, run.rotation_step, rotation[:count])

@@ -19,6 +19,7 @@ from tocsin.registry import (
     ExtractorRegistrar,
     OperatorRegistrar,
     RotationRegistrar,
+    SourceRegistrar,
     TargetRegistrar,
 )
 
@@ -103,6 +104,22 @@ def tocsin_register_channels(register: ChannelRegistrar) -> None:
     """
 
 
+@hookspec
+def tocsin_register_sources(register: SourceRegistrar) -> None:
+    """Register integration sources: the monitoring tools whose payloads tocsin accepts.
+
+    Called once, when the plugin set is final; never while payloads are received.
+
+    :param register: call ``register(AlertmanagerSource, compile=compile)``. The class holds one integration's
+        settings; its ``type`` tag names it in the config's ``integrations`` section (the keys ``type``,
+        ``token``, ``token_env`` and ``defaults`` belong to every integration and are not the source's).
+        ``compile(settings)`` runs when the configuration loads and returns ``parse(body) ->
+        list[tocsin.IncidentEvent]``, which turns one decoded JSON body into incident events (create / update /
+        resolve, each with a dedup key) and raises ``tocsin.PayloadError`` naming the JSONPath of anything it
+        cannot read.
+    """
+
+
 # --- observer hooks ---------------------------------------------------------------------------------------
 
 
@@ -149,4 +166,8 @@ def tocsin_notification_delivered(notification: Notification, result: DeliveryRe
 
 @hookspec
 def tocsin_notification_failed(notification: Notification, result: DeliveryResult) -> None:
-    """Delivering ``notification`` failed; ``result.detail`` says why."""
+    """An attempt to deliver ``notification`` failed; ``result.detail`` says why.
+
+    Called once per failed attempt (``result.attempts`` numbers them); the outbox then retries, unless the
+    failure is permanent or the attempts are used up (the notification is then dead: see ``dead_letters()``).
+    """

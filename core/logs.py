@@ -13,6 +13,17 @@ __all__ = ["configure_logging", "get_logger"]
 _configured = False
 
 
+class _Stderr:
+    """Writes to whatever ``sys.stderr`` is when a line is written, not what it was when logging was set up
+    (a test runner or an embedding program may replace it, and close the one it replaced)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
     """Configure structlog to write to stderr. ``json=None`` picks JSON unless stderr is a terminal.
 
@@ -32,7 +43,7 @@ def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
 

@@ -31,6 +31,7 @@ from tocsin.registry import (
     OperatorRegistrar,
     Registry,
     RotationRegistrar,
+    SourceRegistrar,
     TargetRegistrar,
 )
 
@@ -44,6 +45,7 @@ _REGISTRATION_HOOKS = {
     "tocsin_register_rotations": RotationRegistrar,
     "tocsin_register_targets": TargetRegistrar,
     "tocsin_register_channels": ChannelRegistrar,
+    "tocsin_register_sources": SourceRegistrar,
 }
 
 

@@ -1,8 +1,8 @@
 """Plain data: incidents, policies, schedules, rules and their parts.
 
 Everything here is an attrs frozen, slotted, keyword-only class or an enum. Nothing in this module imports
-any other part of tocsin. Plugin-provided variants (targets, actions, rotations, contacts) are attrs classes
-defined by their plugins; fields that hold them are typed with the marker protocols below.
+any other part of tocsin. Plugin-provided variants (targets, actions, rotations, contacts, integration sources)
+are attrs classes defined by their plugins; fields that hold them are typed with the marker protocols below.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import attrs
 
 __all__ = [
+    "ALL_URGENCIES",
+    "AckMode",
     "ActionSpec",
     "ContactSpec",
     "Delivery",
@@ -30,6 +32,7 @@ __all__ = [
     "Incident",
     "IncidentState",
     "IncidentType",
+    "LevelCondition",
     "Notification",
     "OnCallSchedule",
     "Override",
@@ -37,13 +40,17 @@ __all__ = [
     "RepeatConfig",
     "Resolution",
     "RotationSpec",
+    "RoundRobin",
     "RoutingRule",
     "RuleCondition",
     "ScheduleLayer",
     "Severity",
+    "SourceSpec",
     "TargetSpec",
     "TimeRestrictions",
+    "Urgency",
     "User",
+    "urgencies_field",
     "utcnow",
 ]
 
@@ -123,6 +130,23 @@ class Resolution(enum.StrEnum):
     PRECEDENCE = "precedence"  # the last active layer in the list wins
 
 
+class Urgency(enum.StrEnum):
+    """How urgently a page should reach someone: a target's ``urgency``; contacts say which they take."""
+
+    HIGH = "high"
+    LOW = "low"
+
+
+ALL_URGENCIES: tuple[Urgency, ...] = (Urgency.HIGH, Urgency.LOW)
+
+
+class AckMode(enum.StrEnum):
+    """Who must acknowledge a level: ``first`` (anyone paged) or ``all`` (everyone paged at the level)."""
+
+    FIRST = "first"
+    ALL = "all"
+
+
 # --- markers for plugin-provided variants -------------------------------------------------------------
 
 
@@ -150,6 +174,13 @@ class RotationSpec(Protocol):
 @runtime_checkable
 class ContactSpec(Protocol):
     """How to reach a person through one notification channel: an attrs class with a ``type`` tag."""
+
+    type: ClassVar[str]
+
+
+@runtime_checkable
+class SourceSpec(Protocol):
+    """An integration source's settings (alertmanager, grafana, generic, …): an attrs class with a ``type`` tag."""
 
     type: ClassVar[str]
 
@@ -219,6 +250,27 @@ class User:
 
     name: str | None = None
     contacts: tuple[ContactSpec, ...] = ()
+
+
+def _urgency_tuple(value: Any) -> tuple[Urgency, ...]:
+    if isinstance(value, str):
+        raise FieldError("urgencies", f"expected a list such as [high, low], got {value!r}")
+    return tuple(Urgency(item) for item in value)
+
+
+def _some_urgency(instance: object, attribute: attrs.Attribute, value: tuple[Urgency, ...]) -> None:
+    if not value:
+        raise FieldError(attribute.name, "must name at least one urgency (high, low); leave it out to take both")
+
+
+def urgencies_field() -> Any:
+    """The ``urgencies`` field of a contact class: which page urgencies the contact takes (default: both).
+
+    ``urgencies: tuple[tocsin.Urgency, ...] = tocsin.urgencies_field()`` in a channel plugin's contact
+    class lets a user say ``{type: email, urgencies: [low]}``. A contact class without the field takes
+    every urgency.
+    """
+    return attrs.field(default=ALL_URGENCIES, converter=_urgency_tuple, validator=_some_urgency)
 
 
 # --- schedules ----------------------------------------------------------------------------------------
@@ -312,14 +364,62 @@ class OnCallSchedule:
 # --- escalation policies ------------------------------------------------------------------------------
 
 
+def _window_name(instance: object, attribute: attrs.Attribute, value: str | None) -> None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise FieldError(attribute.name, f"needs the name of a working_hours window, got {value!r}")
+
+
+def _positive(instance: object, attribute: attrs.Attribute, value: int) -> None:
+    if value < 1:
+        raise FieldError(attribute.name, f"must be 1 or more, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class LevelCondition:
+    """When a level runs (``when:``): every one of ``conditions`` holds for the incident (the routing rule
+    condition schema and operators), and the level's due time is inside the working-hours window ``during``
+    and outside the window ``outside``. A level whose condition is false at its due time is skipped."""
+
+    conditions: tuple[RuleCondition, ...] = ()
+    during: str | None = attrs.field(default=None, validator=_window_name)
+    outside: str | None = attrs.field(default=None, validator=_window_name)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.conditions and self.during is None and self.outside is None:
+            raise FieldError("conditions", "'when' needs conditions, during or outside (or leave 'when' out)")
+
+
+@attrs.frozen(kw_only=True)
+class RoundRobin:
+    """Page a level's recipients one at a time, moving on after ``rotate_after_minutes`` without an ack."""
+
+    rotate_after_minutes: int = attrs.field(validator=_positive)
+
+
 @attrs.frozen(kw_only=True)
 class EscalationLevel:
-    """One step of a policy: ``targets`` are paged ``delay_minutes`` after the previous level was due."""
+    """One step of a policy: ``targets`` are paged ``delay_minutes`` after the previous level was due.
+
+    ``when`` makes the level conditional (skipped when false at its due time); ``delay_counts_during`` counts
+    the delay only inside a working-hours window; ``round_robin`` pages the recipients one at a time;
+    ``ack_mode: all`` needs every recipient paged at the level to acknowledge.
+    """
 
     level: int | None = None  # optional; when given it must equal the level's position
     delay_minutes: int = attrs.field(default=0, validator=_non_negative)
     targets: tuple[TargetSpec, ...] = attrs.field(validator=_not_empty)
     stop_on_ack: bool = True
+    when: LevelCondition | None = None
+    delay_counts_during: str | None = attrs.field(default=None, validator=_window_name)
+    round_robin: RoundRobin | None = None
+    ack_mode: AckMode = attrs.field(default=AckMode.FIRST, converter=AckMode)
+
+    def __attrs_post_init__(self) -> None:
+        if self.round_robin is not None and self.ack_mode is AckMode.ALL:
+            raise FieldError(
+                "ack_mode",
+                "'all' cannot be combined with round_robin, which pages one recipient at a time; use one of them",
+            )
 
 
 @attrs.frozen(kw_only=True)
@@ -396,6 +496,7 @@ class Recipient:
     channel: str  # the name of a registered notification channel
     target: str  # the type tag of the target that produced it
     contact: ContactSpec | None = None  # the contact to deliver through, when the channel needs one
+    urgency: Urgency = attrs.field(default=Urgency.HIGH, converter=Urgency)  # the paging target's urgency
 
 
 @attrs.frozen(kw_only=True)
@@ -417,17 +518,23 @@ class Notification:
     late: bool = False
     incident: Incident | None = None
     escalation_id: str = ""
-    round: int = 0  # how many times an acknowledgement timed out before this page
+    round: int = 0  # how many times an acknowledgement timed out (or a snooze ran out) before this page
     fired_at: datetime | None = None  # when the level fired (``due_at`` unless it fired late)
+
+    @property
+    def urgency(self) -> Urgency:
+        """The page's urgency: that of the target which paged the recipient (``high`` unless it says)."""
+        return self.recipient.urgency
 
 
 class DeliveryStatus(enum.StrEnum):
     """Where a notification is on its way out. Only ``sent`` means a channel confirmed delivery."""
 
     PENDING = "pending"  # written to the outbox, not yet handed to a channel
-    SENDING = "sending"  # claimed by one sender; never handed to another
+    SENDING = "sending"  # claimed by one sender (for a lease); never handed to another while the lease runs
     SENT = "sent"
-    FAILED = "failed"
+    FAILED = "failed"  # the last attempt failed; another is scheduled (``Delivery.next_attempt_at``)
+    DEAD = "dead"  # given up: out of attempts, or a failure no retry can fix (a dead letter)
 
 
 @attrs.frozen(kw_only=True)
@@ -438,16 +545,24 @@ class DeliveryResult:
     ok: bool
     detail: str = ""
     at: datetime = attrs.field(factory=utcnow)
-    attempts: int = 1
+    attempts: int = 1  # which attempt this was (1 for the first)
+    retryable: bool = True  # a failure another attempt may fix (False: permanent, e.g. a 4xx answer)
+    retry_after: float | None = None  # seconds the receiver asked to wait before the next attempt
+    gone: bool = False  # the endpoint said it wants no more messages (HTTP 410): it is disabled
 
 
 @attrs.frozen(kw_only=True)
 class Delivery:
-    """A notification in the outbox and what happened to it (``result`` is None until a channel answered)."""
+    """A notification in the outbox and what happened to it (``result``: the latest answer, None before one).
+
+    ``attempts`` counts the attempts started so far; ``next_attempt_at`` is when a failed one is tried again.
+    """
 
     notification: Notification
     status: DeliveryStatus
     result: DeliveryResult | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -456,7 +571,10 @@ class EscalationEvent:
 
     ``kind`` is one of started, level_fired, announced (routing notify messages sent), acknowledged,
     ack_timeout, escalated, resolved, cancelled, completed, unresolved (a schedule had nobody on call),
-    target_failed (a target could not be expanded) and missed (an occurrence replaced after downtime).
+    target_failed (a target could not be expanded) and missed (an occurrence replaced after downtime); and
+    for smart escalation: level_skipped (a level's ``when`` was false at its due time), rotated (a
+    round-robin level moved on to its next recipient), ack_received (one acknowledgement of several a level
+    with ``ack_mode: all`` needs), snoozed and snooze_ended (the snooze ran out and re-triggered).
     """
 
     at: datetime
@@ -472,8 +590,9 @@ class EscalationEvent:
 class EscalationState:
     """A read-only picture of one escalation at a moment.
 
-    ``current_level`` is the last level that fired in the current pass (-1 before the first one fires);
-    ``next_level`` and ``next_due_at`` say what fires next (None when nothing is scheduled).
+    ``current_level`` is the last level that fired in the current pass (-1 before the first one fires; a
+    level skipped by its ``when`` counts as having come due); ``next_level`` and ``next_due_at`` say what
+    fires next (None when nothing is scheduled).
     """
 
     incident_id: str
@@ -489,6 +608,9 @@ class EscalationState:
     ended_at: datetime | None = None
     version: int = 0
     escalation_id: str = ""
-    round: int = 0  # how many times an acknowledgement timed out and re-triggered the escalation
+    round: int = 0  # how many times an acknowledgement timed out (or a snooze ran out) and re-triggered
     deliveries: tuple[Delivery, ...] = ()
     events: tuple[EscalationEvent, ...] = ()
+    snoozed_until: datetime | None = None  # an acknowledged escalation re-triggers then
+    acks: tuple[str, ...] = ()  # who acknowledged at the current level so far (``ack_mode: all``)
+    awaiting_acks: tuple[str, ...] = ()  # who paged at the current level must still acknowledge

@@ -10,7 +10,7 @@ Version 1 (``"version": 1``)::
       "policy_id": "standard-p1",
       "level": 1, "pass": 0, "round": 0,   # level -1 for a notify message
       "late": false,
-      "urgency": "high",                   # high for P0/P1, low otherwise
+      "urgency": "high",                   # the paging target's urgency: high (default) or low
       "due_at": "2026-03-01T03:05:00+00:00",
       "fired_at": "2026-03-01T03:05:00+00:00",
       "recipient": {"address": "...", "channel": "webhook", "target": "user"},
@@ -26,12 +26,11 @@ from __future__ import annotations
 from typing import Any
 
 from tocsin.incidents import incident_to_json
-from tocsin.models import Notification, Severity
+from tocsin.models import Notification, Urgency
 
 __all__ = ["PAYLOAD_VERSION", "page_payload", "page_subject", "page_text"]
 
 PAYLOAD_VERSION = 1
-_HIGH = frozenset({Severity.P0, Severity.P1})
 
 
 def page_payload(notification: Notification) -> dict[str, Any]:
@@ -48,7 +47,7 @@ def page_payload(notification: Notification) -> dict[str, Any]:
         "pass": notification.pass_number,
         "round": notification.round,
         "late": notification.late,
-        "urgency": "high" if incident is not None and incident.severity in _HIGH else "low",
+        "urgency": notification.urgency.value,
         "due_at": notification.due_at.isoformat(),
         "fired_at": fired.isoformat(),
         "recipient": {
@@ -67,7 +66,8 @@ def page_subject(notification: Notification) -> str:
     severity = f"[{incident.severity.value}] " if incident is not None else ""
     what = "notification" if notification.level < 0 else f"escalation level {notification.level}"
     late = " (late)" if notification.late else ""
-    return f"{severity}{title} — {what}{late}"
+    low = " (low urgency)" if notification.urgency is Urgency.LOW else ""
+    return f"{severity}{title} — {what}{late}{low}"
 
 
 def page_text(notification: Notification) -> str:
@@ -86,5 +86,6 @@ def page_text(notification: Notification) -> str:
             lines += ["", incident.description]
     if notification.level >= 0:
         lines += ["", f"Policy {notification.policy_id}, pass {notification.pass_number}, level {notification.level}."]
+        lines += [f"Urgency: {notification.urgency.value}."]
     lines += ["", f"Idempotency key: {notification.key}"]
     return "\n".join(lines) + "\n"

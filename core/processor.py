@@ -72,7 +72,7 @@ class IncidentProcessor:
     ) -> None:
         self._engine = engine
         self._routing = evaluator or RoutingRuleEvaluator(engine.plugins.registry, rules)
-        self._incidents: IncidentStore = incidents if incidents is not None else InMemoryIncidentStore()
+        self._incidents: IncidentStore = incidents if incidents is not None else InMemoryIncidentStore(engine.clock)
         self._notify = dict(notify_channels or {})
         self._observers = Observers(engine.plugins.hook if engine.observing else None)
 
@@ -133,7 +133,8 @@ class IncidentProcessor:
         )
 
     def update_state(self, incident_id: str, state: IncidentState | str, *, by: str | None = None) -> Incident:
-        """Move the incident to ``state``; Resolved or Closed resolves its escalation."""
+        """Move the incident to ``state``; Resolved or Closed resolves its escalation. An open escalation
+        sees the new state from now on (levels with ``when`` conditions on ``state``)."""
         incident = self._incidents.get(incident_id)
         if incident is None:
             raise UnknownIncidentError(f"no incident {incident_id!r}")
@@ -141,6 +142,8 @@ class IncidentProcessor:
         self._incidents.save(updated)
         if not updated.state.is_open:
             self._resolve_escalation(incident_id, by)
+        else:
+            self._engine.update_incident(updated)
         return updated
 
     def resolve_incident(self, incident_id: str, *, by: str | None = None) -> Incident:

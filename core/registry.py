@@ -30,6 +30,8 @@ __all__ = [
     "Registry",
     "RotationRegistrar",
     "RotationType",
+    "SourceRegistrar",
+    "SourceType",
     "Table",
     "TargetRegistrar",
     "TargetType",
@@ -134,6 +136,15 @@ class ChannelType:
 
 
 @attrs.frozen(kw_only=True)
+class SourceType:
+    """An integration source: its settings class (``cls.type`` is the tag in the config's ``integrations``
+    section) and ``compile(settings)`` returning ``parse(body) -> list[IncidentEvent]`` for one integration."""
+
+    cls: type
+    compile: Callable[..., Any]
+
+
+@attrs.frozen(kw_only=True)
 class Registered(Generic[T]):
     """One entry of a table: the name, the plugin that registered it, and what it registered."""
 
@@ -215,6 +226,7 @@ class Registry:
         self.rotations: Table[RotationType] = Table("rotation")
         self.targets: Table[TargetType] = Table("target")
         self.channels: Table[ChannelType] = Table("channel")
+        self.sources: Table[SourceType] = Table("source")
 
     def tables(self) -> dict[str, Table[Any]]:
         """The tables by their public key (as in ``tocsin plugins --json``)."""
@@ -225,6 +237,7 @@ class Registry:
             "rotations": self.rotations,
             "targets": self.targets,
             "channels": self.channels,
+            "sources": self.sources,
         }
 
     def freeze(self) -> None:
@@ -345,3 +358,23 @@ class ChannelRegistrar(_Registrar):
         tag = _type_tag(cls, self.plugin, "channel")
         entry = ChannelType(cls=cls, create=create, settings=settings)
         self._registry.channels.add(tag, entry, plugin=self.plugin, replace=replace)
+
+
+# Keys every integration has, whatever its source: a source's settings class may not use them.
+_INTEGRATION_KEYS = frozenset({"type", "token", "token_env", "defaults"})
+
+
+class SourceRegistrar(_Registrar):
+    """Registers integration sources for one plugin."""
+
+    def __call__(self, cls: type, *, compile: Callable[..., Any], replace: bool = False) -> None:
+        """Register the settings class ``cls`` (tag ``cls.type``) and ``compile(settings)`` building the parser."""
+        tag = _type_tag(cls, self.plugin, "source")
+        taken = sorted(_INTEGRATION_KEYS & {field.name for field in attrs.fields(cls)})
+        if taken:
+            raise PluginError(
+                f"plugin {self.plugin!r}: source class {cls.__name__} may not have field(s) {', '.join(taken)}: "
+                "every integration has them"
+            )
+        entry = SourceType(cls=cls, compile=compile)
+        self._registry.sources.add(tag, entry, plugin=self.plugin, replace=replace)

@@ -18,11 +18,13 @@ from tocsin.models import Incident, RoutingRule, RuleCondition
 from tocsin.registry import MISSING, ActionType, Registry, UnknownNameError
 
 __all__ = [
+    "CompileMemo",
     "CompiledCondition",
     "CompiledRule",
     "ConditionResult",
     "ConditionSet",
     "RuleError",
+    "compile_condition",
     "compile_conditions",
     "compile_rule",
     "conjunction",

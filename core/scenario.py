@@ -2,10 +2,12 @@
 
 ```yaml
 name: P1 at 03:00 on a Sunday           # optional
-start: "2026-03-01T03:00:00-05:00"      # ISO 8601; without an offset it is UTC
+start: "2026-03-01T03:00:00-05:00"      # ISO 8601; without an offset it is UTC (or in ``timezone``)
+timezone: America/New_York              # optional: the timeline shows local times in this zone
 incident: {title: Database down, severity: P1, incident_type: Infrastructure}
 events:
-  - {at: 7m, action: acknowledge, by: engineer1@example.com}   # acknowledge | resolve | cancel | escalate
+  - {at: 7m, action: acknowledge, by: engineer1@example.com}   # acknowledge | resolve | cancel | escalate | snooze
+  - {at: 9m, action: snooze, minutes: 30, by: engineer1@example.com}  # snooze needs minutes
 until: 2h                                # how long to run (default 1d)
 expect:
   pages:
@@ -33,10 +35,11 @@ from tocsin.config import read_document
 from tocsin.errors import ConfigError, ConfigIssue
 from tocsin.incidents import incident_from_json
 from tocsin.models import EscalationStatus, Incident
+from tocsin.wallclock import UnknownTimeZoneError, load_zone
 
 __all__ = ["ACTIONS", "Expectation", "ExpectedPage", "Scenario", "ScenarioEvent", "load_scenario", "parse_duration"]
 
-ACTIONS = ("acknowledge", "resolve", "cancel", "escalate")
+ACTIONS = ("acknowledge", "resolve", "cancel", "escalate", "snooze")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -51,11 +54,12 @@ def parse_duration(value: Any) -> timedelta:
 
 @attrs.frozen(kw_only=True)
 class ScenarioEvent:
-    """Something a person does ``at`` into the scenario."""
+    """Something a person does ``at`` into the scenario (``minutes``: how long a snooze lasts)."""
 
     at: timedelta
     action: str
     by: str | None = None
+    minutes: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -88,6 +92,7 @@ class Scenario:
     events: tuple[ScenarioEvent, ...] = ()
     until: timedelta = timedelta(days=1)
     expect: Expectation | None = None
+    timezone: str | None = None  # the timeline's local times are in this zone (else in the start's offset)
 
 
 class _Faults:
@@ -106,10 +111,11 @@ def load_scenario(path: str | Path) -> Scenario:
     faults = _Faults(source)
     if not isinstance(document, Mapping):
         raise ConfigError([ConfigIssue(source, "$", "a scenario must be a mapping (start, incident, events, …)")])
-    allowed = {"name", "start", "incident", "events", "until", "expect"}
+    allowed = {"name", "start", "incident", "events", "until", "expect", "timezone"}
     for key in sorted(set(document) - allowed, key=str):
         faults.add("$", f"unknown field {key!r}; known: {', '.join(sorted(allowed))}")
-    start = _start(document.get("start"), faults)
+    timezone = _timezone(document.get("timezone"), faults)
+    start = _start(document.get("start"), faults, timezone)
     until = _duration(document.get("until", "1d"), "$.until", faults)
     events = _events(document.get("events") or [], faults)
     expect = _expect(document.get("expect"), faults)
@@ -131,10 +137,22 @@ def load_scenario(path: str | Path) -> Scenario:
         events=tuple(events),
         until=until,
         expect=expect,
+        timezone=timezone,
     )
 
 
-def _start(value: Any, faults: _Faults) -> datetime | None:
+def _timezone(value: Any, faults: _Faults) -> str | None:
+    if value is None:
+        return None
+    try:
+        load_zone(value)
+    except UnknownTimeZoneError as exc:
+        faults.add("$.timezone", str(exc))
+        return None
+    return value
+
+
+def _start(value: Any, faults: _Faults, timezone: str | None = None) -> datetime | None:
     if value is None:
         faults.add("$.start", "required field missing (an ISO 8601 date-time)")
         return None
@@ -144,7 +162,9 @@ def _start(value: Any, faults: _Faults) -> datetime | None:
     if not isinstance(value, datetime):
         faults.add("$.start", f"expected an ISO 8601 date-time such as 2026-03-01T03:00:00Z, got {value!r}")
         return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if value.tzinfo is not None:
+        return value
+    return load_zone(timezone).localize(value) if timezone is not None else value.replace(tzinfo=UTC)
 
 
 def _duration(value: Any, path: str, faults: _Faults) -> timedelta | None:
@@ -165,8 +185,8 @@ def _events(raw: Any, faults: _Faults) -> list[ScenarioEvent]:
         if not isinstance(item, Mapping):
             faults.add(path, "expected a mapping such as {at: 7m, action: acknowledge, by: someone}")
             continue
-        for key in sorted(set(item) - {"at", "action", "by"}, key=str):
-            faults.add(path, f"unknown field {key!r}; known: action, at, by")
+        for key in sorted(set(item) - {"at", "action", "by", "minutes"}, key=str):
+            faults.add(path, f"unknown field {key!r}; known: action, at, by, minutes")
         at = _duration(item.get("at"), f"{path}.at", faults)
         action = item.get("action")
         if action not in ACTIONS:
@@ -174,9 +194,25 @@ def _events(raw: Any, faults: _Faults) -> list[ScenarioEvent]:
         by = item.get("by")
         if by is not None and not isinstance(by, str):
             faults.add(f"{path}.by", f"expected a string, got {by!r}")
-        if at is not None and action in ACTIONS and (by is None or isinstance(by, str)):
-            events.append(ScenarioEvent(at=at, action=action, by=by))
+        minutes = _minutes(item, action, path, faults)
+        if at is not None and action in ACTIONS and (by is None or isinstance(by, str)) and minutes is not False:
+            events.append(ScenarioEvent(at=at, action=action, by=by, minutes=minutes or None))
     return events
+
+
+def _minutes(item: Mapping[str, Any], action: Any, path: str, faults: _Faults) -> int | bool | None:
+    """A snooze's minutes (None for other actions); False when they are missing or wrong."""
+    minutes = item.get("minutes")
+    if action != "snooze":
+        if minutes is not None:
+            faults.add(f"{path}.minutes", f"only a snooze takes minutes; {action!r} does not")
+            return False
+        return None
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
+        what = "required" if minutes is None else f"got {minutes!r}"
+        faults.add(f"{path}.minutes", f"a snooze needs minutes, a whole number 1 or more ({what})")
+        return False
+    return minutes
 
 
 def _expect(raw: Any, faults: _Faults) -> Expectation | None:

@@ -7,7 +7,7 @@ sent, to whom, through which channel. The timeline is built from the escalation'
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import attrs
@@ -19,9 +19,11 @@ from tocsin.escalation import EscalationEngine
 from tocsin.escalation_errors import EscalationError
 from tocsin.manager import Plugins
 from tocsin.memory_store import InMemoryStore
+from tocsin.models import Urgency
 from tocsin.outbox import MemorySink
 from tocsin.processor import IncidentProcessor
-from tocsin.scenario import ExpectedPage, Scenario
+from tocsin.scenario import ExpectedPage, Scenario, ScenarioEvent
+from tocsin.wallclock import load_zone
 
 __all__ = ["SimulationResult", "compare", "describe_page", "simulate"]
 
@@ -53,7 +55,7 @@ def simulate(scenario: Scenario, config: Config, plugins: Plugins) -> Simulation
     result = processor.process(scenario.incident)
     incident_id = result.incident.id
     timeline: list[tuple[float, dict[str, Any]]] = []
-    stamp = _Stamp(scenario.start)
+    stamp = _Stamp(scenario.start, load_zone(scenario.timezone).tzinfo if scenario.timezone else None)
     processed = stamp(scenario.start, "incident_processed", matched=list(result.matched_rules))
     processed["policy"] = result.policy_id  # null when no policy applies
     timeline.append((-1.0, processed))
@@ -65,7 +67,7 @@ def simulate(scenario: Scenario, config: Config, plugins: Plugins) -> Simulation
     for event in sorted(scenario.events, key=lambda e: e.at):
         engine.run_until(scenario.start + event.at)
         try:
-            _apply(engine, processor, incident_id, event.action, event.by)
+            _apply(engine, processor, incident_id, event)
         except EscalationError as exc:
             entry = stamp(clock.now(), "rejected", action=event.action, by=event.by, detail=str(exc))
             timeline.append((journal_size() - 0.5, entry))
@@ -88,27 +90,29 @@ def simulate(scenario: Scenario, config: Config, plugins: Plugins) -> Simulation
     )
 
 
-def _apply(
-    engine: EscalationEngine, processor: IncidentProcessor, incident_id: str, action: str, by: str | None
-) -> None:
+def _apply(engine: EscalationEngine, processor: IncidentProcessor, incident_id: str, event: ScenarioEvent) -> None:
+    action, by = event.action, event.by
     if action == "acknowledge":
         engine.acknowledge_escalation(incident_id, by or "simulation")
     elif action == "resolve":
         processor.resolve_incident(incident_id, by=by)
     elif action == "cancel":
         engine.cancel_escalation(incident_id, by=by)
+    elif action == "snooze":
+        engine.snooze(incident_id, event.minutes or 0, by=by)
     else:
         engine.escalate_now(incident_id, by=by)
 
 
 class _Stamp:
-    def __init__(self, start: datetime) -> None:
+    def __init__(self, start: datetime, zone: tzinfo | None = None) -> None:
         self._start = start
+        self._zone = zone or start.tzinfo  # the scenario's time zone, else its start's offset
 
     def __call__(self, at: datetime, event: str, **fields: Any) -> dict[str, Any]:
         minutes = (at - self._start) / timedelta(minutes=1)
         minute: float | int = int(minutes) if minutes == int(minutes) else round(minutes, 3)
-        entry: dict[str, Any] = {"at": at.astimezone(self._start.tzinfo).isoformat(), "minute": minute, "event": event}
+        entry: dict[str, Any] = {"at": at.astimezone(self._zone).isoformat(), "minute": minute, "event": event}
         entry.update({key: value for key, value in fields.items() if value is not None})
         return entry
 
@@ -122,7 +126,7 @@ def _journal(state: Any, stamp: _Stamp) -> list[tuple[float, dict[str, Any]]]:
     entries: list[tuple[float, dict[str, Any]]] = []
     for order, event in enumerate(state.events):
         fields: dict[str, Any] = {}
-        if event.kind in ("level_fired", "ack_timeout", "escalated", "unresolved", "target_failed"):
+        if event.kind in _AT_LEVEL:
             fields.update(level=event.level, **{"pass": event.pass_number})
         if event.kind == "started":
             fields["policy"] = state.policy.id
@@ -130,11 +134,11 @@ def _journal(state: Any, stamp: _Stamp) -> list[tuple[float, dict[str, Any]]]:
             fields["by"] = event.by
         if event.late:
             fields["late"] = True
-        if event.kind in ("unresolved", "target_failed", "ack_timeout"):
+        if event.kind in _DETAILED:
             fields["detail"] = event.detail
         if event.kind != "announced":
             entries.append((float(order), stamp(event.at, event.kind, **fields)))
-        if event.kind in ("level_fired", "announced"):
+        if event.kind in ("level_fired", "announced", "rotated"):
             for notification in pages.pop((event.at, event.pass_number, event.level), []):
                 recipient = notification.recipient
                 if notification.level < 0:
@@ -145,8 +149,38 @@ def _journal(state: Any, stamp: _Stamp) -> list[tuple[float, dict[str, Any]]]:
                     entry = {
                         key: entry[key] for key in ("at", "minute", "event", "level", "pass", "recipient", "channel")
                     }
+                    if recipient.urgency is Urgency.LOW:
+                        entry["urgency"] = Urgency.LOW.value
                 entries.append((float(order), entry))
     return entries
+
+
+# Journal kinds shown in the timeline with their level and pass, and those shown with their detail.
+_AT_LEVEL = frozenset(
+    (
+        "level_fired",
+        "ack_timeout",
+        "escalated",
+        "unresolved",
+        "target_failed",
+        "level_skipped",
+        "rotated",
+        "ack_received",
+        "snooze_ended",
+    )
+)
+_DETAILED = frozenset(
+    (
+        "unresolved",
+        "target_failed",
+        "ack_timeout",
+        "level_skipped",
+        "rotated",
+        "ack_received",
+        "snoozed",
+        "snooze_ended",
+    )
+)
 
 
 def compare(result: SimulationResult) -> list[str]:

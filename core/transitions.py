@@ -77,8 +77,7 @@ class Transitions:
         now_dt = from_micros(now)
         fired = 0
         for firing, late in firings:
-            self._firer.fire(run, firing, late, now_dt, notifications, events)
-            if firing.level >= 0:
+            if self._firer.fire(run, firing, late, now_dt, notifications, events):
                 fired += 1
                 hooks.append(("level_fired", {"level": firing.level, "pass_number": firing.pass_number, "late": late}))
         event = run.next_event()
@@ -110,7 +109,7 @@ class Transitions:
             if run is None:
                 continue
             try:
-                fired += self.step(run, now, run.version, [], [])
+                fired += self._advance(run, now)
             except StaleStateError as exc:
                 _log.warning("escalation changed elsewhere; reloaded", incident_id=incident_id, reason=str(exc))
             except Exception:
@@ -122,7 +121,18 @@ class Transitions:
     def catch_up(self, run: Run, now: int) -> None:
         """Fire what was due before an action on ``run``, so the action happens after it."""
         if run.due is not None and run.due <= now:
-            self.step(run, now, run.version, [], [])
+            self._advance(run, now)
+
+    def _advance(self, run: Run, now: int) -> int:
+        """Step ``run`` until nothing is due at ``now``. One step is enough unless firing a level scheduled
+        more work that is already due (a round-robin step of a level that fired late)."""
+        fired = self.step(run, now, run.version, [], [])
+        while run.due is not None and run.due <= now and self.runs.get(run.incident.id) is run:
+            due = run.due
+            fired += self.step(run, now, run.version, [], [])
+            if run.due is not None and run.due <= due:
+                break  # no progress: leave the rest to the next tick
+        return fired
 
     # --- views -------------------------------------------------------------------------------------------
 

@@ -87,23 +87,39 @@ async def post_json(
     payload_bytes: bytes,
     *,
     message_id: str,
-    secrets: Secret | Iterable[Secret],
+    secrets: Secret | Iterable[Secret] | None,
     timeout: float,
     now: datetime,
     max_retry_after: float = 3600.0,
+    headers: Mapping[str, str] | None = None,
 ) -> WebhookOutcome:
     """POST ``payload_bytes`` (JSON) to ``url`` once, signed per Standard Webhooks, and classify the result.
 
     ``session`` must come from ``make_session`` (its connector enforces the SSRF policy). ``message_id`` is the
     ``webhook-id``: keep it the same on every retry of one message, so receivers can drop duplicates.
     ``now`` stamps ``webhook-timestamp`` and dates a ``Retry-After``; ``timeout`` (seconds) bounds the whole
-    attempt; ``max_retry_after`` caps the wait a receiver may ask for. A bad secret or message id raises
-    ``ValueError`` (a configuration mistake, not a delivery outcome).
+    attempt; ``max_retry_after`` caps the wait a receiver may ask for. ``headers`` are sent too (they cannot
+    replace the ``webhook-*`` or ``content-type`` headers). ``secrets=None`` sends the message unsigned (no
+    ``webhook-signature``); an empty list, a bad secret or a bad message id raises ``ValueError`` (a
+    configuration mistake, not a delivery outcome).
     """
     connector = session.connector
     if not isinstance(connector, GuardedConnector):
         raise TypeError("post_json needs a session from make_session(): its connector enforces the SSRF policy")
-    headers = {"content-type": "application/json", **webhook_headers(secrets, message_id, now, payload_bytes)}
+    if secrets is None:
+        signed = {
+            key: value
+            for key, value in webhook_headers(b"-", message_id, now, b"").items()
+            if key != "webhook-signature"
+        }
+    else:
+        signed = webhook_headers(secrets, message_id, now, payload_bytes)
+    extra = {
+        name: value
+        for name, value in (headers or {}).items()
+        if name.lower() != "content-type" and not name.lower().startswith("webhook-")
+    }
+    headers = {**extra, "content-type": "application/json", **signed}
     try:
         target = connector.policy.check_url(url)
         async with session.post(

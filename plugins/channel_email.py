@@ -2,7 +2,8 @@
 
 Settings (``channels: {email: {host, port, from_address, starttls, username, password}}``) are required:
 a contact that uses this channel without them is a config error. SMTP runs in a worker thread, so a slow
-mail server never blocks the event loop; the server accepting the message counts as delivered.
+mail server never blocks the event loop; the server accepting the message counts as delivered. A 4xx reply
+(a temporary failure) or a broken connection is retried by the outbox; a 5xx reply is permanent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,17 @@ from typing import Any, ClassVar
 
 import attrs
 
-from tocsin import ChannelRegistrar, DeliveryResult, FieldError, Notification, hookimpl, page_subject, page_text
+from tocsin import (
+    ChannelRegistrar,
+    DeliveryResult,
+    FieldError,
+    Notification,
+    Urgency,
+    hookimpl,
+    page_subject,
+    page_text,
+    urgencies_field,
+)
 
 
 def _address(instance: Any, attribute: attrs.Attribute, value: str | None) -> None:
@@ -30,10 +41,12 @@ def _port(instance: Any, attribute: attrs.Attribute, value: int) -> None:
 
 @attrs.frozen(kw_only=True)
 class EmailContact:
-    """Reach a person by e-mail: at ``address``, or at their user address when it is left out."""
+    """Reach a person by e-mail: at ``address``, or at their user address when it is left out; only for the
+    page ``urgencies`` it lists (default: high and low)."""
 
     type: ClassVar[str] = "email"
     address: str | None = attrs.field(default=None, validator=_address)
+    urgencies: tuple[Urgency, ...] = urgencies_field()
 
 
 @attrs.frozen(kw_only=True)
@@ -79,12 +92,29 @@ class EmailSender:
                 if settings.username:
                     smtp.login(settings.username, settings.password or "")
                 refused = smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = exc.recipients.get(to, (None, b""))
+            return _refused(notification, f"SMTP {server} refused {to}: {code} {_text(reply)}".rstrip(), code)
+        except smtplib.SMTPResponseException as exc:
+            reason = f"SMTP {server}: {exc.smtp_code} {_text(exc.smtp_error)}".rstrip()
+            return _refused(notification, reason, exc.smtp_code)
         except (smtplib.SMTPException, OSError) as exc:
             reason = str(exc) or type(exc).__name__
             return DeliveryResult(key=notification.key, ok=False, detail=f"SMTP {server}: {reason}")
         if refused:
-            return DeliveryResult(key=notification.key, ok=False, detail=f"SMTP {server} refused {to}: {refused[to]}")
+            code, reply = refused.get(to, (None, b""))
+            return _refused(notification, f"SMTP {server} refused {to}: {code} {_text(reply)}".rstrip(), code)
         return DeliveryResult(key=notification.key, ok=True, detail=f"accepted by {server} for {to}")
+
+
+def _refused(notification: Notification, detail: str, code: int | None) -> DeliveryResult:
+    """A refusal: a 4xx reply is temporary (try again later), a 5xx one permanent."""
+    temporary = code is None or 400 <= code < 500
+    return DeliveryResult(key=notification.key, ok=False, detail=detail, retryable=temporary)
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
 def create(settings: EmailSettings) -> EmailSender:

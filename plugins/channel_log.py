@@ -10,14 +10,15 @@ from typing import ClassVar
 import attrs
 import structlog
 
-from tocsin import ChannelRegistrar, DeliveryResult, Notification, hookimpl
+from tocsin import ChannelRegistrar, DeliveryResult, Notification, Urgency, hookimpl, urgencies_field
 
 
 @attrs.frozen(kw_only=True)
 class LogContact:
-    """Reach a person through the log (``contacts: [{type: log}]``)."""
+    """Reach a person through the log (``contacts: [{type: log}]``), for the ``urgencies`` it lists."""
 
     type: ClassVar[str] = "log"
+    urgencies: tuple[Urgency, ...] = urgencies_field()
 
 
 class LogSender:

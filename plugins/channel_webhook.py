@@ -1,21 +1,43 @@
-"""Webhook channel ``{type: webhook, url}``: POST the versioned JSON payload; 2xx means delivered.
+"""Webhook channel ``{type: webhook, url}``: a signed POST of the versioned JSON payload, per Standard Webhooks.
 
-Settings (``channels: {webhook: {timeout_seconds: 10, headers: {...}}}``) are optional. The payload is
-``tocsin.page_payload`` (``"version": 1``); the request also carries an ``Idempotency-Key`` header with the
-notification's key. A webhook *target* reaches this channel with the URL as the recipient's address.
+Settings (``channels: {webhook: {secrets: [...], allow_networks: [...], timeout_seconds: 10, headers: {...}}}``)
+are optional. Each request carries ``webhook-id`` (a stable, header-safe hash of the notification's key:
+the same on every retry and after a restart, so receivers drop duplicates by it; also sent as
+``Idempotency-Key``), ``webhook-timestamp`` and, when ``secrets`` are set, ``webhook-signature`` (one ``v1``
+HMAC-SHA256 per secret, for rotation). Only 2xx is delivered; redirects are not followed; 5xx, 408, 429 and
+network faults are retried by the outbox (``Retry-After`` honoured); 410 disables the endpoint; other
+answers and refused destinations (SSRF: private, loopback, metadata addresses unless in ``allow_networks``)
+are permanent. A webhook *target* reaches this channel with the URL as the recipient's address.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import aiohttp
 import attrs
+import structlog
 
-from tocsin import ChannelRegistrar, DeliveryResult, FieldError, Notification, hookimpl, page_payload
+from tocsin import (
+    ChannelRegistrar,
+    DeliveryResult,
+    FieldError,
+    Notification,
+    Urgency,
+    hookimpl,
+    page_payload,
+    urgencies_field,
+)
+from tocsin.signing import secret_bytes
+from tocsin.ssrf import validate_networks
+from tocsin.webhook_delivery import OutcomeKind, make_session, post_json
+
+_log = structlog.get_logger(component="webhook")
 
 
 def _http_url(instance: Any, attribute: attrs.Attribute, value: str) -> None:
@@ -29,58 +51,93 @@ def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
         raise FieldError(attribute.name, f"must be more than 0, got {value}")
 
 
+def _secrets(instance: Any, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+    for index, secret in enumerate(value):
+        try:
+            secret_bytes(secret)
+        except ValueError as exc:
+            raise FieldError(f"{attribute.name}[{index}]", str(exc)) from None
+
+
 @attrs.frozen(kw_only=True)
 class WebhookContact:
-    """Reach a person (or a ``notify`` channel) by POSTing to ``url``."""
+    """Reach a person (or a ``notify`` channel) by POSTing to ``url``; ``secrets`` replace the channel's."""
 
     type: ClassVar[str] = "webhook"
     url: str = attrs.field(validator=_http_url)
     headers: dict[str, str] = attrs.field(factory=dict)
+    secrets: tuple[str, ...] = attrs.field(default=(), validator=_secrets)
+    urgencies: tuple[Urgency, ...] = urgencies_field()  # the page urgencies this contact takes
 
 
 @attrs.frozen(kw_only=True)
 class WebhookSettings:
-    """How every webhook request is made."""
+    """How every webhook request is made: signing secrets (``whsec_<base64>``; several while rotating), the
+    networks allowed despite the SSRF policy, the timeout of one attempt, and extra headers."""
 
     timeout_seconds: float = attrs.field(default=10.0, validator=_positive)
     headers: dict[str, str] = attrs.field(factory=dict)
+    secrets: tuple[str, ...] = attrs.field(default=(), validator=_secrets)
+    allow_networks: tuple[str, ...] = attrs.field(default=(), validator=validate_networks)
+
+
+def webhook_id(key: str) -> str:
+    """The ``webhook-id`` of the notification ``key``: ``msg_`` and 32 hex digits of its SHA-256 (stable,
+    and free of the characters the specification forbids)."""
+    return "msg_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
 class WebhookSender:
-    """POSTs pages with one shared HTTP session (opened on first use, closed by ``aclose``)."""
+    """POSTs pages through one SSRF-guarded session (opened on first use in a loop, closed by ``aclose``)."""
 
     def __init__(self, settings: WebhookSettings) -> None:
         self._settings = settings
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        if not settings.secrets:
+            _log.warning("webhooks are sent unsigned: set channels.webhook.secrets to sign them")
+
+    def endpoint(self, notification: Notification) -> str:
+        """The URL the notification is POSTed to."""
+        contact = notification.recipient.contact
+        return contact.url if isinstance(contact, WebhookContact) else notification.recipient.address
 
     async def deliver(self, notification: Notification) -> DeliveryResult:
-        """POST the payload; ``ok`` only for a 2xx answer."""
+        """POST the payload once; the result says whether to retry, give up, or disable the endpoint."""
         contact = notification.recipient.contact
-        url = contact.url if isinstance(contact, WebhookContact) else notification.recipient.address
-        headers = {
-            **self._settings.headers,
-            **(contact.headers if isinstance(contact, WebhookContact) else {}),
-            "Content-Type": "application/json",
-            "Idempotency-Key": notification.key,
-        }
+        own = contact if isinstance(contact, WebhookContact) else None
+        url = self.endpoint(notification)
+        settings = self._settings
+        message_id = webhook_id(notification.key)
+        headers = {**settings.headers, **(own.headers if own else {}), "Idempotency-Key": message_id}
+        secrets = (own.secrets if own and own.secrets else settings.secrets) or None
         body = json.dumps(page_payload(notification), ensure_ascii=False).encode("utf-8")
-        timeout = self._settings.timeout_seconds
+        outcome = await post_json(
+            self._open(),
+            url,
+            body,
+            message_id=message_id,
+            secrets=secrets,
+            timeout=settings.timeout_seconds,
+            now=datetime.now(UTC),  # receivers check the signature's timestamp against their real clock
+            headers=headers,
+        )
+        detail = outcome.reason if outcome.status is not None else f"POST {url} failed: {outcome.reason}"
+        return DeliveryResult(
+            key=notification.key,
+            ok=outcome.delivered,
+            detail=detail,
+            retryable=outcome.kind is OutcomeKind.RETRY,
+            retry_after=outcome.retry_after,
+            gone=outcome.kind is OutcomeKind.GONE,
+        )
+
+    def _open(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
-            self._session = aiohttp.ClientSession(trust_env=False)  # a session belongs to one event loop
+            self._session = make_session(self._settings.allow_networks)  # a session belongs to one event loop
             self._loop = loop
-        try:
-            async with self._session.post(
-                url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=False
-            ) as response:
-                detail = f"HTTP {response.status} {response.reason or ''}".rstrip()
-                return DeliveryResult(key=notification.key, ok=200 <= response.status < 300, detail=detail)
-        except TimeoutError:
-            return DeliveryResult(key=notification.key, ok=False, detail=f"no answer from {url} within {timeout:g}s")
-        except (aiohttp.ClientError, OSError) as exc:
-            reason = str(exc) or type(exc).__name__
-            return DeliveryResult(key=notification.key, ok=False, detail=f"POST {url} failed: {reason}")
+        return self._session
 
     async def aclose(self) -> None:
         """Close the HTTP session."""

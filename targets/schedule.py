@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from tocsin import Config, ExpandContext, FieldError, Recipient, TargetRegistrar, hookimpl
+from tocsin import Config, ExpandContext, FieldError, Recipient, TargetRegistrar, Urgency, hookimpl
 
 
 def _schedule_id(instance: Any, attribute: attrs.Attribute, value: str) -> None:
@@ -21,10 +21,11 @@ def _schedule_id(instance: Any, attribute: attrs.Attribute, value: str) -> None:
 
 @attrs.frozen(kw_only=True)
 class ScheduleTarget:
-    """Whoever ``schedule_id`` has on call at fire time."""
+    """Whoever ``schedule_id`` has on call at fire time, paged at ``urgency`` (high or low)."""
 
     type: ClassVar[str] = "schedule"
     schedule_id: str = attrs.field(validator=_schedule_id)
+    urgency: Urgency = attrs.field(default=Urgency.HIGH, converter=Urgency)
 
 
 def expand(target: ScheduleTarget, ctx: ExpandContext) -> list[Recipient]:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from tocsin import Config, ExpandContext, FieldError, Recipient, TargetRegistrar, hookimpl
+from tocsin import Config, ExpandContext, FieldError, Recipient, TargetRegistrar, Urgency, hookimpl
 
 
 def _team_id(instance: Any, attribute: attrs.Attribute, value: str) -> None:
@@ -17,10 +17,11 @@ def _team_id(instance: Any, attribute: attrs.Attribute, value: str) -> None:
 
 @attrs.frozen(kw_only=True)
 class TeamTarget:
-    """Every member of ``team_id``."""
+    """Every member of ``team_id``, paged at ``urgency`` (high or low)."""
 
     type: ClassVar[str] = "team"
     team_id: str = attrs.field(validator=_team_id)
+    urgency: Urgency = attrs.field(default=Urgency.HIGH, converter=Urgency)
 
 
 def _unknown(team_id: str, known: Any) -> str:

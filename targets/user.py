@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from tocsin import ExpandContext, FieldError, Recipient, TargetRegistrar, hookimpl
+from tocsin import ExpandContext, FieldError, Recipient, TargetRegistrar, Urgency, hookimpl
 
 
 def _address(instance: Any, attribute: attrs.Attribute, value: str) -> None:
@@ -16,10 +16,11 @@ def _address(instance: Any, attribute: attrs.Attribute, value: str) -> None:
 
 @attrs.frozen(kw_only=True)
 class UserTarget:
-    """One person, by address."""
+    """One person, by address, paged at ``urgency`` (high or low)."""
 
     type: ClassVar[str] = "user"
     email: str = attrs.field(validator=_address)
+    urgency: Urgency = attrs.field(default=Urgency.HIGH, converter=Urgency)
 
 
 def expand(target: UserTarget, ctx: ExpandContext) -> list[Recipient]:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from tocsin import ExpandContext, FieldError, Recipient, TargetRegistrar, hookimpl
+from tocsin import ExpandContext, FieldError, Recipient, TargetRegistrar, Urgency, hookimpl
 
 
 def _http_url(instance: Any, attribute: attrs.Attribute, value: str) -> None:
@@ -22,15 +22,16 @@ def _http_url(instance: Any, attribute: attrs.Attribute, value: str) -> None:
 
 @attrs.frozen(kw_only=True)
 class WebhookTarget:
-    """An HTTP endpoint that receives the page."""
+    """An HTTP endpoint that receives the page (its payload says the ``urgency``, high or low)."""
 
     type: ClassVar[str] = "webhook"
     url: str = attrs.field(validator=_http_url)
+    urgency: Urgency = attrs.field(default=Urgency.HIGH, converter=Urgency)
 
 
 def expand(target: WebhookTarget, ctx: ExpandContext) -> list[Recipient]:
     """One recipient: the URL, through the webhook channel."""
-    return [Recipient(address=target.url, channel="webhook", target="webhook")]
+    return [Recipient(address=target.url, channel="webhook", target="webhook", urgency=ctx.urgency)]
 
 
 @hookimpl

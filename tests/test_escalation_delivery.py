@@ -18,7 +18,7 @@ from structlog.testing import capture_logs
 
 import tocsin
 from tocsin.plugins.channel_email import EmailContact, EmailSettings
-from tocsin.plugins.channel_webhook import WebhookContact
+from tocsin.plugins.channel_webhook import WebhookContact, WebhookSettings
 from tocsin.targets.webhook import WebhookTarget
 
 # --- receivers ------------------------------------------------------------------------------------------
@@ -126,9 +126,15 @@ def statuses(eng: tocsin.EscalationEngine, incident_id: str = "inc-1") -> list[t
 # --- webhook -------------------------------------------------------------------------------------------
 
 
+def loopback_webhooks() -> tocsin.ChannelSet:
+    """Channels whose webhooks may reach 127.0.0.1 (refused by the SSRF policy unless allow-listed)."""
+    settings = WebhookSettings(allow_networks=("127.0.0.1/32",))
+    return tocsin.ChannelSet(engine().plugins.registry, {"webhook": settings})
+
+
 async def test_the_webhook_channel_posts_the_versioned_payload_and_records_the_answer():
     async with WebhookReceiver() as receiver:
-        eng = engine()
+        eng = engine(channels=loopback_webhooks())
         eng.executor().register_user("a@x", contacts=[WebhookContact(url=receiver.url)])
         eng.register_policy(policy("p", level(0, user("a@x"))))
         eng.start_escalation(incident(labels={"team": "db"}), "p")
@@ -139,7 +145,7 @@ async def test_the_webhook_channel_posts_the_versioned_payload_and_records_the_a
     assert body["version"] == tocsin.PAYLOAD_VERSION == 1
     assert body["event"] == "escalation.page"
     assert body["idempotency_key"] == "inc-1#1/r0/p0/l0/webhook/a@x"
-    assert receiver.headers[0]["Idempotency-Key"] == body["idempotency_key"]
+    assert receiver.headers[0]["Idempotency-Key"] == receiver.headers[0]["webhook-id"]  # header-safe, stable
     assert (body["level"], body["pass"], body["round"], body["late"], body["urgency"]) == (0, 0, 0, False, "high")
     assert body["recipient"] == {"address": "a@x", "channel": "webhook", "target": "user"}
     assert body["incident"]["id"] == "inc-1" and body["incident"]["labels"] == {"team": "db"}
@@ -149,7 +155,7 @@ async def test_the_webhook_channel_posts_the_versioned_payload_and_records_the_a
 
 async def test_a_webhook_target_posts_to_its_url_and_a_500_is_a_failure_with_the_reason():
     async with WebhookReceiver(status=500) as receiver:
-        eng = engine()
+        eng = engine(channels=loopback_webhooks())
         eng.register_policy(policy("p", level(0, WebhookTarget(url=receiver.url))))
         eng.start_escalation(incident(), "p")
         await eng.outbox.flush()
@@ -160,7 +166,7 @@ async def test_a_webhook_target_posts_to_its_url_and_a_500_is_a_failure_with_the
 
 async def test_an_unreachable_webhook_is_a_failure_that_names_the_url():
     url = f"http://127.0.0.1:{_free_port()}/hook"
-    eng = engine()
+    eng = engine(channels=loopback_webhooks())
     eng.register_policy(policy("p", level(0, WebhookTarget(url=url))))
     eng.start_escalation(incident(), "p")
     await eng.outbox.flush()
@@ -212,7 +218,7 @@ async def test_a_channel_without_its_required_settings_fails_the_delivery_not_th
     await eng.outbox.flush()
     assert statuses(eng)[0] == (
         "a@x",
-        "failed",
+        "dead",  # no retry can fix a missing setting: dead-lettered at once
         "channel 'email' needs settings in the config's channels.email section",
     )
     assert statuses(eng)[1] == ("b@x", "sent", "logged")

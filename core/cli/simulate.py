@@ -46,6 +46,8 @@ def _line(entry: dict[str, Any]) -> str:
     where = f"L{entry['level']} p{entry['pass']}" if "level" in entry and "pass" in entry else ""
     if event in ("notify", "announce"):
         what = f"{entry['recipient']} via {entry['channel']}"
+        if "urgency" in entry:
+            what += f" ({entry['urgency']} urgency)"
     elif event == "incident_processed":
         what = f"policy {entry.get('policy') or '(none applies)'}; rules: {', '.join(entry['matched']) or '-'}"
     elif event == "started":

@@ -1,0 +1,101 @@
+"""``tocsin serve --config CONFIG``: the HTTP API, the escalation timer and the outbox in one event loop.
+
+SIGTERM or Ctrl-C stops it gracefully: no new requests are taken, those in flight finish, deliveries in
+flight are awaited, and the store is closed; the exit code is then 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+import typer
+import uvicorn
+
+from tocsin.cli._app import UserError, app, err_console, load, user_errors
+from tocsin.server import create_app
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, stopping gracefully on SIGINT/SIGTERM without re-raising the signal afterwards."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Turn SIGINT and SIGTERM into a graceful stop (a second SIGINT forces it) while serving."""
+        previous = {sig: signal.signal(sig, self._stop) for sig in _SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _stop(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        self.should_exit = True
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``; ``UserError`` saying why when it cannot be had."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise UserError(f"cannot listen on {host}:{port}: unknown host ({exc.strerror})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        why = "the address is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        raise UserError(f"cannot listen on {host}:{port}: {why}") from None
+    sock.setblocking(False)
+    return sock
+
+
+@app.command("serve")
+@user_errors
+def serve(
+    config: Path = typer.Option(..., "--config", help="The configuration file (YAML, TOML or JSON)."),
+    host: str | None = typer.Option(None, "--host", help="The address to listen on (default: server.host)."),
+    port: int | None = typer.Option(None, "--port", help="The TCP port (default: server.port, 8080)."),
+) -> None:
+    """Serve the HTTP API for CONFIG, run its escalations and deliver its notifications until stopped."""
+    plugins, loaded = load(config)
+    host = host if host is not None else loaded.server.host
+    port = port if port is not None else loaded.server.port
+    if not 0 <= port <= 65535:
+        raise UserError(f"--port: must be a TCP port (0-65535), got {port}")
+    sock = listen(host, port)
+    try:
+        application = create_app(loaded, plugins)
+    except BaseException:
+        sock.close()
+        raise
+    bound_host, bound_port = sock.getsockname()[:2]
+    storage = application.state.service.storage.name
+    server = _Server(uvicorn.Config(application, lifespan="on", log_level="warning", access_log=False))
+    where = f"http://{_host(bound_host)}:{bound_port}"
+    err_console.print(f"tocsin: serving {where} (storage: {storage}, auth: {loaded.server.auth.value})", markup=False)
+    try:
+        asyncio.run(server.serve(sockets=[sock]))
+    finally:
+        sock.close()
+    if not server.started:
+        raise UserError("the server stopped before it started serving (see the log above)")
+    err_console.print("tocsin stopped", markup=False)
+
+
+def _host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address

@@ -1,0 +1,102 @@
+"""The app factory: a Starlette ASGI app serving one config, with the engine's timer and the outbox running
+in the app's event loop for as long as the app runs (its lifespan)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tocsin import __version__
+from tocsin.clock import Clock, SystemClock
+from tocsin.config import Config
+from tocsin.logs import get_logger
+from tocsin.manager import Plugins, load_plugins
+from tocsin.server.auth import Authenticator
+from tocsin.server.endpoints import problem_response
+from tocsin.server.errors import ApiError
+from tocsin.server.openapi import openapi_document
+from tocsin.server.routes import all_endpoints
+from tocsin.server.service import Service
+from tocsin.server.storage import Storage, open_storage
+
+__all__ = ["create_app"]
+
+_log = get_logger(component="server")
+
+
+def create_app(
+    config: Config,
+    plugins: Plugins | None = None,
+    *,
+    storage: Storage | None = None,
+    clock: Clock | None = None,
+    run_monitor: bool = True,
+) -> Starlette:
+    """The ASGI app serving ``config``'s API (``app.state.service`` is its :class:`Service`).
+
+    :param plugins: the loaded plugin set the config was loaded with (default: ``tocsin.load_plugins()``).
+    :param storage: the stores to use (default: opened from ``config.storage`` and closed when the app stops;
+        stores handed in are left open).
+    :param clock: where "now" comes from (default: the system clock).
+    :param run_monitor: run the escalation timer and the outbox while the app runs (its lifespan).
+    :raises ServerError: when the server settings or the store cannot be used.
+    """
+    plugins = plugins if plugins is not None else load_plugins()
+    clock = clock if clock is not None else SystemClock()
+    auth = Authenticator(config.server)  # refuse a server without tokens before any file is opened
+    owned = storage is None
+    stores = storage if storage is not None else open_storage(config.storage, plugins.registry, clock)
+    try:
+        service = Service(config, plugins, stores, clock, auth=auth)
+    except BaseException:
+        if owned:
+            stores.close()
+        raise
+    endpoints = all_endpoints()
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            message = f"no endpoint {request.url.path}; see /openapi.json"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+        else:
+            message = str(exc.detail)
+        return problem_response(service, ApiError(exc.status_code, message, headers=exc.headers))
+
+    app = Starlette(
+        routes=[endpoint.route(service) for endpoint in endpoints],
+        exception_handlers={HTTPException: http_error},
+        lifespan=_lifespan(service, run_monitor=run_monitor, close_storage=owned),
+    )
+    app.state.service = service
+    document = openapi_document(endpoints, plugins.registry, version=__version__, open_api=service.auth.open)
+    app.state.openapi = json.dumps(document, ensure_ascii=False).encode("utf-8")
+    return app
+
+
+def _lifespan(service: Service, *, run_monitor: bool, close_storage: bool):
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = service.engine
+        timer = asyncio.create_task(engine.run_monitor(), name="tocsin-monitor") if run_monitor else None
+        _log.info("serving", storage=service.storage.name, policies=len(service.config.policies))
+        try:
+            yield
+        finally:
+            if timer is not None:
+                engine.stop_monitor()
+                await timer  # lets deliveries in flight finish
+            await engine.outbox.aclose()
+            if close_storage:
+                service.storage.close()
+            _log.info("stopped")
+
+    return lifespan

@@ -1,0 +1,248 @@
+"""The endpoint table: each endpoint says its method, path, scope, parameters, body and answers once, and
+that one description serves the router, the auth check, the parsing of the request and the OpenAPI document.
+
+A handler is ``async def handler(call: Call) -> Any``: it returns an attrs object (written as JSON with the
+endpoint's status), a :class:`Reply` (another status), or a Starlette ``Response`` (a calendar, metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tocsin.convert import structure_faults
+from tocsin.errors import ConfigError
+from tocsin.escalation_errors import EscalationError
+from tocsin.logs import get_logger
+from tocsin.server.auth import Principal
+from tocsin.server.errors import ApiError, api_error, from_config_error, invalid
+from tocsin.serving import Scope
+
+if TYPE_CHECKING:
+    from tocsin.server.service import Service
+
+__all__ = ["Call", "Endpoint", "Handler", "QueryParam", "Reply", "json_response"]
+
+_log = get_logger(component="server")
+
+Handler = Callable[["Call"], Awaitable[Any]]
+
+
+@attrs.frozen(kw_only=True)
+class QueryParam:
+    """A query parameter: ``kind`` is ``str``, ``int``, ``bool`` or ``datetime`` (ISO 8601)."""
+
+    name: str
+    kind: type
+    description: str
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Reply:
+    """A handler's answer with a status other than the endpoint's default (a duplicate answers 200)."""
+
+    status: int
+    body: Any
+
+
+@attrs.frozen(kw_only=True)
+class Endpoint:
+    """One operation of the API.
+
+    :param scope: the token scope it needs; None for the open endpoints (/health, /metrics, /openapi.json).
+    :param response: the attrs class of a JSON answer (None with ``media_type`` for other bodies).
+    :param answers: other success statuses and what they mean (``{200: "a duplicate"}``).
+    :param body: the attrs class of the JSON request body; ``body_required=False`` allows an empty body.
+    :param errors: the error statuses it can answer, beside 401/403 (added for scoped endpoints) and 500.
+    """
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    scope: Scope | None
+    response: type | None = None
+    status: int = 200
+    answers: Mapping[int, str] = attrs.field(factory=dict)
+    media_type: str = "application/json"
+    body: type | None = None
+    body_required: bool = True
+    query: tuple[QueryParam, ...] = ()
+    errors: tuple[int, ...] = ()
+    description: str = ""
+
+    @property
+    def operation_id(self) -> str:
+        """The handler's name: stable, unique within the API."""
+        return self.handler.__name__
+
+    def route(self, service: Service) -> Route:
+        """The Starlette route that runs this endpoint against ``service``."""
+
+        async def endpoint(request: Request) -> Response:
+            started = time.perf_counter()
+            response = await self._answer(request, service)
+            metrics = service.metrics
+            metrics.requests.labels(self.method, self.path, str(response.status_code)).inc()
+            metrics.request_seconds.labels(self.method, self.path).observe(time.perf_counter() - started)
+            return response
+
+        return Route(self.path, endpoint, methods=[self.method], name=self.operation_id)
+
+    async def _answer(self, request: Request, service: Service) -> Response:
+        try:
+            principal = None
+            if self.scope is not None:
+                principal = service.auth.authenticate(request.headers.get("authorization"), self.scope)
+            call = Call(request, service, self, principal)
+            answer = await self.handler(call)
+        except ApiError as exc:
+            return problem_response(service, exc)
+        except EscalationError as exc:
+            return problem_response(service, api_error(exc))
+        except Exception:
+            _log.exception("request failed", method=self.method, route=self.path)
+            return problem_response(service, ApiError(500, "internal error: the request was not completed"))
+        if isinstance(answer, Response):
+            return answer
+        if isinstance(answer, Reply):
+            return json_response(service, answer.body, answer.status)
+        return json_response(service, answer, self.status)
+
+
+class Call:
+    """One request as a handler sees it: the service, the caller, path and query values, and the body."""
+
+    def __init__(self, request: Request, service: Service, endpoint: Endpoint, principal: Principal | None) -> None:
+        self.request = request
+        self.service = service
+        self.endpoint = endpoint
+        self.principal = principal
+        self.params = _parse_query(request, endpoint.query)
+
+    def path(self, name: str) -> str:
+        """The value of the path parameter ``name``."""
+        return self.request.path_params[name]
+
+    @property
+    def actor(self) -> str | None:
+        """Who acts when a body does not say: the token's name (None on an open server)."""
+        return self.principal.name if self.principal is not None else None
+
+    async def json(self) -> Any:
+        """The body parsed as JSON (``None`` when empty). 413 over the size limit, 400 when it is not JSON."""
+        limit = self.service.max_body_bytes
+        declared = self.request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise ApiError(413, f"request body of {declared} bytes is over the limit of {limit} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in self.request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, f"request body is over the limit of {limit} bytes")
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+        except UnicodeDecodeError:
+            raise ApiError(400, "malformed JSON: the body is not UTF-8") from None
+        except json.JSONDecodeError as exc:
+            raise ApiError(400, f"malformed JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        except ValueError as exc:
+            raise ApiError(400, f"malformed JSON: {exc}") from None
+
+    async def body(self) -> Any:
+        """The body structured as the endpoint's ``body`` class (None when optional and empty); 422 with the
+        path of every fault."""
+        return self.structure(await self.json())
+
+    def structure(self, document: Any) -> Any:
+        """``document`` (parsed JSON) structured as the endpoint's ``body`` class; see :meth:`body`."""
+        cls = self.endpoint.body
+        assert cls is not None, f"{self.endpoint.path} declares no body"
+        if document is None:
+            if self.endpoint.body_required:
+                raise invalid([("$", "a JSON object is required")])
+            return None
+        if not isinstance(document, dict):
+            raise invalid([("$", f"expected a JSON object, got {_json_kind(document)}")])
+        try:
+            return self.service.reader.structure(document, cls)
+        except ConfigError as exc:
+            raise from_config_error(exc) from None
+        except Exception as exc:
+            raise invalid(structure_faults(exc)) from None
+
+
+def json_response(service: Service, body: Any, status: int, headers: Mapping[str, str] | None = None) -> Response:
+    """``body`` (an attrs object) written as JSON by the response converter."""
+    document = service.writer.unstructure(body)
+    content = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Response(content, status_code=status, headers=dict(headers or {}), media_type="application/json")
+
+
+def problem_response(service: Service, error: ApiError) -> Response:
+    """The JSON answer for ``error``."""
+    return json_response(service, error.problem(), error.status, error.headers)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "an array", str: "a string", bool: "true or false", int: "a number", float: "a number"}
+    return kinds.get(type(value), "null")
+
+
+def _parse_query(request: Request, params: tuple[QueryParam, ...]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    faults: list[tuple[str, str]] = []
+    for param in params:
+        raw = request.query_params.get(param.name)
+        if raw is None:
+            continue
+        try:
+            values[param.name] = _query_value(param, raw)
+        except ValueError as exc:
+            faults.append((param.name, str(exc)))
+    if faults:
+        raise invalid(faults, location="query")
+    return values
+
+
+def _query_value(param: QueryParam, raw: str) -> Any:
+    if param.kind is datetime:
+        try:
+            return datetime.fromisoformat(raw.strip())
+        except ValueError:
+            raise ValueError(f"expected an ISO 8601 date-time such as 2026-03-08T09:00:00Z, got {raw!r}") from None
+    if param.kind is bool:
+        if raw.lower() not in ("true", "false"):
+            raise ValueError(f"expected true or false, got {raw!r}")
+        return raw.lower() == "true"
+    if param.kind is int:
+        if not re.fullmatch(r"-?[0-9]{1,18}", raw):
+            raise ValueError(f"expected an integer, got {raw!r}")
+        number = int(raw)
+        if param.minimum is not None and number < param.minimum:
+            raise ValueError(f"must be at least {param.minimum}, got {number}")
+        if param.maximum is not None and number > param.maximum:
+            raise ValueError(f"must be at most {param.maximum}, got {number}")
+        return number
+    return raw

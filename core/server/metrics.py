@@ -1,0 +1,117 @@
+"""Prometheus metrics for one app (its own registry, so two apps in one process never mix counts).
+
+Counters and histograms are updated as things happen (requests, incidents received, delivery answers);
+the gauges that describe stored state (incidents by state, escalations by status) and the monitor's lag are
+read from the store and the engine when /metrics is scraped, so they are right after a restart too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+from tocsin.models import DeliveryResult, Notification
+
+if TYPE_CHECKING:
+    from tocsin.escalation import EscalationEngine
+    from tocsin.store import EscalationStore, IncidentStore
+
+__all__ = ["CONTENT_TYPE", "Metrics"]
+
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+class _StateCollector:
+    """Gauges read at scrape time: incidents by state, escalations by status, the monitor's lag."""
+
+    def __init__(self, engine: EscalationEngine, escalations: EscalationStore, incidents: IncidentStore) -> None:
+        self._engine = engine
+        self._escalations = escalations
+        self._incidents = incidents
+
+    def describe(self) -> Iterator[Metric]:
+        """Nothing: the registry need not read the store to learn the names (they never collide)."""
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the gauges' current values."""
+        incidents = GaugeMetricFamily("tocsin_incidents", "Stored incidents by state.", labels=["state"])
+        for state, count in sorted(self._incidents.state_counts().items()):
+            incidents.add_metric([state.value], count)
+        yield incidents
+        escalations = GaugeMetricFamily(
+            "tocsin_escalations", "Escalations (the latest of each incident) by status.", labels=["status"]
+        )
+        for status, count in sorted(self._escalations.status_counts().items()):
+            escalations.add_metric([status.value], count)
+        yield escalations
+        yield GaugeMetricFamily(
+            "tocsin_monitor_lag_seconds",
+            "How long the earliest due escalation step has been waiting for the timer (0 when nothing is late).",
+            value=monitor_lag(self._engine),
+        )
+
+
+def monitor_lag(engine: EscalationEngine) -> float:
+    """Seconds since the earliest due step of an open escalation came due (0 when none is overdue)."""
+    due = engine.next_due_at()
+    if due is None:
+        return 0.0
+    return max(0.0, (engine.clock.now() - due).total_seconds())
+
+
+class Metrics:
+    """The app's metrics; :meth:`render` is the /metrics body."""
+
+    def __init__(self, engine: EscalationEngine, escalations: EscalationStore, incidents: IncidentStore) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "tocsin_http_requests",
+            "HTTP requests by route template, method and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.request_seconds = Histogram(
+            "tocsin_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template and method.",
+            ["method", "route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.incidents_received = Counter(
+            "tocsin_incidents_received",
+            "Incidents posted to the API: created, or a duplicate folded into an open incident.",
+            ["result"],
+            registry=self.registry,
+        )
+        self.notifications = Counter(
+            "tocsin_notifications",
+            "Delivery attempts by channel and result (sent or failed).",
+            ["channel", "result"],
+            registry=self.registry,
+        )
+        self.delivery_seconds = Histogram(
+            "tocsin_delivery_latency_seconds",
+            "From a level firing to the channel's answer, by channel.",
+            ["channel"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_StateCollector(engine, escalations, incidents))
+        engine.outbox.subscribe(self.delivered)
+
+    def delivered(self, notification: Notification, result: DeliveryResult) -> None:
+        """Count one delivery answer and its latency (an outbox listener)."""
+        channel = notification.recipient.channel
+        self.notifications.labels(channel, "sent" if result.ok else "failed").inc()
+        fired = notification.fired_at or notification.due_at
+        self.delivery_seconds.labels(channel).observe(max(0.0, (result.at - fired).total_seconds()))
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)

@@ -1,0 +1,186 @@
+"""Incidents: raise (with dedup, routing and escalation), list, read, and respond to one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tocsin.models import Incident
+from tocsin.processor import ProcessResult
+from tocsin.server.endpoints import Call, Endpoint, QueryParam, Reply
+from tocsin.server.errors import invalid
+from tocsin.server.views import ActionRequest, IncidentDetail, IncidentPage, SnoozeRequest
+from tocsin.serving import Scope
+
+__all__ = ["ENDPOINTS"]
+
+_BODY_ERRORS = (400, 413, 422)
+_PER_INCIDENT = (400, 404, 409, 413, 422)
+
+
+async def create_incident(call: Call) -> Any:
+    """POST /v1/incidents."""
+    document = await call.json()
+    if document is None:
+        raise invalid([("$", "a JSON object with the incident's fields is required")])
+    result = call.service.create_incident(document)
+    return Reply(status=200, body=result) if result.duplicate else result
+
+
+async def list_incidents(call: Call) -> IncidentPage:
+    """GET /v1/incidents."""
+    params = call.params
+    return call.service.incidents(
+        open_only=params.get("open", False), limit=params.get("limit", 50), offset=params.get("offset", 0)
+    )
+
+
+async def get_incident(call: Call) -> IncidentDetail:
+    """GET /v1/incidents/{incident_id}."""
+    return call.service.incident(call.path("incident_id"))
+
+
+async def _actor(call: Call) -> str | None:
+    request = await call.body()
+    return request.by if request is not None and request.by else call.actor
+
+
+async def acknowledge_incident(call: Call) -> IncidentDetail:
+    """POST /v1/incidents/{incident_id}/acknowledge."""
+    by = await _actor(call)
+    return call.service.acknowledge(call.path("incident_id"), by)
+
+
+async def resolve_incident(call: Call) -> IncidentDetail:
+    """POST /v1/incidents/{incident_id}/resolve."""
+    by = await _actor(call)
+    return call.service.resolve(call.path("incident_id"), by)
+
+
+async def cancel_incident(call: Call) -> IncidentDetail:
+    """POST /v1/incidents/{incident_id}/cancel."""
+    by = await _actor(call)
+    return call.service.cancel(call.path("incident_id"), by)
+
+
+async def escalate_incident(call: Call) -> IncidentDetail:
+    """POST /v1/incidents/{incident_id}/escalate."""
+    by = await _actor(call)
+    return call.service.escalate(call.path("incident_id"), by)
+
+
+async def snooze_incident(call: Call) -> IncidentDetail:
+    """POST /v1/incidents/{incident_id}/snooze."""
+    request: SnoozeRequest = await call.body()
+    return call.service.snooze(call.path("incident_id"), request.minutes, request.by or call.actor)
+
+
+def _action(verb: str, handler: Any, scope: Scope, summary: str, description: str, extra: tuple[int, ...] = ()):
+    return Endpoint(
+        method="POST",
+        path=f"/v1/incidents/{{incident_id}}/{verb}",
+        handler=handler,
+        summary=summary,
+        description=description,
+        tag="incidents",
+        scope=scope,
+        response=IncidentDetail,
+        body=ActionRequest,
+        body_required=False,
+        errors=_PER_INCIDENT + extra,
+    )
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        method="POST",
+        path="/v1/incidents",
+        handler=create_incident,
+        summary="Raise an incident",
+        description=(
+            "Dedup (a repeat of an open incident's dedup_key, or of its id, is folded into it and answered "
+            "with 200), route through the rules (their actions change the incident), choose a policy and "
+            "start its escalation (201). `id` and `created_at` may be left out. Posting the id of a resolved "
+            "or closed incident is a 409."
+        ),
+        tag="incidents",
+        scope=Scope.RESPOND,
+        response=ProcessResult,
+        status=201,
+        answers={200: "a duplicate: folded into the open incident it repeats"},
+        body=Incident,
+        errors=(*_BODY_ERRORS, 409),
+    ),
+    Endpoint(
+        method="GET",
+        path="/v1/incidents",
+        handler=list_incidents,
+        summary="List incidents, newest first",
+        tag="incidents",
+        scope=Scope.READ,
+        response=IncidentPage,
+        query=(
+            QueryParam(name="open", kind=bool, description="only incidents not Resolved or Closed"),
+            QueryParam(name="limit", kind=int, description="page size (default 50)", minimum=1, maximum=500),
+            QueryParam(name="offset", kind=int, description="incidents to skip", minimum=0, maximum=10**9),
+        ),
+        errors=(422,),
+    ),
+    Endpoint(
+        method="GET",
+        path="/v1/incidents/{incident_id}",
+        handler=get_incident,
+        summary="Read an incident and its escalation",
+        tag="incidents",
+        scope=Scope.READ,
+        response=IncidentDetail,
+        errors=(404,),
+    ),
+    _action(
+        "acknowledge",
+        acknowledge_incident,
+        Scope.RESPOND,
+        "Acknowledge the incident's escalation",
+        "Levels with stop_on_ack stop firing and repeats stop. 409 when the escalation is not active; 429 "
+        "(with Retry-After) past the per-incident limit of server.ack_rate_limit.per_minute.",
+        (429,),
+    ),
+    _action(
+        "resolve",
+        resolve_incident,
+        Scope.RESPOND,
+        "Resolve the incident",
+        "The incident becomes Resolved and its escalation stops. Resolving twice is harmless; a Closed "
+        "incident is a 409.",
+    ),
+    _action(
+        "cancel",
+        cancel_incident,
+        Scope.ADMIN,
+        "Cancel the incident's escalation",
+        "Stops paging without resolving the incident (admin scope). 409 when the escalation already ended otherwise.",
+    ),
+    Endpoint(
+        method="POST",
+        path="/v1/incidents/{incident_id}/snooze",
+        handler=snooze_incident,
+        summary="Snooze the acknowledged escalation",
+        description=(
+            "Not resolved within `minutes`, the escalation re-triggers: active again, the acknowledged level "
+            "pages again, and the schedule goes on from there. Snoozing again moves the time. 409 when the "
+            "escalation is not acknowledged."
+        ),
+        tag="incidents",
+        scope=Scope.RESPOND,
+        response=IncidentDetail,
+        body=SnoozeRequest,
+        errors=_PER_INCIDENT,
+    ),
+    _action(
+        "escalate",
+        escalate_incident,
+        Scope.RESPOND,
+        "Escalate to the next level now",
+        "The next level fires now and the levels after it count their delays from now. 409 when the "
+        "escalation is over or its last level has fired.",
+    ),
+)

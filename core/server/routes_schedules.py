@@ -1,0 +1,121 @@
+"""On-call schedules: who is on call at an instant, the final shifts over a range, an iCalendar feed.
+
+Times without a UTC offset are read as the schedule's local time (as ``tocsin oncall`` does); answers carry
+the offset in force.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from starlette.responses import Response
+
+from tocsin.models import OnCallSchedule
+from tocsin.server.endpoints import Call, Endpoint, QueryParam
+from tocsin.server.views import OnCallAnswer, ScheduleList, ShiftList
+from tocsin.serving import Scope
+
+__all__ = ["ENDPOINTS"]
+
+SHIFTS_SPAN = timedelta(days=7)  # /shifts without ``end``
+FEED_SPAN = timedelta(days=30)  # the .ics feed without ``end``
+
+_RANGE = (
+    QueryParam(name="start", kind=datetime, description="range start, ISO 8601 (default: now)"),
+    QueryParam(name="end", kind=datetime, description="range end, ISO 8601 (at most 366 days after start)"),
+)
+
+
+async def list_schedules(call: Call) -> ScheduleList:
+    """GET /v1/schedules."""
+    return ScheduleList(schedules=tuple(call.service.config.schedules))
+
+
+async def get_schedule(call: Call) -> OnCallSchedule:
+    """GET /v1/schedules/{schedule_id}."""
+    return call.service.schedule(call.path("schedule_id")).schedule
+
+
+async def get_oncall(call: Call) -> OnCallAnswer:
+    """GET /v1/schedules/{schedule_id}/oncall."""
+    resolver = call.service.schedule(call.path("schedule_id"))
+    at = call.params.get("at")
+    instant = resolver.localize(at if at is not None else call.service.clock.now())
+    return OnCallAnswer(schedule=resolver.schedule.id, at=instant, oncall=tuple(resolver.oncall_at(instant)))
+
+
+async def get_shifts(call: Call) -> ShiftList:
+    """GET /v1/schedules/{schedule_id}/shifts."""
+    service = call.service
+    resolver = service.schedule(call.path("schedule_id"))
+    low, high = service.span(resolver, call.params.get("start"), call.params.get("end"), SHIFTS_SPAN)
+    return ShiftList(schedule=resolver.schedule.id, start=low, end=high, shifts=tuple(resolver.shifts(low, high)))
+
+
+async def get_calendar(call: Call) -> Response:
+    """GET /v1/schedules/{schedule_id}.ics."""
+    service = call.service
+    resolver = service.schedule(call.path("schedule_id"))
+    low, high = service.span(resolver, call.params.get("start"), call.params.get("end"), FEED_SPAN)
+    feed = resolver.to_ical(low, high, stamp=service.clock.now())
+    return Response(feed, media_type="text/calendar; charset=utf-8")
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        method="GET",
+        path="/v1/schedules",
+        handler=list_schedules,
+        summary="The on-call schedules",
+        tag="schedules",
+        scope=Scope.READ,
+        response=ScheduleList,
+    ),
+    # Before /v1/schedules/{schedule_id}: that one would take "primary.ics" for an id.
+    Endpoint(
+        method="GET",
+        path="/v1/schedules/{schedule_id}.ics",
+        handler=get_calendar,
+        summary="An iCalendar feed of the final shifts",
+        description="One event per shift from start (default: now) to end (default: 30 days later).",
+        tag="schedules",
+        scope=Scope.READ,
+        media_type="text/calendar",
+        query=_RANGE,
+        errors=(404, 422),
+    ),
+    Endpoint(
+        method="GET",
+        path="/v1/schedules/{schedule_id}",
+        handler=get_schedule,
+        summary="One schedule as configured",
+        tag="schedules",
+        scope=Scope.READ,
+        response=OnCallSchedule,
+        errors=(404,),
+    ),
+    Endpoint(
+        method="GET",
+        path="/v1/schedules/{schedule_id}/oncall",
+        handler=get_oncall,
+        summary="Who is on call at an instant",
+        description="Every layer's user at `at` (default: now) after restrictions, resolution and overrides.",
+        tag="schedules",
+        scope=Scope.READ,
+        response=OnCallAnswer,
+        query=(QueryParam(name="at", kind=datetime, description="the instant, ISO 8601 (default: now)"),),
+        errors=(404, 422),
+    ),
+    Endpoint(
+        method="GET",
+        path="/v1/schedules/{schedule_id}/shifts",
+        handler=get_shifts,
+        summary="The final shifts over a range",
+        description="Shifts from start (default: now) to end (default: 7 days later), adjacent ones merged.",
+        tag="schedules",
+        scope=Scope.READ,
+        response=ShiftList,
+        query=_RANGE,
+        errors=(404, 422),
+    ),
+)

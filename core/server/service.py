@@ -1,0 +1,213 @@
+"""The service behind the API: one engine, one incident processor, the compiled schedules, and the
+operations the endpoints call, each checking everything before it writes anything.
+
+Handlers run in the event loop's thread (never in a thread pool), like the engine's monitor, so the engine
+and the stores see one caller at a time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from tocsin.clock import Clock
+from tocsin.config import Config
+from tocsin.convert import make_converter
+from tocsin.errors import ConfigError
+from tocsin.escalation import EscalationEngine
+from tocsin.inbound import Inbound
+from tocsin.incidents import incident_from_json
+from tocsin.manager import Plugins
+from tocsin.models import EscalationState, Incident, IncidentState
+from tocsin.processor import IncidentProcessor, ProcessResult
+from tocsin.schedules import ScheduleResolver, compile_schedule
+from tocsin.server.auth import Authenticator
+from tocsin.server.errors import ApiError, from_config_error, invalid
+from tocsin.server.metrics import Metrics
+from tocsin.server.ratelimit import RateLimiter
+from tocsin.server.storage import Storage
+from tocsin.server.views import IncidentDetail, IncidentPage, MatchedRule, RouteAnswer, public_state, response_converter
+
+__all__ = ["MAX_ID_LENGTH", "Service"]
+
+MAX_ID_LENGTH = 200  # an incident id must fit in a URL path segment
+
+
+class Service:
+    """Everything one app serves, built once from a loaded config.
+
+    :param auth: the token checker (default: built from ``config.server``).
+    :raises ServerError: when the server settings cannot be used (no tokens, an unset token variable).
+    """
+
+    def __init__(
+        self, config: Config, plugins: Plugins, storage: Storage, clock: Clock, *, auth: Authenticator | None = None
+    ) -> None:
+        registry = plugins.registry
+        settings = config.server
+        self.config = config
+        self.plugins = plugins
+        self.storage = storage
+        self.clock = clock
+        self.auth = auth if auth is not None else Authenticator(settings)
+        self.engine = EscalationEngine(plugins, storage.escalations, clock=clock, config=config)
+        self.processor = IncidentProcessor.from_config(self.engine, config, incidents=storage.incidents)
+        self.inbound = Inbound(config.integrations, registry, self.processor, clock=clock)  # POST /v1/integrations
+        self.schedules: dict[str, ScheduleResolver] = {s.id: compile_schedule(s, registry) for s in config.schedules}
+        self.ack_limit = RateLimiter(settings.ack_rate_limit.per_minute, clock=clock)
+        self.metrics = Metrics(self.engine, storage.escalations, storage.incidents)
+        self.reader = make_converter(registry)
+        self.writer = response_converter(registry)
+        self.max_body_bytes = settings.max_body_bytes
+
+    # --- incidents -----------------------------------------------------------------------------------------
+
+    def create_incident(self, document: Any) -> ProcessResult:
+        """Dedup, route and escalate the incident in ``document``; 422 before anything is written when the
+        document is not a valid incident, 409 when its ``id`` names an incident that is already closed."""
+        if not isinstance(document, dict):
+            raise invalid([("$", "expected a JSON object with the incident's fields")])
+        if "created_at" not in document:
+            document = {**document, "created_at": self.clock.now().isoformat()}
+        try:
+            incident = incident_from_json(document, source="body")
+        except ConfigError as exc:
+            raise from_config_error(exc) from None
+        if not incident.id or "/" in incident.id or len(incident.id) > MAX_ID_LENGTH:
+            raise invalid([("$.id", f"must be 1 to {MAX_ID_LENGTH} characters without '/'")])
+        known = self.processor.get_incident(incident.id)
+        if known is not None and not known.state.is_open:
+            raise ApiError(
+                409, f"incident {incident.id!r} exists and is {known.state.value}; post a new incident without 'id'"
+            )
+        result = self.processor.process(incident)
+        self.metrics.incidents_received.labels("duplicate" if result.duplicate else "created").inc()
+        escalation = public_state(result.escalation) if result.escalation is not None else None
+        return attrs.evolve(result, escalation=escalation)
+
+    def incident(self, incident_id: str) -> IncidentDetail:
+        """The incident, its repeat count and its escalation; 404 naming the id when there is none."""
+        incident = self._known(incident_id)
+        state = self.engine.get_escalation_state(incident_id)
+        return IncidentDetail(
+            incident=incident,
+            duplicates=self.storage.incidents.duplicates(incident_id),
+            escalation=public_state(state) if state is not None else None,
+        )
+
+    def incidents(self, *, open_only: bool, limit: int, offset: int) -> IncidentPage:
+        """One page of incidents, newest first."""
+        found = self.storage.incidents.list_incidents(open_only=open_only, limit=limit + 1, offset=offset)
+        more = len(found) > limit
+        return IncidentPage(
+            incidents=tuple(found[:limit]), offset=offset, limit=limit, next_offset=offset + limit if more else None
+        )
+
+    # --- responding ----------------------------------------------------------------------------------------
+
+    def acknowledge(self, incident_id: str, by: str | None) -> IncidentDetail:
+        """``by`` acknowledges the incident's escalation; 429 over the per-incident rate limit, 409 when the
+        escalation is not active."""
+        self._known(incident_id)
+        wait = self.ack_limit.hit(incident_id)
+        if wait is not None:
+            raise ApiError(
+                429,
+                f"incident {incident_id!r}: too many acknowledgements; try again in {wait:g} seconds",
+                headers={"Retry-After": str(int(wait))},
+            )
+        self._escalation(incident_id)
+        self.engine.acknowledge_escalation(incident_id, by or "api")
+        return self.incident(incident_id)
+
+    def resolve(self, incident_id: str, by: str | None) -> IncidentDetail:
+        """Mark the incident Resolved and resolve its escalation; resolving twice is harmless, resolving a
+        Closed incident is a 409."""
+        incident = self._known(incident_id)
+        if incident.state is IncidentState.CLOSED:
+            raise ApiError(409, f"incident {incident_id!r} is Closed; it cannot be resolved again")
+        if incident.state is not IncidentState.RESOLVED:
+            self.processor.resolve_incident(incident_id, by=by)
+        return self.incident(incident_id)
+
+    def cancel(self, incident_id: str, by: str | None) -> IncidentDetail:
+        """Stop the escalation without resolving the incident; 409 when it already ended otherwise."""
+        self._known(incident_id)
+        self._escalation(incident_id)
+        self.engine.cancel_escalation(incident_id, by=by)
+        return self.incident(incident_id)
+
+    def escalate(self, incident_id: str, by: str | None) -> IncidentDetail:
+        """Fire the next level now; 409 when the escalation is over or has no level left."""
+        self._known(incident_id)
+        self._escalation(incident_id)
+        self.engine.escalate_now(incident_id, by=by)
+        return self.incident(incident_id)
+
+    def snooze(self, incident_id: str, minutes: int, by: str | None) -> IncidentDetail:
+        """Snooze the acknowledged escalation: unresolved after ``minutes``, it pages again; 409 when it is
+        not acknowledged."""
+        self._known(incident_id)
+        self._escalation(incident_id)
+        self.engine.snooze(incident_id, minutes, by=by)
+        return self.incident(incident_id)
+
+    def escalation(self, incident_id: str) -> EscalationState:
+        """The incident's escalation with its notifications, their delivery results, and its journal; 404
+        when the incident is unknown or never escalated."""
+        self._known(incident_id)
+        state = self.engine.get_escalation_state(incident_id)
+        if state is None:
+            raise ApiError(404, f"incident {incident_id!r} has no escalation (no policy applied to it)")
+        return public_state(state)
+
+    # --- schedules and rules -------------------------------------------------------------------------------
+
+    def schedule(self, schedule_id: str) -> ScheduleResolver:
+        """The compiled schedule; 404 listing the known ids."""
+        resolver = self.schedules.get(schedule_id)
+        if resolver is None:
+            known = ", ".join(sorted(self.schedules)) or "(none)"
+            raise ApiError(404, f"no schedule {schedule_id!r}; known: {known}")
+        return resolver
+
+    def span(self, resolver: ScheduleResolver, start: datetime | None, end: datetime | None, default: timedelta):
+        """``(start, end)`` in the schedule's time zone (naive values are its local time); 422 when the
+        range is empty or longer than a year."""
+        low = resolver.localize(start if start is not None else self.clock.now())
+        high = resolver.localize(end) if end is not None else low + default
+        if high <= low:
+            raise invalid([("end", f"must be after start ({low.isoformat()})")], location="query")
+        if high - low > timedelta(days=366):
+            raise invalid([("end", "the range may be at most 366 days long")], location="query")
+        return low, high
+
+    def evaluate(self, incident: Incident, explain: bool) -> RouteAnswer:
+        """Route ``incident`` as a dry run: nothing is stored, delivered or started."""
+        explanation = self.processor.routing.explain(incident)
+        result = explanation.result
+        policy = self.engine.find_policy_for_incident(result.incident, result.policy_id)
+        return RouteAnswer(
+            matched=tuple(MatchedRule(rule=rule.name, priority=rule.priority) for rule in result.matched),
+            incident=result.incident,
+            policy=policy.id if policy is not None else None,
+            notify_channels=result.notify_channels,
+            suppress_minutes=result.suppress_minutes,
+            explain=tuple(explanation.to_json()) if explain else (),
+        )
+
+    # --- lookups -------------------------------------------------------------------------------------------
+
+    def _known(self, incident_id: str) -> Incident:
+        incident = self.processor.get_incident(incident_id)
+        if incident is None:
+            raise ApiError(404, f"no incident {incident_id!r}")
+        return incident
+
+    def _escalation(self, incident_id: str) -> EscalationState:
+        state = self.engine.get_escalation_state(incident_id)
+        if state is None:
+            raise ApiError(409, f"incident {incident_id!r} has no escalation (no policy applied to it)")
+        return state

@@ -1,0 +1,68 @@
+"""Integration source ``grafana``: Grafana Alerting's webhook contact point payload (version 1).
+
+Grafana's body is Alertmanager's alert group with a few more fields (``orgId``, ``title``, ``state``,
+``message``; per alert ``values``, ``dashboardURL``, ``panelURL``, ``silenceURL``), and is read the same
+way: one incident per alert, keyed by its fingerprint (older Grafana sends none: a hash of the labels),
+title from ``annotations.summary`` (else ``alertname``), the ``severity`` label through ``severity_map``;
+firing again counts a repeat, resolved resolves. ``group: true``: one incident per ``groupKey``. Legacy
+(pre-8) Grafana alert notifications are refused with a message saying so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import attrs
+
+from tocsin import FieldError, Severity, SourceRegistrar, hookimpl
+from tocsin.alert_groups import AlertGroupReader, alert_group_events
+from tocsin.integrations import DEFAULT_SEVERITY_MAP, IncidentEvent, PayloadError, mapping_at, severity_lookup
+
+VERSION = "1"
+
+
+def _label_name(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if not value:
+        raise FieldError(attribute.name, "must name a label, got an empty string")
+
+
+@attrs.frozen(kw_only=True)
+class GrafanaSource:
+    """Settings of a Grafana Alerting integration."""
+
+    type: ClassVar[str] = "grafana"
+    group: bool = False  # one incident per notification group (groupKey) instead of one per alert
+    severity_label: str = attrs.field(default="severity", validator=_label_name)
+    severity_map: dict[str, Severity] = attrs.field(factory=lambda: dict(DEFAULT_SEVERITY_MAP))
+
+
+def compile_source(settings: GrafanaSource) -> Callable[[Any], list[IncidentEvent]]:
+    """The parser for one Grafana integration: checks the payload version, then reads the alert group."""
+    reader = AlertGroupReader(
+        tool="Grafana",
+        severity=severity_lookup(settings.severity_map),
+        severity_label=settings.severity_label,
+        group=settings.group,
+    )
+
+    def parse(body: Any) -> list[IncidentEvent]:
+        document = mapping_at(body, "$")
+        if "alerts" not in document and ("ruleName" in document or "evalMatches" in document):
+            raise PayloadError(
+                "$",
+                "this is a legacy Grafana alert notification (ruleName/evalMatches); "
+                "tocsin reads Grafana Alerting's webhook contact point payload",
+            )
+        version = document.get("version")
+        if version != VERSION:
+            raise PayloadError("$.version", f"expected Grafana's webhook payload version {VERSION!r}, got {version!r}")
+        return alert_group_events(document, reader)
+
+    return parse
+
+
+@hookimpl
+def tocsin_register_sources(register: SourceRegistrar) -> None:
+    """Register ``grafana``."""
+    register(GrafanaSource, compile=compile_source)
