@@ -31,6 +31,7 @@ __all__ = ["CompiledLevel", "TargetExecutor"]
 Expand = Callable[[Any, ExpandContext], Iterable[Recipient]]
 CompiledLevel = tuple[tuple[Expand, TargetSpec, Urgency], ...]  # each target with its expand and urgency bound
 _MAX_DEPTH = 8  # fallbacks of fallbacks: deeper than this is a cycle
+_HIGH = Urgency.HIGH
 
 
 class TargetExecutor:
@@ -43,7 +44,10 @@ class TargetExecutor:
         self.users: dict[str, User] = {}
         self.schedules: dict[str, OnCallSchedule] = {}
         self.resolvers: dict[str, ScheduleResolver] = {}  # schedule id -> compiled resolver
-        self._people: dict[tuple[str, str, Urgency], tuple[Recipient, ...]] = {}
+        # (address, target type) -> recipients, one cache per urgency (an enum in the key would cost a
+        # Python-level __hash__ per lookup)
+        self._people: dict[tuple[str, str], tuple[Recipient, ...]] = {}
+        self._people_low: dict[tuple[str, str], tuple[Recipient, ...]] = {}
 
     # --- registration (the guide's executor API) ----------------------------------------------------------
 
@@ -58,6 +62,7 @@ class TargetExecutor:
         """Say how ``address`` is reached: a ``User`` or its ``contacts`` (none: the log channel)."""
         self.users[address] = user if user is not None else User(contacts=tuple(contacts))
         self._people.clear()
+        self._people_low.clear()
 
     def register_schedule(self, schedule: OnCallSchedule) -> None:
         """Compile and register ``schedule``; a schedule target pages whoever it says is on call."""
@@ -137,8 +142,9 @@ class TargetExecutor:
     def person(self, address: str, target: str, urgency: Urgency = Urgency.HIGH) -> tuple[Recipient, ...]:
         """The recipients reaching ``address`` at ``urgency``: one per contact that takes it (the default
         channel when the person has no contacts; none when no contact takes that urgency)."""
-        key = (address, target, urgency)
-        cached = self._people.get(key)
+        cache = self._people if urgency is _HIGH else self._people_low
+        key = (address, target)
+        cached = cache.get(key)
         if cached is not None:
             return cached
         user = self.users.get(address)
@@ -150,5 +156,5 @@ class TargetExecutor:
                 for contact in user.contacts
                 if urgency in getattr(contact, "urgencies", ALL_URGENCIES)
             )
-        self._people[key] = found
+        cache[key] = found
         return found

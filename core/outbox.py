@@ -220,7 +220,10 @@ class Outbox:
                 or now >= polled_at + timedelta(seconds=self._poll)
                 or (due is not None and due <= now)
             ):
-                self.requeue_due()
+                try:
+                    self.requeue_due()
+                except Exception:  # the store is unavailable for now: look again at the next poll
+                    _log.exception("could not read the outbox; trying again later")
                 polled_at = now
             self._start_workers()
             wait = self._poll
@@ -273,6 +276,8 @@ class Outbox:
                 lane.busy += 1
                 try:
                     await self._send(notification, where)
+                except Exception:  # a store fault: the notification stays in the outbox for the next poll
+                    _log.exception("delivery failed before an answer was recorded", key=notification.key)
                 finally:
                     lane.busy -= 1
                     self._known.discard(notification.key)

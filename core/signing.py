@@ -22,6 +22,7 @@ __all__ = [
     "SECRET_PREFIX",
     "InvalidSignature",
     "Secret",
+    "message_headers",
     "secret_bytes",
     "sign",
     "signature_header",
@@ -101,6 +102,11 @@ def signature_header(
 ) -> str:
     """The ``webhook-signature`` value: one ``v1,<base64>`` per secret, space-separated (for key rotation)."""
     return " ".join(sign(secret, msg_id, timestamp, body) for secret in _secret_list(secrets))
+
+
+def message_headers(msg_id: str, timestamp: datetime | int) -> dict[str, str]:
+    """The ``webhook-id`` and ``webhook-timestamp`` headers alone: an unsigned message."""
+    return {"webhook-id": _check_id(msg_id), "webhook-timestamp": str(_unix_seconds(timestamp))}
 
 
 def webhook_headers(

@@ -20,7 +20,7 @@ import attrs
 from aiohttp.abc import AbstractResolver
 
 from tocsin.retry import parse_retry_after
-from tocsin.signing import Secret, webhook_headers
+from tocsin.signing import Secret, message_headers, webhook_headers
 from tocsin.ssrf import GuardedConnector, IPNetwork, UnsafeDestination, make_connector
 
 __all__ = ["OutcomeKind", "WebhookOutcome", "make_session", "post_json"]
@@ -107,11 +107,7 @@ async def post_json(
     if not isinstance(connector, GuardedConnector):
         raise TypeError("post_json needs a session from make_session(): its connector enforces the SSRF policy")
     if secrets is None:
-        signed = {
-            key: value
-            for key, value in webhook_headers(b"-", message_id, now, b"").items()
-            if key != "webhook-signature"
-        }
+        signed = message_headers(message_id, now)
     else:
         signed = webhook_headers(secrets, message_id, now, payload_bytes)
     extra = {

@@ -303,3 +303,57 @@ async def until(condition, *, seconds: float = 5.0) -> None:
         if loop.time() > deadline:
             raise AssertionError("condition never became true")
         await asyncio.sleep(0.01)
+
+
+async def test_without_secrets_a_webhook_goes_out_unsigned_with_a_warning_and_headers_cannot_forge_its_id(
+    stores, receiver
+):
+    url = receiver.script("/hook")
+    with capture_logs() as logs:
+        engine = build(stores, [url], secrets=[], headers={"webhook-id": "forged", "Content-Type": "text/plain"})
+        page(engine)
+        await engine.outbox.flush()
+    (request,) = receiver.on("/hook")
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    assert "webhook-signature" not in headers and headers["webhook-timestamp"].isdigit()
+    assert headers["webhook-id"] == webhook_id(deliveries(engine)[0].notification.key)
+    assert headers["content-type"] == "application/json"
+    assert deliveries(engine)[0].status is tocsin.DeliveryStatus.SENT
+    assert any("unsigned" in entry["event"] for entry in logs)
+
+
+class FlakyStore(tocsin.InMemoryStore):
+    """An in-memory store whose first claim fails, like a database that was briefly unavailable."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    def claim(self, key, *, now=None, lease_seconds=None):
+        if self.failures:
+            self.failures -= 1
+            raise tocsin.StoreError("store tocsin.db: database is locked")
+        return super().claim(key, now=now, lease_seconds=lease_seconds)
+
+
+async def test_a_store_fault_during_delivery_is_logged_and_the_page_goes_out_at_the_next_look():
+    sink = tocsin.MemorySink()
+    clock = tocsin.ManualClock(START)
+    store = FlakyStore()
+    engine = tocsin.EscalationEngine(
+        plugins(), store, clock=clock, channels=tocsin.ChannelSet(plugins().registry, every_channel=sink)
+    )
+    engine.register_policy(
+        tocsin.EscalationPolicy(
+            id="p", levels=(tocsin.EscalationLevel(targets=(plugins().registry.targets.get("user").cls(email="a@x"),)),)
+        )
+    )
+    with capture_logs() as logs:
+        page(engine)
+        await engine.outbox.flush()
+    assert sink.notifications == [] and [e["event"] for e in logs if e["log_level"] == "error"] == [
+        "delivery failed before an answer was recorded"
+    ]
+    assert deliveries(engine)[0].status is tocsin.DeliveryStatus.PENDING  # still in the outbox
+    await engine.outbox.deliver_due()
+    assert [n.recipient.address for n in sink.notifications] == ["a@x"]

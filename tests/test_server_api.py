@@ -3,6 +3,7 @@ answers that match the CLI's for the same config."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import subprocess
@@ -371,3 +372,29 @@ async def test_a_snoozed_acknowledgement_pages_again_when_it_runs_out(api):
     assert state["status"] == "active"
     pages = [(d["notification"]["level"], d["notification"]["recipient"]["address"]) for d in state["deliveries"]]
     assert pages == [(0, "engineer1@example.com"), (0, "engineer1@example.com")]  # the acknowledged level again
+
+
+# --- dead letters -----------------------------------------------------------------------------------------
+
+
+async def test_dead_lettered_notifications_are_visible_in_the_api():
+    document = yaml.safe_load(CONFIG)
+    # engineer1 holds the primary shift at START; their webhook points at a private address, which the SSRF
+    # policy refuses before any connection is made: a permanent failure, so the page is dead-lettered at once.
+    document["users"] = {"engineer1@example.com": {"contacts": [{"type": "webhook", "url": "http://10.0.0.1/hook"}]}}
+    async for api in serve(document):
+        incident_id = (await api.raise_incident())["incident"]["id"]
+        for _ in range(200):  # the outbox works in the server's own loop; bounded wait for its answer
+            status, body = await api.call("GET", "/v1/deliveries/dead", token=READER)
+            if body["deliveries"]:
+                break
+            await asyncio.sleep(0.02)
+        assert status == 200
+        (dead,) = body["deliveries"]
+        assert dead["status"] == "dead"
+        assert dead["notification"]["incident_id"] == incident_id
+        assert dead["notification"]["recipient"]["address"] == "engineer1@example.com"
+        assert dead["notification"]["recipient"]["contact"]["url"] == "http://10.0.0.1/hook"
+        assert "10.0.0.1" in dead["result"]["detail"]
+        assert (await api.call("GET", "/v1/deliveries/dead?limit=0", token=READER))[0] == 422
+        assert (await api.call("GET", "/v1/deliveries/dead", token=None))[0] == 401

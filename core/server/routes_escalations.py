@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from tocsin.models import EscalationPolicy, EscalationState
-from tocsin.server.endpoints import Call, Endpoint
+from tocsin.server.endpoints import Call, Endpoint, QueryParam
 from tocsin.server.errors import ApiError
-from tocsin.server.views import PolicyList
+from tocsin.server.views import DeliveryList, PolicyList
 from tocsin.serving import Scope
 
 __all__ = ["ENDPOINTS"]
@@ -14,6 +14,12 @@ __all__ = ["ENDPOINTS"]
 async def get_escalation(call: Call) -> EscalationState:
     """GET /v1/escalations/{incident_id}."""
     return call.service.escalation(call.path("incident_id"))
+
+
+async def dead_letters(call: Call) -> DeliveryList:
+    """GET /v1/deliveries/dead."""
+    limit = call.params.get("limit", 100)
+    return DeliveryList(deliveries=tuple(call.service.storage.escalations.dead_letters(limit)))
 
 
 async def list_policies(call: Call) -> PolicyList:
@@ -46,6 +52,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         scope=Scope.READ,
         response=EscalationState,
         errors=(404,),
+    ),
+    Endpoint(
+        method="GET",
+        path="/v1/deliveries/dead",
+        handler=dead_letters,
+        summary="Dead-lettered notifications",
+        description=(
+            "Notifications the outbox gave up on: retries exhausted, a permanent failure (4xx, redirect, "
+            "refused destination) or an endpoint disabled by 410. Each carries the notification, its attempts "
+            "and the channel's last answer."
+        ),
+        tag="escalations",
+        scope=Scope.READ,
+        response=DeliveryList,
+        query=(QueryParam(name="limit", kind=int, description="how many (default 100)", minimum=1, maximum=1000),),
+        errors=(422,),
     ),
     Endpoint(
         method="GET",

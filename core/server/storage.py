@@ -33,9 +33,9 @@ class Storage:
     close: Callable[[], None] = _nothing
 
 
-def memory_storage() -> Storage:
-    """Stores in memory: nothing survives a restart."""
-    return Storage(escalations=InMemoryStore(), incidents=InMemoryIncidentStore(), name="memory")
+def memory_storage(clock: Clock | None = None) -> Storage:
+    """Stores in memory: nothing survives a restart. ``clock`` dates the incident history."""
+    return Storage(escalations=InMemoryStore(), incidents=InMemoryIncidentStore(clock), name="memory")
 
 
 def sqlite_storage(path: str, registry: Registry, clock: Clock, *, synchronous: str = "full") -> Storage:
@@ -56,5 +56,5 @@ def sqlite_storage(path: str, registry: Registry, clock: Clock, *, synchronous: 
 def open_storage(settings: StorageSettings, registry: Registry, clock: Clock) -> Storage:
     """The stores the config's ``storage`` section asks for."""
     if settings.backend is StorageBackend.MEMORY:
-        return memory_storage()
+        return memory_storage(clock)
     return sqlite_storage(settings.path, registry, clock, synchronous=settings.synchronous.value)

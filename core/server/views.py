@@ -122,6 +122,13 @@ class PolicyList:
 
 
 @attrs.frozen(kw_only=True)
+class DeliveryList:
+    """Notifications given up on (dead-lettered), the most recently given up first."""
+
+    deliveries: tuple[Delivery, ...]
+
+
+@attrs.frozen(kw_only=True)
 class ScheduleList:
     """The on-call schedules, in the order the config lists them."""
 
