@@ -86,5 +86,12 @@ def test_the_wheel_maps_the_folders_onto_one_package(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for package in ("tocsin", "tocsin/plugins", "tocsin/targets", "tocsin/conditions"):
         assert f"{package}/__init__.py" in names
-    assert "tocsin/hookspecs.py" in names
+    for folder, package in (
+        ("core", "tocsin"),
+        ("plugins", "tocsin/plugins"),
+        ("targets", "tocsin/targets"),
+        ("conditions", "tocsin/conditions"),
+    ):
+        for path in (ROOT / folder).rglob("*.py"):
+            assert f"{package}/{path.relative_to(ROOT / folder).as_posix()}" in names, path
     assert not any(name.startswith(("core/", "plugins/", "targets/", "conditions/")) for name in names)
