@@ -17,17 +17,19 @@ from typing import Any
 import attrs
 
 from tocsin.integrations import (
+    DEFAULT_SEVERITY_MAP,
     EventAction,
     IncidentEvent,
     PayloadError,
     list_at,
     mapping_at,
+    severity_lookup,
     string_at,
     string_map_at,
 )
-from tocsin.models import Severity
+from tocsin.models import FieldError, Severity
 
-__all__ = ["AlertGroupReader", "alert_group_events", "labels_fingerprint"]
+__all__ = ["AlertGroupReader", "AlertGroupSettings", "alert_group_events", "labels_fingerprint"]
 
 _STATUSES = {"firing": EventAction.CREATE, "resolved": EventAction.RESOLVE}
 
@@ -46,6 +48,30 @@ class AlertGroupReader:
     severity: Callable[[Any], Severity | None]
     severity_label: str = "severity"
     group: bool = False
+
+
+def _label_name(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if not value:
+        raise FieldError(attribute.name, "must name a label, got an empty string")
+
+
+@attrs.frozen(kw_only=True)
+class AlertGroupSettings:
+    """The settings every alert-group source shares; a source's settings class subclasses it and adds its
+    ``type`` tag."""
+
+    group: bool = False  # one incident per notification group (groupKey) instead of one per alert
+    severity_label: str = attrs.field(default="severity", validator=_label_name)
+    severity_map: dict[str, Severity] = attrs.field(factory=lambda: dict(DEFAULT_SEVERITY_MAP))
+
+    def reader(self, tool: str) -> AlertGroupReader:
+        """The reader these settings describe, naming ``tool`` in default titles."""
+        return AlertGroupReader(
+            tool=tool,
+            severity=severity_lookup(self.severity_map),
+            severity_label=self.severity_label,
+            group=self.group,
+        )
 
 
 def labels_fingerprint(labels: Mapping[str, str]) -> str:

@@ -19,36 +19,23 @@ from typing import Any, ClassVar
 
 import attrs
 
-from tocsin import FieldError, Severity, SourceRegistrar, hookimpl
-from tocsin.alert_groups import AlertGroupReader, alert_group_events
-from tocsin.integrations import DEFAULT_SEVERITY_MAP, IncidentEvent, PayloadError, mapping_at, severity_lookup
+from tocsin import SourceRegistrar, hookimpl
+from tocsin.alert_groups import AlertGroupSettings, alert_group_events
+from tocsin.integrations import IncidentEvent, PayloadError, mapping_at
 
 VERSION = "4"
 
 
-def _label_name(instance: Any, attribute: attrs.Attribute, value: str) -> None:
-    if not value:
-        raise FieldError(attribute.name, "must name a label, got an empty string")
-
-
 @attrs.frozen(kw_only=True)
-class AlertmanagerSource:
+class AlertmanagerSource(AlertGroupSettings):
     """Settings of an Alertmanager integration."""
 
     type: ClassVar[str] = "alertmanager"
-    group: bool = False  # one incident per notification group (groupKey) instead of one per alert
-    severity_label: str = attrs.field(default="severity", validator=_label_name)
-    severity_map: dict[str, Severity] = attrs.field(factory=lambda: dict(DEFAULT_SEVERITY_MAP))
 
 
 def compile_source(settings: AlertmanagerSource) -> Callable[[Any], list[IncidentEvent]]:
     """The parser for one Alertmanager integration: checks the payload version, then reads the alert group."""
-    reader = AlertGroupReader(
-        tool="Alertmanager",
-        severity=severity_lookup(settings.severity_map),
-        severity_label=settings.severity_label,
-        group=settings.group,
-    )
+    reader = settings.reader("Alertmanager")
 
     def parse(body: Any) -> list[IncidentEvent]:
         version = mapping_at(body, "$").get("version")
