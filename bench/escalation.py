@@ -22,6 +22,8 @@ import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from _table import print_table  # bench/ is on the path when run as a script
+
 import tocsin
 from tocsin.logs import configure_logging
 
@@ -182,14 +184,7 @@ def main() -> int:
     configure_logging(json=True, level="WARNING")  # the audit observer runs; its info lines are dropped
     plugins = tocsin.load_plugins(autoload=False)
     rows = idle_ticks(plugins) + firing(plugins) + memory(plugins)
-    header = ("measurement", "value", "baseline", "ratio", "target", "")
-    widths = [max(len(str(row[i])) for row in [*rows, header]) for i in range(5)]
-    print("  ".join(str(cell).ljust(width) for cell, width in zip(header, widths, strict=False)))
-    for row in rows:
-        cells = [str(cell).ljust(width) for cell, width in zip(row[:5], widths, strict=True)]
-        mark = ("ok" if row[5] else "MISSED") if row[4] else ""
-        print("  ".join(cells), mark)
-    return 0 if all(row[5] for row in rows) else 1
+    return print_table(rows)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from _table import print_table  # bench/ is on the path when run as a script
+
 import tocsin
 from tocsin.logs import configure_logging
 from tocsin.sqlite_store import SQLiteStore
@@ -149,14 +151,7 @@ def main() -> int:
                 seconds["restart"] < 1.0 if name == "normal" else True,
             )
         )
-    header = ("measurement", "value", "baseline", "ratio", "target", "")
-    widths = [max(len(str(row[i])) for row in [*rows, header]) for i in range(5)]
-    print("  ".join(str(cell).ljust(width) for cell, width in zip(header, widths, strict=False)))
-    for row in rows:
-        cells = [str(cell).ljust(width) for cell, width in zip(row[:5], widths, strict=True)]
-        mark = ("ok" if row[5] else "MISSED") if row[4] else ""
-        print("  ".join(cells), mark)
-    return 0 if all(row[5] for row in rows) else 1
+    return print_table(rows)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Webhook delivery toolkit: what the SSRF check and signing cost, against baselines run in the same process.
 
-Run: ``python bench/bench_delivery.py``. Prints one row per comparison: time per operation for tocsin and for
+Run: ``python bench/delivery.py``. Prints one row per comparison: time per operation for tocsin and for
 the baseline, and the ratio (tocsin / baseline; below 1 is faster).
 
 - classify: ``DestinationPolicy.classify`` vs the stdlib's ``ip_address(a).is_global`` (a weaker check);
