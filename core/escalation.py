@@ -315,7 +315,9 @@ class EscalationEngine:
         in PagerDuty: active again, the acknowledged level pages again, and the schedule goes on from there.
 
         Snoozing again moves the time; while snoozed, ``ack_timeout_minutes`` does not apply.
+
         :raises EscalationNotActiveError: the escalation is not acknowledged.
+        :raises ValueError: ``minutes`` is not a whole number of at least 1.
         """
         if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
             raise ValueError(f"snooze needs a whole number of minutes, 1 or more; got {minutes!r}")

@@ -19,13 +19,14 @@ Timing, in integer microseconds (exact, so nothing drifts):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 from tocsin.executor import CompiledLevel
 from tocsin.instants import MICROS_PER_MINUTE, from_micros
 from tocsin.level_rules import LevelRules
 from tocsin.models import EscalationPolicy, EscalationState, EscalationStatus, Incident, Recipient
-from tocsin.store import EscalationRow
+from tocsin.store import EscalationRow, SmartRow
 
 __all__ = ["ROTATE", "Firing", "Plan", "Run", "state_from_row"]
 
@@ -57,6 +58,7 @@ class Plan:
         "delays",
         "interval",
         "levels",
+        "next_firing",
         "next_unstoppable",
         "offsets",
         "policy",
@@ -76,6 +78,11 @@ class Plan:
         self.rules = rules if rules is not None and any(rule is not None for rule in rules) else None
         counted = tuple(rule.counted if rule is not None else None for rule in self.rules or ())
         self.counted = counted if any(window is not None for window in counted) else None
+        # (pass, level, due) of the next level to fire after ``level`` fired at ``anchor``; None: no more.
+        # Chosen once: policies without window-counted delays never look at windows.
+        self.next_firing: Callable[[bool, int, int, int], tuple[int, int, int] | None] = (
+            self._next_plain if self.counted is None else self._next_counted
+        )
         self.delays = tuple(level.delay_minutes * MICROS_PER_MINUTE for level in policy.levels)
         offsets: list[int] = []
         total = 0
@@ -97,26 +104,35 @@ class Plan:
         timeout = policy.ack_timeout_minutes
         self.ack_timeout = timeout * MICROS_PER_MINUTE if timeout is not None else None
 
-    def next_firing(self, acknowledged: bool, pass_number: int, level: int, anchor: int) -> tuple[int, int, int] | None:
-        """(pass, level, due) of the next level to fire after ``level`` fired at ``anchor``; None: no more."""
-        counted = self.counted
+    def _next_plain(self, acknowledged: bool, pass_number: int, level: int, anchor: int) -> tuple[int, int, int] | None:
+        """``next_firing`` when every delay is plain minutes: offsets from the anchor."""
         if not acknowledged:
             following = level + 1
             if following < len(self.delays):
-                if counted is None:
-                    return pass_number, following, anchor + self.delays[following]
+                return pass_number, following, anchor + self.delays[following]
+            if pass_number < self.repeats:
+                return pass_number + 1, 0, anchor + self.interval + self.delays[0]
+            return None
+        following = self.next_unstoppable[level + 1]
+        if following < 0:
+            return None
+        base = self.offsets[level] if level >= 0 else 0
+        return pass_number, following, anchor + self.offsets[following] - base
+
+    def _next_counted(
+        self, acknowledged: bool, pass_number: int, level: int, anchor: int
+    ) -> tuple[int, int, int] | None:
+        """``next_firing`` when some delays count only in a working-hours window: level by level."""
+        if not acknowledged:
+            following = level + 1
+            if following < len(self.delays):
                 return pass_number, following, self.due(following, anchor)
             if pass_number < self.repeats:
-                if counted is None:
-                    return pass_number + 1, 0, anchor + self.interval + self.delays[0]
                 return pass_number + 1, 0, self.due(0, anchor + self.interval)
             return None
         following = self.next_unstoppable[level + 1]
         if following < 0:
             return None
-        if counted is None:
-            base = self.offsets[level] if level >= 0 else 0
-            return pass_number, following, anchor + self.offsets[following] - base
         due = anchor
         for index in range(level + 1, following + 1):
             due = self.due(index, due)
@@ -183,7 +199,7 @@ class Run:
         self.due: int | None = None  # when the next event (a level, an ack timeout) is due
         self.announce: tuple[Recipient, ...] = ()  # routing notify messages, sent when the schedule begins
         self.announced = False
-        self.paged_level = -1  # the last level that was not skipped (the one an acknowledgement answers)
+        self.paged_level = -1  # smart policies: the last level not skipped (what an ack answers); -1: ``level``
         self.snoozed_until: int | None = None  # acknowledged and snoozed: re-triggers then
         self.awaiting: tuple[str, ...] = ()  # ack_mode all: who was paged at the current level
         self.acks: tuple[str, ...] = ()  # ack_mode all: who of them has acknowledged
@@ -256,6 +272,11 @@ class Run:
             version=self.version,
             announce=self.announce,
             announced=self.announced,
+            smart=None if self.plan.rules is None and self.snoozed_until is None else self._smart_row(),
+        )
+
+    def _smart_row(self) -> SmartRow:
+        return SmartRow(
             paged_level=self.paged_level,
             snoozed_until=self.snoozed_until,
             awaiting=self.awaiting,
@@ -280,12 +301,14 @@ class Run:
         run.due = row.next_due
         run.announce = row.announce
         run.announced = row.announced
-        run.paged_level = row.paged_level
-        run.snoozed_until = row.snoozed_until
-        run.awaiting = row.awaiting
-        run.acks = row.acks
-        run.rotation = row.rotation
-        run.rotation_step = row.rotation_step
+        smart = row.smart
+        if smart is not None:
+            run.paged_level = smart.paged_level
+            run.snoozed_until = smart.snoozed_until
+            run.awaiting = smart.awaiting
+            run.acks = smart.acks
+            run.rotation = smart.rotation
+            run.rotation_step = smart.rotation_step
         return run
 
 
@@ -306,8 +329,14 @@ def state_from_row(row: EscalationRow, next_level: int | None = None, **extra: o
         ended_at=from_micros(row.ended_at) if row.ended_at is not None else None,
         version=row.version,
         round=row.round,
-        snoozed_until=from_micros(row.snoozed_until) if row.snoozed_until is not None else None,
-        acks=row.acks,
-        awaiting_acks=tuple(person for person in row.awaiting if person not in row.acks),
+        **_smart_state(row.smart),
         **extra,  # type: ignore[arg-type]
     )
+
+
+def _smart_state(smart: SmartRow | None) -> dict[str, object]:
+    if smart is None:
+        return {}
+    snoozed = from_micros(smart.snoozed_until) if smart.snoozed_until is not None else None
+    awaiting = tuple(person for person in smart.awaiting if person not in smart.acks)
+    return {"snoozed_until": snoozed, "acks": smart.acks, "awaiting_acks": awaiting}

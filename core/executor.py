@@ -102,16 +102,18 @@ class TargetExecutor:
             ``ctx.person``), each once, in order: who can acknowledge the page.
         """
         ctx = ExpandContext(self, now, incident)
-        ctx.people = people
+        if people is not None:
+            ctx.people = people
         seen: set[tuple[str, str]] = set()
         recipients: list[Recipient] = []
         for expand, target, urgency in level:
             ctx.urgency = urgency
+            low = urgency is not _HIGH  # a recipient built without an urgency is high: only low needs stamping
             for recipient in self._run(expand, target, ctx):
                 mark = (recipient.channel, recipient.address)
                 if mark not in seen:
                     seen.add(mark)
-                    if recipient.urgency is not urgency:
+                    if low and recipient.urgency is not urgency:
                         recipient = attrs.evolve(recipient, urgency=urgency)
                     recipients.append(recipient)
         return recipients, ctx.notes

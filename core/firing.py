@@ -149,42 +149,26 @@ class Firer:
         Returns True when a level fired (not for an announcement, a round-robin step or a skipped level).
         """
         level = firing.level
-        notes: list[tuple[str, str]] = []
         extra = ""
-        if level < 0:
-            recipients: list[Recipient] = list(run.announce)
-            kind = "announced"
-        elif firing.step:
-            recipients = list(firing.recipients)
-            kind = "rotated"
-            extra = f"; round robin step {firing.step}: {recipients[0].address}"
-        else:
+        if level >= 0 and not firing.step:
             kind = "level_fired"
             plan = run.plan
-            rules = None
-            if plan.rules is not None:  # a smart policy: this level ends the previous one's rotation
-                rules = plan.rules[level]
-                run.rotation, run.rotation_step = (), 0
-            if rules is None:
+            if plan.rules is None:  # a plain policy: nothing but the targets
                 recipients, notes = self._executor.fire(plan.levels[level], now, run.incident)
-                if run.awaiting:
-                    run.awaiting = run.acks = ()
             else:
-                reason = rules.skip_reason(run.incident, firing.due)
-                if reason is not None:
-                    events.append(
-                        EscalationEvent(
-                            at=now,
-                            kind="level_skipped",
-                            pass_number=firing.pass_number,
-                            level=level,
-                            late=late,
-                            detail=reason,
-                        )
-                    )
-                    return False
-                recipients, notes, extra = self._smart(run, rules, level, now)
-            run.paged_level = level
+                fired = self._fire_smart(run, firing, late, now, events)
+                if fired is None:
+                    return False  # skipped
+                recipients, notes, extra = fired
+        elif level < 0:
+            recipients = list(run.announce)
+            notes = []
+            kind = "announced"
+        else:
+            recipients = list(firing.recipients)
+            notes = []
+            kind = "rotated"
+            extra = f"; round robin step {firing.step}: {recipients[0].address}"
         due = from_micros(firing.due)
         escalation_id = run.escalation_id
         incident = run.incident
@@ -213,15 +197,38 @@ class Firer:
                     fired_at=now,
                 )
             )
-        detail = f"{len(recipients)} recipient(s)" + extra + (f"; due {due.isoformat()}" if late else "")
+        detail = f"{len(recipients)} recipient(s){extra}" + (f"; due {due.isoformat()}" if late else "")
         events.append(
             EscalationEvent(at=now, kind=kind, pass_number=firing.pass_number, level=level, late=late, detail=detail)
         )
-        for kind, message in notes:
+        for note, message in notes:
             events.append(
-                EscalationEvent(at=now, kind=kind, pass_number=firing.pass_number, level=level, detail=message)
+                EscalationEvent(at=now, kind=note, pass_number=firing.pass_number, level=level, detail=message)
             )
         return kind == "level_fired"
+
+    def _fire_smart(
+        self, run: Run, firing: Firing, late: bool, now: datetime, events: list[EscalationEvent]
+    ) -> tuple[list[Recipient], list[tuple[str, str]], str] | None:
+        """A level of a smart policy comes due: (recipients, notes, more journal detail), or None when its
+        ``when`` is false (journalled as ``level_skipped``). Either way it ends the previous level's rotation."""
+        level = firing.level
+        run.rotation, run.rotation_step = (), 0
+        rules = run.plan.rules[level]  # type: ignore[index]
+        if rules is None:
+            recipients, notes = self._executor.fire(run.plan.levels[level], now, run.incident)
+            run.awaiting = run.acks = ()
+            run.paged_level = level
+            return recipients, notes, ""
+        reason = rules.skip_reason(run.incident, firing.due)
+        if reason is not None:
+            event = EscalationEvent(
+                at=now, kind="level_skipped", pass_number=firing.pass_number, level=level, late=late, detail=reason
+            )
+            events.append(event)
+            return None
+        run.paged_level = level
+        return self._smart(run, rules, level, now)
 
     def _smart(
         self, run: Run, rules: LevelRules, level: int, now: datetime

@@ -29,9 +29,29 @@ from tocsin.models import (
     Recipient,
 )
 
-__all__ = ["OPEN_STATUSES", "DeliveryStore", "EscalationRow", "EscalationStore", "IncidentChange", "IncidentStore"]
+__all__ = [
+    "OPEN_STATUSES",
+    "DeliveryStore",
+    "EscalationRow",
+    "EscalationStore",
+    "IncidentChange",
+    "IncidentStore",
+    "SmartRow",
+]
 
 OPEN_STATUSES = frozenset({EscalationStatus.ACTIVE, EscalationStatus.ACKNOWLEDGED})
+
+
+@attrs.frozen(kw_only=True)
+class SmartRow:
+    """The part of a stored escalation only smart escalation uses (instants in microseconds, as in the row)."""
+
+    paged_level: int = -1  # the last level not skipped, what an acknowledgement answers (-1: the row's level)
+    snoozed_until: int | None = None  # acknowledged and snoozed: re-triggers at this instant
+    awaiting: tuple[str, ...] = ()  # ack_mode all: the people paged at the current level
+    acks: tuple[str, ...] = ()  # ack_mode all: those of them who acknowledged
+    rotation: tuple[Recipient, ...] = ()  # round robin: the recipients still to page at the current level
+    rotation_step: int = 0  # round robin: how many times the current level moved on
 
 
 @attrs.frozen(kw_only=True)
@@ -60,13 +80,7 @@ class EscalationRow:
     version: int
     announce: tuple[Recipient, ...] = ()  # routing notify recipients, sent when the schedule begins
     announced: bool = False
-    # Smart escalation (defaults: a plain policy never sets them).
-    paged_level: int = -1  # the last level that was not skipped (what an acknowledgement answers)
-    snoozed_until: int | None = None  # acknowledged and snoozed: re-triggers at this instant
-    awaiting: tuple[str, ...] = ()  # ack_mode all: the people paged at the current level
-    acks: tuple[str, ...] = ()  # ack_mode all: those of them who acknowledged
-    rotation: tuple[Recipient, ...] = ()  # round robin: the recipients still to page at the current level
-    rotation_step: int = 0  # round robin: how many times the current level moved on
+    smart: SmartRow | None = None  # what smart escalation keeps (None: a plain escalation, not snoozed)
 
     @property
     def incident_id(self) -> str:

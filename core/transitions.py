@@ -109,7 +109,9 @@ class Transitions:
             if run is None:
                 continue
             try:
-                fired += self._advance(run, now)
+                fired += self.step(run, now, run.version, [], [])
+                if run.due is not None and run.due <= now:  # firing scheduled more work that is already due
+                    fired += self._advance(run, now)
             except StaleStateError as exc:
                 _log.warning("escalation changed elsewhere; reloaded", incident_id=incident_id, reason=str(exc))
             except Exception:
@@ -124,9 +126,9 @@ class Transitions:
             self._advance(run, now)
 
     def _advance(self, run: Run, now: int) -> int:
-        """Step ``run`` until nothing is due at ``now``. One step is enough unless firing a level scheduled
-        more work that is already due (a round-robin step of a level that fired late)."""
-        fired = self.step(run, now, run.version, [], [])
+        """Step ``run`` until nothing is due at ``now`` (firing a level can schedule more work that is already
+        due: a round-robin step of a level that fired late)."""
+        fired = 0
         while run.due is not None and run.due <= now and self.runs.get(run.incident.id) is run:
             due = run.due
             fired += self.step(run, now, run.version, [], [])

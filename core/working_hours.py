@@ -59,8 +59,9 @@ def _quoted(name: str):
         if isinstance(value, int) and not isinstance(value, bool):
             written = f"{value // 60}:{value % 60:02d}" if 0 <= value <= 24 * 60 else str(value)
             raise FieldError(
-                name, f'write times of day in quotes, such as "09:00"; got the number {value} (YAML reads {written} '
-                "without quotes as a number)"
+                name,
+                f'write times of day in quotes, such as "09:00"; got the number {value} (YAML reads {written} '
+                "without quotes as a number)",
             )
         return value
 

@@ -226,8 +226,7 @@ def test_a_policy_without_smart_levels_keeps_the_plain_state():
     eng.register_policy(policy("plain", level(0, user(ONCALL)), level(5, user(LEAD))))
     eng.start_escalation(incident("inc-1", began), "plain")
     row = eng.store.load("inc-1")
-    assert (row.snoozed_until, row.awaiting, row.acks, row.rotation, row.rotation_step) == (None, (), (), (), 0)
-    assert row.paged_level == 0
+    assert row.smart is None  # a plain escalation stores nothing of smart escalation
     eng.run_until(began + timedelta(hours=1))
     assert paged(eng, "inc-1", began) == [(0, 0, 0, ONCALL), (5, 0, 1, LEAD)]
 
@@ -304,3 +303,28 @@ def test_an_empty_when_and_round_robin_with_ack_all_are_config_errors():
         "smart.yaml: $.policies[0].levels[2].round_robin.rotate_after_minutes: must be 1 or more, got 0",
         "smart.yaml: $.policies[0].levels[3].ack_mode: expected one of first, all; got 'everyone'",
     ]
+
+
+def test_a_level_that_fires_with_a_problem_still_counts_as_fired_next_to_a_skipped_one():
+    began = berlin("2026-03-24 22:00")
+    eng, _ = engine(began)
+    eng.executor().register_team("empty", [])
+    team_target = plugins().registry.targets.get("team").cls
+    eng.register_policy(
+        policy("p", level(0, team_target(team_id="empty")), level(5, user(LEAD), when=when(during="business")))
+    )
+    eng.start_escalation(incident("inc-1", began), "p")
+    assert eng.tick(began + timedelta(minutes=5)) == 0  # the lead's level was skipped: nothing fired
+    assert [kind for _, kind, _ in journal(eng, "inc-1", began)] == [
+        "started",
+        "level_fired",
+        "unresolved",
+        "level_skipped",
+        "completed",
+    ]
+    eng2, _ = engine(began)
+    eng2.executor().register_team("empty", [])
+    eng2.register_policy(policy("q", level(0, user(ONCALL)), level(5, team_target(team_id="empty"))))
+    eng2.start_escalation(incident("inc-2", began), "q")
+    assert eng2.tick(began + timedelta(minutes=5)) == 1  # fired, though it reached nobody
+    assert paged(eng2, "inc-2", began) == [(0, 0, 0, ONCALL)]
