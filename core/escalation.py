@@ -9,6 +9,7 @@ same code in virtual time. See :mod:`tocsin.escalation_plan` for the timing rule
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,11 @@ class EscalationEngine:
     :param delivery_timeout: how long a channel may take to deliver one notification (seconds; default: the
         config's ``delivery.timeout_seconds``, 30 without a config). Retries follow ``config.delivery``.
     :param observe: call the observer hooks (False for simulations, which must not look like real events).
+    :param instance_id: who this engine is among instances sharing a store: the owner of the due work it
+        claims (default: a random id).
+    :param lease_seconds: how long due work claimed by :meth:`claim_due_work` stays this engine's before another
+        instance may claim it (seconds).
+    :param claim_limit: the most escalations one :meth:`claim_due_work` claims.
     """
 
     def __init__(
@@ -84,7 +90,13 @@ class EscalationEngine:
         late_after: timedelta = timedelta(minutes=1),
         delivery_timeout: float | None = None,
         observe: bool = True,
+        instance_id: str | None = None,
+        lease_seconds: float = 60.0,
+        claim_limit: int = 100,
     ) -> None:
+        self.instance_id = instance_id if instance_id is not None else uuid.uuid4().hex
+        self.lease_seconds = float(lease_seconds)
+        self.claim_limit = claim_limit
         self._plugins = plugins if plugins is not None else load_plugins()
         registry = self._plugins.registry
         self._clock: Clock = clock if clock is not None else SystemClock()
@@ -397,6 +409,17 @@ class EscalationEngine:
         """
         at = to_micros(now) if now is not None else self._now()
         return self._transitions.tick(at, int(self.monitor.check_interval * MICROS_PER_SECOND))
+
+    def claim_due_work(self, now: datetime | None = None) -> int:
+        """Claim the store's escalations due at or before ``now`` (default: the clock's now) that no other
+        instance holds, and take over those this engine does not run yet or runs at an older version (another
+        instance started or changed them). Those it runs at the stored version are left alone. The monitor
+        calls this before each tick; returns how many escalations were taken over."""
+        at = now if now is not None else self._clock.now()
+        rows = self._store.claim_due(
+            at, owner=self.instance_id, lease_seconds=self.lease_seconds, limit=self.claim_limit
+        )
+        return self._transitions.adopt_newer(rows) if rows else 0
 
     def next_due_at(self) -> datetime | None:
         """When the earliest open escalation is next due, or None."""

@@ -1,8 +1,10 @@
 """The monitor: ticks the engine when something is due, sleeps otherwise, wakes early on a change.
 
 It sleeps until the due-queue's earliest time, or until a change makes something due sooner (a new
-escalation, an acknowledgement), never longer than ``check_interval`` seconds. The outbox delivers in its own
-task alongside, so a slow channel never delays a tick. The clock decides what "now" is: with a
+escalation, an acknowledgement), never longer than ``check_interval`` seconds. Each time it wakes it first
+claims the store's due work (:meth:`~tocsin.escalation.EscalationEngine.claim_due_work`), so escalations another
+instance sharing the store started, changed or left behind are taken over within ``check_interval``. The outbox
+delivers in its own task alongside, so a slow channel never delays a tick. The clock decides what "now" is: with a
 ``ManualClock``, advance it and call :meth:`Monitor.wake`.
 """
 
@@ -14,11 +16,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tocsin.instants import MICROS_PER_SECOND, from_micros, to_micros
+from tocsin.logs import get_logger
 
 if TYPE_CHECKING:
     from tocsin.escalation import EscalationEngine
 
 __all__ = ["Monitor"]
+
+_log = get_logger(component="monitor")
 
 
 class Monitor:
@@ -68,6 +73,10 @@ class Monitor:
         try:
             while not self._stopping:
                 self._wakeup.clear()
+                try:
+                    engine.claim_due_work()
+                except Exception:  # the store is unreachable for now: run what this engine holds, claim next time
+                    _log.exception("claiming due work failed; retrying at the next wake")
                 engine.tick()
                 wait = self.sleep_seconds()
                 self._sleeping_until = to_micros(engine.clock.now()) + int(wait * MICROS_PER_SECOND)

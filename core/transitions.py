@@ -194,6 +194,28 @@ class Transitions:
                 plan = plans[id(row.policy)] = self._plan_for(row.policy)
             self._place(Run.from_row(row, plan))
 
+    def adopt_newer(self, rows: Iterable[EscalationRow]) -> int:
+        """Take over the ``rows`` this engine does not run yet, or whose stored version is newer than its record
+        (another instance changed them); rows it runs at the same version are left alone and compile nothing.
+        A row whose plan cannot be built here is logged and skipped. Returns how many were adopted."""
+        runs = self.runs
+        plans: dict[int, Plan] = {}
+        adopted = 0
+        for row in rows:
+            held = runs.get(row.incident_id)
+            if held is not None and held.escalation_id == row.escalation_id and held.version >= row.version:
+                continue
+            try:
+                plan = plans.get(id(row.policy))
+                if plan is None:
+                    plan = plans[id(row.policy)] = self._plan_for(row.policy)
+            except Exception:
+                _log.exception("claimed escalation cannot run here; skipped", incident_id=row.incident_id)
+                continue
+            self._place(Run.from_row(row, plan))
+            adopted += 1
+        return adopted
+
     # --- internals ---------------------------------------------------------------------------------------
 
     def _place(self, run: Run) -> None:
