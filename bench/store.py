@@ -31,7 +31,7 @@ from _table import print_table  # bench/ is on the path when run as a script
 
 import tocsin
 from tocsin.logs import configure_logging
-from tocsin.sqlite_store import SQLiteStore
+from tocsin.store.sqlite.store import SQLiteStore
 
 START = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)
 COUNT = 2_000

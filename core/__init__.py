@@ -8,14 +8,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from tocsin.actions import ActionContext, Effect, Playbook, RoutingResult
-from tocsin.channels import ChannelError, ChannelSet
+from tocsin.routing.actions import ActionContext, Effect, Playbook, RoutingResult
+from tocsin.delivery.channels import ChannelError, ChannelSet
 from tocsin.clock import Clock, ManualClock, SystemClock
-from tocsin.config import Config, dump_config, load_config, parse_config
-from tocsin.delivery_settings import DeliverySettings
+from tocsin.config.loader import Config, dump_config, load_config, parse_config
+from tocsin.delivery.settings import DeliverySettings
 from tocsin.errors import ConfigError, ConfigIssue, PluginError, TocsinError
-from tocsin.escalation import EscalationEngine
-from tocsin.escalation_errors import (
+from tocsin.escalation.engine import EscalationEngine
+from tocsin.escalation.errors import (
     EscalationActiveError,
     EscalationError,
     EscalationNotActiveError,
@@ -25,10 +25,10 @@ from tocsin.escalation_errors import (
     UnknownIncidentError,
     UnknownPolicyError,
 )
-from tocsin.executor import TargetExecutor
-from tocsin.expand import ExpandContext
+from tocsin.escalation.executor import TargetExecutor
+from tocsin.escalation.expand import ExpandContext
 from tocsin.hookspecs import hookimpl, hookspec
-from tocsin.inbound import (
+from tocsin.intake.inbound import (
     EventOutcome,
     EventResult,
     Inbound,
@@ -38,9 +38,9 @@ from tocsin.inbound import (
     UnknownIntegrationError,
 )
 from tocsin.incidents import incident_from_json, incident_to_json
-from tocsin.integrations import EventAction, IncidentDefaults, IncidentEvent, Integration, PayloadError
+from tocsin.integrations.events import EventAction, IncidentDefaults, IncidentEvent, Integration, PayloadError
 from tocsin.manager import PluginInfo, PluginLoadFailure, Plugins, load_plugins
-from tocsin.memory_store import InMemoryIncidentStore, InMemoryStore
+from tocsin.store.memory import InMemoryIncidentStore, InMemoryStore
 from tocsin.models import (
     ALL_URGENCIES,
     AckMode,
@@ -78,10 +78,10 @@ from tocsin.models import (
     User,
     urgencies_field,
 )
-from tocsin.outbox import MemorySink, Outbox, Sender
-from tocsin.payload import PAYLOAD_VERSION, page_payload, page_subject, page_text
-from tocsin.policies import select_policy
-from tocsin.processor import IncidentProcessor, ProcessResult
+from tocsin.delivery.outbox import MemorySink, Outbox, Sender
+from tocsin.delivery.payload import PAYLOAD_VERSION, page_payload, page_subject, page_text
+from tocsin.routing.policies import select_policy
+from tocsin.intake.processor import IncidentProcessor, ProcessResult
 from tocsin.registry import (
     MISSING,
     ActionRegistrar,
@@ -94,32 +94,32 @@ from tocsin.registry import (
     TargetRegistrar,
     UnknownNameError,
 )
-from tocsin.retry import RetryPolicy, parse_retry_after
-from tocsin.routing import RoutingRuleEvaluator
-from tocsin.rules_compile import ConditionSet, RuleError, compile_conditions
-from tocsin.rules_explain import RoutingExplanation, RuleExplanation
-from tocsin.schedules import Gap, OnCallEntry, ScheduleError, ScheduleResolver, Shift, compile_schedule
-from tocsin.serving import ApiToken, ServerSettings, StorageSettings
-from tocsin.signing import InvalidSignature, signature_header, webhook_headers
-from tocsin.sqlite_schema import StoreError
-from tocsin.sqlite_store import SQLiteStore
-from tocsin.store import DeliveryStore, EscalationRow, EscalationStore, IncidentChange, IncidentStore
-from tocsin.working_hours import WorkingHours, WorkingInterval, WorkingWindow, compile_working_hours
+from tocsin.delivery.retry import RetryPolicy, parse_retry_after
+from tocsin.routing.router import RoutingRuleEvaluator
+from tocsin.routing.compile import ConditionSet, RuleError, compile_conditions
+from tocsin.routing.explain import RoutingExplanation, RuleExplanation
+from tocsin.schedules.resolver import Gap, OnCallEntry, ScheduleError, ScheduleResolver, Shift, compile_schedule
+from tocsin.config.serving import ApiToken, ServerSettings, StorageSettings
+from tocsin.delivery.webhook.signing import InvalidSignature, signature_header, webhook_headers
+from tocsin.store.sqlite.schema import StoreError
+from tocsin.store.sqlite.store import SQLiteStore
+from tocsin.store.interfaces import DeliveryStore, EscalationRow, EscalationStore, IncidentChange, IncidentStore
+from tocsin.escalation.working_hours import WorkingHours, WorkingInterval, WorkingWindow, compile_working_hours
 
 if TYPE_CHECKING:
-    from tocsin.ssrf import DestinationPolicy, UnsafeDestination
-    from tocsin.webhook_delivery import OutcomeKind, WebhookOutcome, make_session, post_json
+    from tocsin.delivery.webhook.ssrf import DestinationPolicy, UnsafeDestination
+    from tocsin.delivery.webhook.post import OutcomeKind, WebhookOutcome, make_session, post_json
 
 __version__ = "0.1.0"
 
 # Webhook delivery names need aiohttp: imported on first use, so ``import tocsin`` stays light.
 _LAZY = {
-    "DestinationPolicy": "tocsin.ssrf",
-    "UnsafeDestination": "tocsin.ssrf",
-    "OutcomeKind": "tocsin.webhook_delivery",
-    "WebhookOutcome": "tocsin.webhook_delivery",
-    "make_session": "tocsin.webhook_delivery",
-    "post_json": "tocsin.webhook_delivery",
+    "DestinationPolicy": "tocsin.delivery.webhook.ssrf",
+    "UnsafeDestination": "tocsin.delivery.webhook.ssrf",
+    "OutcomeKind": "tocsin.delivery.webhook.post",
+    "WebhookOutcome": "tocsin.delivery.webhook.post",
+    "make_session": "tocsin.delivery.webhook.post",
+    "post_json": "tocsin.delivery.webhook.post",
 }
 
 

@@ -22,7 +22,7 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
-from tocsin.integrations import IncidentDefaults, Integration
+from tocsin.integrations.events import IncidentDefaults, Integration
 from tocsin.models import (
     AckMode,
     ActionSpec,
@@ -39,7 +39,7 @@ from tocsin.models import (
     Urgency,
 )
 from tocsin.registry import Registry, Table
-from tocsin.serving import SERVING_ENUMS
+from tocsin.config.serving import SERVING_ENUMS
 
 __all__ = ["ConversionFault", "VariantError", "make_converter", "structure_faults"]
 

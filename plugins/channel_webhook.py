@@ -33,9 +33,9 @@ from tocsin import (
     page_payload,
     urgencies_field,
 )
-from tocsin.signing import secret_bytes
-from tocsin.ssrf import validate_networks
-from tocsin.webhook_delivery import OutcomeKind, make_session, post_json
+from tocsin.delivery.webhook.signing import secret_bytes
+from tocsin.delivery.webhook.ssrf import validate_networks
+from tocsin.delivery.webhook.post import OutcomeKind, make_session, post_json
 
 _log = structlog.get_logger(component="webhook")
 

@@ -12,7 +12,7 @@ import attrs
 import tocsin
 from tocsin.instants import to_micros
 from tocsin.plugins.channel_webhook import WebhookContact
-from tocsin.sqlite_store import SQLiteStore
+from tocsin.store.sqlite.store import SQLiteStore
 from tocsin.targets.team import TeamTarget
 from tocsin.targets.user import UserTarget
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
 
 from tocsin import InvalidSignature, signature_header, webhook_headers
-from tocsin.signing import secret_bytes, sign, verify
+from tocsin.delivery.webhook.signing import secret_bytes, sign, verify
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 NEXT_SECRET = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"

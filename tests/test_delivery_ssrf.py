@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from yarl import URL
 
 from tocsin import DestinationPolicy, FieldError, OutcomeKind, UnsafeDestination, make_session, post_json
-from tocsin.ssrf import RefusedAddress, SafeResolver, make_connector, validate_networks
+from tocsin.delivery.webhook.ssrf import RefusedAddress, SafeResolver, make_connector, validate_networks
 
 LOOPBACK = ["127.0.0.1/32"]
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

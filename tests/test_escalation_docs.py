@@ -12,7 +12,7 @@ import yaml
 from escalation_support import plugins
 
 import tocsin
-from tocsin.scenario import load_scenario
+from tocsin.simulation.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "escalation.md"

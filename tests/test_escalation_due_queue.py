@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tocsin
-from tocsin.due_queue import DueQueue
+from tocsin.escalation.due_queue import DueQueue
 
 KEYS = st.sampled_from([f"inc-{n}" for n in range(6)])
 OPERATIONS = st.lists(

@@ -9,8 +9,8 @@ import yaml
 from escalation_support import plugins
 
 import tocsin
-from tocsin.scenario import load_scenario, parse_duration
-from tocsin.simulation import compare, simulate
+from tocsin.simulation.scenario import load_scenario, parse_duration
+from tocsin.simulation.runner import compare, simulate
 
 CONFIG = {
     "teams": {"platform": ["eng1@example.com", "eng2@example.com"]},
@@ -47,7 +47,7 @@ def config() -> tocsin.Config:
     return tocsin.parse_config(CONFIG, plugins().registry)
 
 
-def run(tmp_path: Path, config: tocsin.Config, **scenario) -> tocsin.simulation.SimulationResult:
+def run(tmp_path: Path, config: tocsin.Config, **scenario) -> tocsin.simulation.runner.SimulationResult:
     document = {"start": "2026-03-01T03:00:00Z", "incident": {"title": "x", "severity": "P1"}, **scenario}
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump(document), encoding="utf-8")

@@ -15,7 +15,7 @@ import yaml
 from integrations_support import TOKEN, alertmanager_body, am_alert, plugins, service
 
 import tocsin
-from tocsin.integrations import mapping_at, string_at
+from tocsin.integrations.events import mapping_at, string_at
 
 EXAMPLE = {
     "integrations": {

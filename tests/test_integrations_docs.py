@@ -113,7 +113,7 @@ def test_the_python_examples_run(tmp_path, monkeypatch):
 def test_the_config_reference_matches_the_defaults():
     for default in ("critical: P1", "high: P2", "error: P2", "warning: P3", "info: P4"):
         assert default in TEXT
-    table = dict(tocsin.integrations.DEFAULT_SEVERITY_MAP)
+    table = dict(tocsin.integrations.events.DEFAULT_SEVERITY_MAP)
     assert {key: value.value for key, value in table.items()} == {
         "critical": "P1",
         "high": "P2",

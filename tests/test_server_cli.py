@@ -18,7 +18,7 @@ import yaml
 from server_support import CONFIG, RESPONDER, bearer
 
 import tocsin
-from tocsin.sqlite_store import SQLiteStore
+from tocsin.store.sqlite.store import SQLiteStore
 
 SERVING = re.compile(r"serving (http://\S+)")
 

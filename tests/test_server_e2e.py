@@ -25,7 +25,7 @@ from server_support import CONFIG, READER, RESPONDER, START, ServerThread, beare
 
 import tocsin
 from tocsin.server import create_app, memory_storage, sqlite_storage
-from tocsin.signing import verify
+from tocsin.delivery.webhook.signing import verify
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

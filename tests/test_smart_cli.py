@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from tocsin.scenario import load_scenario
+from tocsin.simulation.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SMART = ROOT / "examples" / "smart"

@@ -13,7 +13,7 @@ import pytest
 from store_support import START, plugins
 
 import tocsin
-from tocsin.sqlite_store import SQLiteStore
+from tocsin.store.sqlite.store import SQLiteStore
 from tocsin.targets.team import TeamTarget
 from tocsin.targets.user import UserTarget
 

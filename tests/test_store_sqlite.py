@@ -12,8 +12,8 @@ import pytest
 from store_support import notification, plugins, row
 
 import tocsin
-from tocsin.sqlite_schema import MIGRATIONS, SCHEMA_VERSION, StoreError, migrate
-from tocsin.sqlite_store import SQLiteStore
+from tocsin.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION, StoreError, migrate
+from tocsin.store.sqlite.store import SQLiteStore
 
 
 def open_store(path: Path, **options) -> SQLiteStore:

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from tocsin.cli._app import UserError, app, emit_json, load, out_console, user_errors
 from tocsin.clock import SystemClock
-from tocsin.schedules import ScheduleResolver, compile_schedule
+from tocsin.schedules.resolver import ScheduleResolver, compile_schedule
 
 DEFAULT_SPAN = timedelta(days=7)
 

@@ -11,7 +11,7 @@ import hashlib
 import attrs
 
 from tocsin.server.errors import ApiError, ServerError
-from tocsin.serving import AuthMode, Scope, ServerSettings
+from tocsin.config.serving import AuthMode, Scope, ServerSettings
 
 __all__ = ["Authenticator", "Principal"]
 

@@ -21,11 +21,11 @@ from starlette.routing import Route
 
 from tocsin.convert import structure_faults
 from tocsin.errors import ConfigError
-from tocsin.escalation_errors import EscalationError
+from tocsin.escalation.errors import EscalationError
 from tocsin.logs import get_logger
 from tocsin.server.auth import Principal
 from tocsin.server.errors import ApiError, api_error, from_config_error, invalid
-from tocsin.serving import Scope
+from tocsin.config.serving import Scope
 
 if TYPE_CHECKING:
     from tocsin.server.service import Service

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from tocsin.errors import ConfigError, TocsinError
-from tocsin.escalation_errors import (
+from tocsin.escalation.errors import (
     EscalationActiveError,
     EscalationError,
     EscalationNotActiveError,

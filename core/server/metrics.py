@@ -17,8 +17,8 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from tocsin.models import DeliveryResult, Notification
 
 if TYPE_CHECKING:
-    from tocsin.escalation import EscalationEngine
-    from tocsin.store import EscalationStore, IncidentStore
+    from tocsin.escalation.engine import EscalationEngine
+    from tocsin.store.interfaces import EscalationStore, IncidentStore
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 

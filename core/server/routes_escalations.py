@@ -6,7 +6,7 @@ from tocsin.models import EscalationPolicy, EscalationState
 from tocsin.server.endpoints import Call, Endpoint, QueryParam
 from tocsin.server.errors import ApiError
 from tocsin.server.views import DeliveryList, PolicyList
-from tocsin.serving import Scope
+from tocsin.config.serving import Scope
 
 __all__ = ["ENDPOINTS"]
 

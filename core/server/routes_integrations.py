@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from tocsin.inbound import EventResult, Receipt, SourceError
-from tocsin.integrations import PayloadError
+from tocsin.intake.inbound import EventResult, Receipt, SourceError
+from tocsin.integrations.events import PayloadError
 from tocsin.logs import get_logger
 from tocsin.server.endpoints import Call, Endpoint
 from tocsin.server.errors import ApiError, invalid

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tocsin.server.endpoints import Call, Endpoint
 from tocsin.server.views import EvaluateRequest, RouteAnswer
-from tocsin.serving import Scope
+from tocsin.config.serving import Scope
 
 __all__ = ["ENDPOINTS"]
 

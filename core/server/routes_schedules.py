@@ -13,7 +13,7 @@ from starlette.responses import Response
 from tocsin.models import OnCallSchedule
 from tocsin.server.endpoints import Call, Endpoint, QueryParam
 from tocsin.server.views import OnCallAnswer, ScheduleList, ShiftList
-from tocsin.serving import Scope
+from tocsin.config.serving import Scope
 
 __all__ = ["ENDPOINTS"]
 

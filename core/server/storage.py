@@ -9,12 +9,12 @@ import attrs
 
 from tocsin.clock import Clock
 from tocsin.errors import TocsinError
-from tocsin.memory_store import InMemoryIncidentStore, InMemoryStore
+from tocsin.store.memory import InMemoryIncidentStore, InMemoryStore
 from tocsin.registry import Registry
 from tocsin.server.errors import ServerError
-from tocsin.serving import StorageBackend, StorageSettings
-from tocsin.sqlite_store import SQLiteStore
-from tocsin.store import EscalationStore, IncidentStore
+from tocsin.config.serving import StorageBackend, StorageSettings
+from tocsin.store.sqlite.store import SQLiteStore
+from tocsin.store.interfaces import EscalationStore, IncidentStore
 
 __all__ = ["Storage", "memory_storage", "open_storage", "sqlite_storage"]
 
@@ -40,7 +40,7 @@ def memory_storage(clock: Clock | None = None) -> Storage:
 
 def sqlite_storage(path: str, registry: Registry, clock: Clock, *, synchronous: str = "full") -> Storage:
     """Stores in the SQLite file at ``path`` (created and migrated if needed); ``synchronous`` is ``full`` or
-    ``normal`` (see :class:`~tocsin.serving.Synchronous`).
+    ``normal`` (see :class:`~tocsin.config.serving.Synchronous`).
 
     :raises ServerError: when the file cannot be opened (a missing directory, a newer schema, not a database).
     """

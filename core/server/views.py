@@ -2,7 +2,7 @@
 writes them as JSON.
 
 Bodies are the models themselves where one fits (an :class:`~tocsin.models.Incident`, an
-:class:`~tocsin.models.EscalationState`, an :class:`~tocsin.processor.ProcessResult`); the classes here only
+:class:`~tocsin.models.EscalationState`, an :class:`~tocsin.intake.processor.ProcessResult`); the classes here only
 wrap them (a page of incidents, an error). The OpenAPI document is generated from the same classes, so
 what the schema says and what the server sends cannot drift apart.
 """
@@ -18,7 +18,7 @@ import cattrs
 from tocsin.convert import make_converter
 from tocsin.models import Delivery, EscalationPolicy, EscalationState, FieldError, Incident, OnCallSchedule
 from tocsin.registry import Registry
-from tocsin.schedules import OnCallEntry, Shift
+from tocsin.schedules.resolver import OnCallEntry, Shift
 
 __all__ = [
     "MAX_SNOOZE_MINUTES",

@@ -1,0 +1,185 @@
+"""Settings for running tocsin as a service: the config's ``server`` and ``storage`` sections.
+
+Plain data, checked when the config loads. ``tocsin serve`` (and :func:`tocsin.server.create_app`) read them::
+
+    server:
+      host: 127.0.0.1
+      port: 8080
+      tokens:
+        - {name: monitoring, token_env: TOCSIN_MONITORING_TOKEN, scopes: [respond]}
+        - {name: dashboard, token: "a-long-random-string", scopes: [read]}
+      max_body_bytes: 1048576
+      ack_rate_limit: {per_minute: 10}
+    storage:
+      path: ./tocsin.db            # backend sqlite (the default); backend: memory keeps nothing
+      synchronous: full            # or normal: commits survive a killed process, not a power cut
+
+Scopes nest: ``admin`` may do everything ``respond`` may, and ``respond`` everything ``read`` may. A server
+with no tokens refuses to start unless ``auth: none`` says so explicitly.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import attrs
+
+from tocsin.models import FieldError
+
+if TYPE_CHECKING:
+    from tocsin.config.loader import Config
+    from tocsin.registry import Registry
+
+__all__ = [
+    "SERVING_ENUMS",
+    "AckRateLimit",
+    "ApiToken",
+    "AuthMode",
+    "Scope",
+    "ServerSettings",
+    "StorageBackend",
+    "StorageSettings",
+    "Synchronous",
+    "check_serving",
+]
+
+
+class Scope(enum.StrEnum):
+    """What a bearer token may do: ``read`` looks, ``respond`` raises and handles incidents, ``admin`` also
+    cancels escalations. Each scope includes the ones before it."""
+
+    READ = "read"
+    RESPOND = "respond"
+    ADMIN = "admin"
+
+    def allows(self, needed: Scope) -> bool:
+        """True when a token with this scope may call an endpoint that needs ``needed``."""
+        return _RANK[self] >= _RANK[needed]
+
+
+_RANK = {Scope.READ: 0, Scope.RESPOND: 1, Scope.ADMIN: 2}
+
+
+class AuthMode(enum.StrEnum):
+    """``tokens``: every /v1 request needs a bearer token; ``none``: the API is open (a trusted network)."""
+
+    TOKENS = "tokens"
+    NONE = "none"
+
+
+def _positive(instance: object, attribute: attrs.Attribute, value: int) -> None:
+    if value <= 0:
+        raise FieldError(attribute.name, f"must be more than 0, got {value}")
+
+
+def _port(instance: object, attribute: attrs.Attribute, value: int) -> None:
+    if not 0 <= value <= 65535:
+        raise FieldError(attribute.name, f"must be a TCP port (0-65535; 0 picks a free one), got {value}")
+
+
+def _scopes(instance: object, attribute: attrs.Attribute, value: tuple[Scope, ...]) -> None:
+    if not value:
+        raise FieldError(attribute.name, "must name at least one of read, respond, admin")
+
+
+@attrs.frozen(kw_only=True)
+class ApiToken:
+    """One bearer token: its ``name`` (shown as who acted), the secret (``token``, or the environment
+    variable ``token_env`` that holds it) and its ``scopes``."""
+
+    name: str
+    scopes: tuple[Scope, ...] = attrs.field(validator=_scopes)
+    token: str | None = attrs.field(default=None, repr=False)
+    token_env: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.token is None) == (self.token_env is None):
+            raise FieldError("token", "give exactly one of token and token_env")
+        if self.token is not None and len(self.token) < 16:
+            raise FieldError("token", "must be at least 16 characters long")
+
+    @property
+    def scope(self) -> Scope:
+        """The widest of the token's scopes."""
+        return max(self.scopes, key=_RANK.__getitem__)
+
+    def secret(self) -> str:
+        """The token's secret; from the environment for ``token_env`` (``LookupError`` when it is unset)."""
+        if self.token is not None:
+            return self.token
+        assert self.token_env is not None
+        value = os.environ.get(self.token_env, "")
+        if len(value) < 16:
+            state = "is not set" if not value else "holds fewer than 16 characters"
+            raise LookupError(f"token {self.name!r}: the environment variable {self.token_env} {state}")
+        return value
+
+
+@attrs.frozen(kw_only=True)
+class AckRateLimit:
+    """At most ``per_minute`` acknowledgement requests per incident in any 60 seconds (then 429)."""
+
+    per_minute: int = attrs.field(default=10, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class ServerSettings:
+    """How ``tocsin serve`` listens and whom it lets in."""
+
+    host: str = "127.0.0.1"
+    port: int = attrs.field(default=8080, validator=_port)
+    auth: AuthMode = AuthMode.TOKENS
+    tokens: tuple[ApiToken, ...] = ()
+    max_body_bytes: int = attrs.field(default=1_048_576, validator=_positive)
+    ack_rate_limit: AckRateLimit = attrs.field(factory=AckRateLimit)
+
+
+class StorageBackend(enum.StrEnum):
+    """Where incidents, escalations and the outbox live."""
+
+    SQLITE = "sqlite"
+    MEMORY = "memory"  # nothing survives a restart: for trials and tests
+
+
+class Synchronous(enum.StrEnum):
+    """When a SQLite commit counts as done: ``full`` once it would survive a power cut, ``normal`` once it
+    would survive the process being killed (faster: fewer fsyncs)."""
+
+    FULL = "full"
+    NORMAL = "normal"
+
+
+@attrs.frozen(kw_only=True)
+class StorageSettings:
+    """The store ``tocsin serve`` uses: a SQLite file at ``path`` (relative to the working directory)."""
+
+    backend: StorageBackend = StorageBackend.SQLITE
+    path: str = "./tocsin.db"
+    synchronous: Synchronous = Synchronous.FULL
+
+
+# The enums of these sections, for the config converter (a str enum needs its own structure hook).
+SERVING_ENUMS: tuple[type[enum.Enum], ...] = (Scope, AuthMode, StorageBackend, Synchronous)
+
+
+def check_serving(config: Config, registry: Registry) -> Iterator[tuple[str, str]]:
+    """Config check: token names and secrets are unique, and ``auth: none`` lists no tokens."""
+    server = config.server
+    if server.auth is AuthMode.NONE and server.tokens:
+        yield "$.server.tokens", "auth is none, so these tokens would never be asked for: remove them or the auth line"
+    names: dict[str, int] = {}
+    secrets: dict[str, int] = {}
+    for index, token in enumerate(server.tokens):
+        if token.name in names:
+            yield (
+                f"$.server.tokens[{index}].name",
+                f"duplicate token name {token.name!r} (first at tokens[{names[token.name]}])",
+            )
+        names.setdefault(token.name, index)
+        if token.token is not None:
+            if token.token in secrets:
+                yield f"$.server.tokens[{index}].token", f"the same secret as tokens[{secrets[token.token]}]"
+            secrets.setdefault(token.token, index)

@@ -1,0 +1,117 @@
+"""Notification channels resolved to senders, once, from the registry and the config's settings.
+
+A channel plugin registers a contact class (its ``type`` tag is the channel name), ``create(settings)`` and
+an optional settings class. :class:`ChannelSet` creates each sender the first time it is needed and keeps
+it; a channel whose settings are missing or broken becomes a :class:`ChannelError` for the notifications
+sent through it (recorded as failed deliveries), never an exception in the escalation timer.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from tocsin.errors import TocsinError
+from tocsin.registry import Registry, UnknownNameError
+
+if TYPE_CHECKING:
+    from tocsin.config.loader import Config
+    from tocsin.delivery.outbox import Sender
+
+__all__ = ["DEFAULT_CHANNEL", "ChannelError", "ChannelSet", "check_channel_settings"]
+
+DEFAULT_CHANNEL = "log"  # how a person without contacts (or an unknown notify channel) is reached
+
+
+class ChannelError(TocsinError):
+    """A channel cannot send: unknown, or its settings are missing or invalid."""
+
+
+class ChannelSet:
+    """Senders by channel name.
+
+    :param settings: channel name -> settings object (``Config.channels``).
+    :param senders: senders to use instead of creating them (a test double for one channel).
+    :param every_channel: one sender for every channel: simulations record instead of delivering.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        settings: Mapping[str, Any] | None = None,
+        *,
+        senders: Mapping[str, Sender] | None = None,
+        every_channel: Sender | None = None,
+    ) -> None:
+        self._registry = registry
+        self._settings = dict(settings or {})
+        self._senders: dict[str, Sender] = dict(senders or {})
+        self._every = every_channel
+        self._broken: dict[str, str] = {}
+
+    def sender(self, channel: str) -> Sender:
+        """The sender for ``channel``, created on first use; ``ChannelError`` says why there is none."""
+        if self._every is not None:
+            return self._every
+        sender = self._senders.get(channel)
+        if sender is not None:
+            return sender
+        if channel in self._broken:
+            raise ChannelError(self._broken[channel])
+        try:
+            sender = self._create(channel)
+        except ChannelError as exc:
+            self._broken[channel] = str(exc)
+            raise
+        self._senders[channel] = sender
+        return sender
+
+    def _create(self, channel: str) -> Sender:
+        try:
+            entry = self._registry.channels.get(channel)
+        except UnknownNameError as exc:
+            raise ChannelError(str(exc)) from None
+        settings = None
+        if entry.settings is not None:
+            settings = self._settings.get(channel)
+            if settings is None:
+                settings = _default_settings(entry.settings)
+                if settings is None:
+                    raise ChannelError(f"channel {channel!r} needs settings in the config's channels.{channel} section")
+        try:
+            return entry.create(settings)
+        except Exception as exc:
+            raise ChannelError(f"channel {channel!r} could not start: {type(exc).__name__}: {exc}") from None
+
+    async def aclose(self) -> None:
+        """Close every sender that has an ``aclose()`` (HTTP sessions and the like)."""
+        for sender in {id(s): s for s in self._senders.values()}.values():
+            close = getattr(sender, "aclose", None)
+            if close is not None:
+                result = close()
+                if inspect.isawaitable(result):
+                    await result
+
+
+def _default_settings(settings_class: type) -> Any:
+    try:
+        return settings_class()
+    except TypeError:
+        return None
+
+
+def check_channel_settings(config: Config, registry: Registry) -> Iterator[tuple[str, str]]:
+    """Config check: every channel a contact uses must have settings, unless its settings have defaults."""
+    needed: dict[str, str] = {}  # channel -> first path that uses it
+    for address, user in config.users.items():
+        for index, contact in enumerate(user.contacts):
+            needed.setdefault(contact.type, f"$.users[{address!r}].contacts[{index}]")
+    for name, contact in config.notify_channels.items():
+        needed.setdefault(contact.type, f"$.notify_channels[{name!r}]")
+    for channel, path in needed.items():
+        if channel not in registry.channels or channel in config.channels:
+            continue
+        settings_class = registry.channels.get(channel).settings
+        if settings_class is not None and _default_settings(settings_class) is None:
+            yield path, f"channel {channel!r} needs settings: add a channels.{channel} section"

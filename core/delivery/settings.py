@@ -1,0 +1,56 @@
+"""The config's ``delivery`` section: how the outbox retries, and how long one attempt and one claim last.
+
+```yaml
+delivery:
+  max_attempts: 8        # attempts in all, the first included; then the notification is dead-lettered
+  base_seconds: 5        # the longest first wait; doubles after each failure ...
+  cap_seconds: 300       # ... up to this (which also caps a receiver's Retry-After)
+  timeout_seconds: 30    # one attempt may take this long
+  lease_seconds: 60      # a claimed notification may be claimed again this long after (a crashed sender)
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from tocsin.models import FieldError
+from tocsin.delivery.retry import RetryPolicy
+
+__all__ = ["DeliverySettings"]
+
+
+def _positive(instance: Any, attribute: attrs.Attribute, value: float | None) -> None:
+    if value is not None and not value > 0:
+        raise FieldError(attribute.name, f"must be more than 0, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class DeliverySettings:
+    """The ``delivery`` section: how the outbox retries, and how long one attempt and one claim last."""
+
+    max_attempts: int = 8
+    base_seconds: float = 5.0
+    cap_seconds: float = 300.0
+    timeout_seconds: float = attrs.field(default=30.0, validator=_positive)
+    lease_seconds: float | None = attrs.field(default=None, validator=_positive)
+
+    def __attrs_post_init__(self) -> None:
+        self.retry_policy()  # the same checks as RetryPolicy, reported on this section's fields
+        if self.lease_seconds is not None and self.lease_seconds <= self.timeout_seconds:
+            raise FieldError(
+                "lease_seconds",
+                f"must be more than timeout_seconds ({self.timeout_seconds:g}), got {self.lease_seconds:g}: "
+                "a claim must outlast the attempt it covers",
+            )
+
+    def retry_policy(self) -> RetryPolicy:
+        """The backoff these settings describe."""
+        return RetryPolicy(base_seconds=self.base_seconds, cap_seconds=self.cap_seconds, max_attempts=self.max_attempts)
+
+    @property
+    def lease(self) -> float:
+        """Seconds a claim holds: ``lease_seconds``, or ``timeout_seconds`` plus 30."""
+        return self.lease_seconds if self.lease_seconds is not None else self.timeout_seconds + 30.0

@@ -1,0 +1,527 @@
+"""The escalation engine: policies, escalations, the due-queue timer, acknowledgements — the guide's API.
+
+Every change to an escalation is one transition: the engine mutates its compact record, then writes the
+row, the notifications the transition created and its journal events to the store in one commit (compare-
+and-set on the row's version), queues the new notifications in the outbox, and only then tells the
+observer hooks. "Now" always comes from the injected clock, so a :class:`~tocsin.clock.ManualClock` runs the
+same code in virtual time. See :mod:`tocsin.escalation.plan` for the timing rules.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from tocsin.delivery.channels import ChannelSet
+from tocsin.clock import Clock, SystemClock
+from tocsin.escalation.errors import (
+    EscalationActiveError,
+    EscalationNotActiveError,
+    PolicyDisabledError,
+    PolicyError,
+    UnknownIncidentError,
+    UnknownPolicyError,
+)
+from tocsin.escalation.plan import Plan, Run
+from tocsin.escalation.executor import TargetExecutor
+from tocsin.escalation.firing import Firer, round_robin_cursor
+from tocsin.instants import MICROS_PER_MINUTE, MICROS_PER_SECOND, from_micros, to_micros
+from tocsin.escalation.level_rules import LevelError, LevelRules, compile_level_rules
+from tocsin.manager import Plugins, load_plugins
+from tocsin.store.memory import InMemoryStore
+from tocsin.models import (
+    EscalationEvent,
+    EscalationPolicy,
+    EscalationState,
+    EscalationStatus,
+    Incident,
+    Notification,
+    Recipient,
+)
+from tocsin.escalation.monitor import Monitor
+from tocsin.observers import Observers
+from tocsin.delivery.outbox import Outbox
+from tocsin.routing.policies import select_policy
+from tocsin.registry import UnknownNameError
+from tocsin.store.interfaces import EscalationRow, EscalationStore
+from tocsin.escalation.transitions import Transitions
+from tocsin.escalation.working_hours import WorkingHours, WorkingHoursError, WorkingWindow, compile_working_hours
+
+if TYPE_CHECKING:
+    from tocsin.config.loader import Config
+
+__all__ = ["EscalationEngine"]
+
+_ACTIVE = EscalationStatus.ACTIVE
+_ACKNOWLEDGED = EscalationStatus.ACKNOWLEDGED
+
+
+class EscalationEngine:
+    """Runs escalations: the guide's ``EscalationEngine`` with its names, in snake_case.
+
+    :param plugins: the loaded plugin set (default: ``tocsin.load_plugins()``).
+    :param store: where escalations, journals and the outbox live (default: in memory).
+    :param clock: where "now" comes from (default: the system clock; a ``ManualClock`` for virtual time).
+    :param config: a loaded configuration: its teams, users, schedules, policies and channel settings.
+    :param channels: the senders (default: created from the registry and ``config.channels``).
+    :param check_interval: the longest the monitor sleeps without looking at the due-queue (seconds).
+    :param late_after: a level that fires more than this after its due time is late (downtime catch-up).
+    :param delivery_timeout: how long a channel may take to deliver one notification (seconds; default: the
+        config's ``delivery.timeout_seconds``, 30 without a config). Retries follow ``config.delivery``.
+    :param observe: call the observer hooks (False for simulations, which must not look like real events).
+    :param instance_id: who this engine is among instances sharing a store: the owner of the due work it
+        claims (default: a random id).
+    :param lease_seconds: how long due work claimed by :meth:`claim_due_work` stays this engine's before another
+        instance may claim it (seconds).
+    :param claim_limit: the most escalations one :meth:`claim_due_work` claims.
+    """
+
+    def __init__(
+        self,
+        plugins: Plugins | None = None,
+        store: EscalationStore | None = None,
+        *,
+        clock: Clock | None = None,
+        config: Config | None = None,
+        channels: ChannelSet | None = None,
+        check_interval: float = 30.0,
+        late_after: timedelta = timedelta(minutes=1),
+        delivery_timeout: float | None = None,
+        observe: bool = True,
+        instance_id: str | None = None,
+        lease_seconds: float = 60.0,
+        claim_limit: int = 100,
+    ) -> None:
+        self.instance_id = instance_id if instance_id is not None else uuid.uuid4().hex
+        self.lease_seconds = float(lease_seconds)
+        self.claim_limit = claim_limit
+        self._plugins = plugins if plugins is not None else load_plugins()
+        registry = self._plugins.registry
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._store: EscalationStore = store if store is not None else InMemoryStore()
+        self._executor = TargetExecutor(registry)
+        self._channels = channels or ChannelSet(registry, config.channels if config is not None else None)
+        self._outbox = Outbox(
+            self._store,
+            self._channels,
+            clock=self._clock,
+            settings=config.delivery if config is not None else None,
+            timeout_seconds=delivery_timeout,
+        )
+        self.observing = observe
+        self._policies: dict[str, Plan] = {}
+        self._windows: dict[str, WorkingWindow] = {}  # working-hours windows by name
+        self.monitor = Monitor(self, check_interval)
+        late = int(late_after / timedelta(microseconds=1))
+        self._transitions = Transitions(
+            self._store,
+            self._outbox,
+            Observers(self._plugins.hook if observe else None),
+            Firer(self._executor, late_after=late, round_robin=round_robin_cursor(self._store)),
+            self._plan_for,
+            self.monitor.changed,
+        )
+        self._runs = self._transitions.runs
+        self._queue = self._transitions.queue
+        if config is not None:
+            self.load_config(config)
+        self._recover()
+
+    @classmethod
+    def from_config(cls, config: Config, plugins: Plugins | None = None, **options: Any) -> EscalationEngine:
+        """An engine with ``config``'s teams, users, schedules, policies and channel settings registered."""
+        return cls(plugins, config=config, **options)
+
+    def with_check_interval(self, seconds: float) -> EscalationEngine:
+        """Set the monitor's longest sleep (the guide's ``with_check_interval``); returns the engine."""
+        self.monitor.check_interval = float(seconds)
+        return self
+
+    # --- what the engine is built from -------------------------------------------------------------------
+
+    @property
+    def clock(self) -> Clock:
+        """The clock every "now" comes from."""
+        return self._clock
+
+    @property
+    def store(self) -> EscalationStore:
+        """The escalation store (rows, journals, outbox)."""
+        return self._store
+
+    @property
+    def outbox(self) -> Outbox:
+        """The notification outbox."""
+        return self._outbox
+
+    @property
+    def plugins(self) -> Plugins:
+        """The plugin set the engine was built with."""
+        return self._plugins
+
+    def executor(self) -> TargetExecutor:
+        """Teams, people and schedules that targets expand against (``engine.executor().register_team(...)``)."""
+        return self._executor
+
+    def load_config(self, config: Config) -> None:
+        """Register ``config``'s teams, users, schedules, working hours and policies."""
+        self._executor.load(config)
+        for name, hours in config.working_hours.items():
+            self.register_working_hours(name, hours)
+        for policy in config.policies:
+            self.register_policy(policy)
+
+    def register_working_hours(self, name: str, hours: WorkingHours) -> None:
+        """Add or replace the working-hours window ``name`` (levels name it in ``when`` and
+        ``delay_counts_during``); register it before the policies that use it."""
+        try:
+            self._windows[name] = compile_working_hours(name, hours)
+        except WorkingHoursError as exc:
+            raise PolicyError(str(exc)) from None
+
+    # --- policies ----------------------------------------------------------------------------------------
+
+    def register_policy(self, policy: EscalationPolicy) -> None:
+        """Add or replace a policy. Escalations already running keep the snapshot they started with."""
+        levels = []
+        for index, level in enumerate(policy.levels):
+            try:
+                levels.append(self._executor.compile(level.targets))
+            except UnknownNameError as exc:
+                raise PolicyError(f"policy {policy.id!r}: levels[{index}]: {exc}") from None
+        self._policies[policy.id] = Plan(policy, tuple(levels), self._level_rules(policy))
+
+    def policies(self) -> list[EscalationPolicy]:
+        """The registered policies, in the order they were first registered."""
+        return [plan.policy for plan in self._policies.values()]
+
+    def get_policy(self, policy_id: str) -> EscalationPolicy | None:
+        """The registered policy with ``policy_id``, or None."""
+        plan = self._policies.get(policy_id)
+        return plan.policy if plan is not None else None
+
+    def find_policy_for_incident(self, incident: Incident, policy_id: str | None = None) -> EscalationPolicy | None:
+        """The policy for ``incident``: ``policy_id`` (a routing ``use_policy``) first; else the enabled
+        policies whose severity filter is empty or names the severity, highest ``priority``, ties in the
+        order they were registered."""
+        return select_policy(self.policies(), incident, policy_id)
+
+    # --- escalations ---------------------------------------------------------------------------------------
+
+    def start_escalation(
+        self,
+        incident: Incident,
+        policy_id: str,
+        *,
+        delay: timedelta | None = None,
+        announce: Sequence[Recipient] = (),
+    ) -> EscalationState:
+        """Start escalating ``incident`` with a snapshot of policy ``policy_id``; levels due now fire now.
+
+        :param delay: hold the whole schedule back (a routing ``suppress``): level 0 is due ``delay`` plus
+            its own delay from now.
+        :param announce: recipients of the routing ``notify`` messages, sent when the schedule begins (now,
+            or when ``delay`` is over if the escalation is still open then).
+        """
+        plan = self._policies.get(policy_id)
+        if plan is None:
+            known = ", ".join(self._policies) or "(none)"
+            raise UnknownPolicyError(f"unknown policy {policy_id!r}; known: {known}")
+        if not plan.policy.enabled:
+            raise PolicyDisabledError(f"policy {policy_id!r} is disabled: it cannot start an escalation")
+        held = self._runs.get(incident.id)
+        previous = self._store.load(incident.id)
+        if held is not None or (previous is not None and previous.is_open):
+            row = held.to_row() if held is not None else previous
+            assert row is not None
+            raise EscalationActiveError(
+                f"incident {incident.id!r} already has an {row.status.value} escalation ({row.escalation_id}); "
+                "resolve or cancel it first"
+            )
+        now = self._now()
+        hold = int(delay / timedelta(microseconds=1)) if delay else 0
+        run = Run(f"{incident.id}#{_serial(previous) + 1}", incident, plan, now, now + hold)
+        run.announce = tuple(announce)
+        events = [EscalationEvent(at=from_micros(now), kind="started", detail=f"policy {policy_id}")]
+        self._transitions.step(run, now, None, events, [("started", {})])
+        return self._transitions.view(run)
+
+    def notify(self, incident: Incident, recipients: Sequence[Recipient]) -> list[Notification]:
+        """Send one message about ``incident`` to each recipient now (routing ``notify`` without an
+        escalation); keyed by incident and recipient, so a repeat of the incident sends nothing twice."""
+        now = self._clock.now()
+        notifications = [
+            Notification(
+                key=f"{incident.id}/notify/{recipient.channel}/{recipient.address}",
+                incident_id=incident.id,
+                policy_id="",
+                pass_number=0,
+                level=-1,
+                recipient=recipient,
+                due_at=now,
+                incident=incident,
+                fired_at=now,
+            )
+            for recipient in recipients
+        ]
+        fresh = self._store.enqueue(notifications)
+        self._outbox.submit(fresh)
+        if fresh:
+            self.monitor.wake()
+        return fresh
+
+    def get_escalation_state(self, incident_id: str) -> EscalationState | None:
+        """The escalation of ``incident_id`` (the latest one, open or ended), or None."""
+        run = self._runs.get(incident_id)
+        if run is not None:
+            return self._transitions.view(run)
+        row = self._store.load(incident_id)
+        return self._transitions.view_row(row) if row is not None else None
+
+    def acknowledge_escalation(self, incident_id: str, by: str) -> EscalationState:
+        """``by`` acknowledges: levels with ``stop_on_ack`` stop firing, repeats stop.
+
+        When the current level (the last one not skipped) has ``ack_mode: all``, everyone it paged must
+        acknowledge: until the last of them does, each acknowledgement is journalled as ``ack_received``
+        and the escalation goes on escalating.
+        """
+        run = self._open_run(incident_id, "acknowledged")
+        now = self._catch_up(run)
+        if run.status is _ACKNOWLEDGED:
+            raise EscalationNotActiveError(
+                f"incident {incident_id!r}: the escalation is already acknowledged by {run.acked_by!r}; "
+                "only an active escalation can be acknowledged"
+            )
+        if run.status is not _ACTIVE:  # it completed while catching up
+            raise EscalationNotActiveError(
+                f"incident {incident_id!r}: the escalation is {run.status.value}; it cannot be acknowledged"
+            )
+        expected = run.version
+        answered = run.paged_level if run.paged_level >= 0 else run.level
+        waiting = run.ack_from(by)
+        if waiting:
+            counted = "" if by in run.awaiting else f"{by} was not paged at level {answered}; "
+            progress = f"{len(run.acks)} of {len(run.awaiting)} acknowledged; waiting for {', '.join(waiting)}"
+            event = EscalationEvent(
+                at=from_micros(now),
+                kind="ack_received",
+                by=by,
+                pass_number=run.pass_number,
+                level=answered,
+                detail=counted + progress,
+            )
+            self._transitions.step(run, now, expected, [event], [])
+            return self._transitions.view(run)
+        run.status, run.acked_by, run.acked_at, run.acked_level = _ACKNOWLEDGED, by, now, answered
+        detail = f"all {len(run.awaiting)} paged at level {answered} acknowledged" if run.awaiting else ""
+        event = EscalationEvent(
+            at=from_micros(now), kind="acknowledged", by=by, pass_number=run.pass_number, detail=detail
+        )
+        self._transitions.step(run, now, expected, [event], [("acknowledged", {"by": by})])
+        return self._transitions.view(run)
+
+    def snooze(self, incident_id: str, minutes: int, by: str | None = None) -> EscalationState:
+        """Snooze an acknowledged escalation: if it is not resolved within ``minutes``, it re-triggers, as
+        in PagerDuty: active again, the acknowledged level pages again, and the schedule goes on from there.
+
+        Snoozing again moves the time; while snoozed, ``ack_timeout_minutes`` does not apply.
+
+        :raises EscalationNotActiveError: the escalation is not acknowledged.
+        :raises ValueError: ``minutes`` is not a whole number of at least 1.
+        """
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
+            raise ValueError(f"snooze needs a whole number of minutes, 1 or more; got {minutes!r}")
+        run = self._open_run(incident_id, "snoozed")
+        now = self._catch_up(run)
+        if run.status is not _ACKNOWLEDGED:
+            raise EscalationNotActiveError(
+                f"incident {incident_id!r}: the escalation is {run.status.value}; only an acknowledged escalation "
+                "can be snoozed"
+            )
+        expected = run.version
+        run.snoozed_until = now + minutes * MICROS_PER_MINUTE
+        until = from_micros(run.snoozed_until).isoformat()
+        event = EscalationEvent(
+            at=from_micros(now),
+            kind="snoozed",
+            by=by,
+            pass_number=run.pass_number,
+            level=run.acked_level,
+            detail=f"for {minutes} minutes, until {until}",
+        )
+        self._transitions.step(run, now, expected, [event], [])
+        return self._transitions.view(run)
+
+    def update_incident(self, incident: Incident) -> EscalationState | None:
+        """Give the open escalation of ``incident.id`` the incident as it is now: levels that come due later
+        evaluate their ``when`` conditions against it and their pages carry it. What was due before now
+        fires first, with the incident as it was. None when the incident has no open escalation."""
+        run = self._runs.get(incident.id)
+        if run is None:
+            return None
+        now = self._catch_up(run)
+        expected = run.version
+        run.incident = incident
+        self._transitions.step(run, now, expected, [], [])
+        return self._transitions.view(run)
+
+    def resolve_escalation(self, incident_id: str, by: str | None = None) -> EscalationState:
+        """Stop the escalation because its incident is resolved. Resolving twice is harmless."""
+        return self._end(incident_id, EscalationStatus.RESOLVED, by)
+
+    def cancel_escalation(self, incident_id: str, by: str | None = None) -> EscalationState:
+        """Stop the escalation without resolving the incident."""
+        return self._end(incident_id, EscalationStatus.CANCELLED, by)
+
+    def escalate_now(self, incident_id: str, by: str | None = None) -> EscalationState:
+        """Fire the next level now; the levels after it count their delays from now."""
+        run = self._open_run(incident_id, "escalated")
+        now = self._catch_up(run)
+        following = run.plan.next_firing(False, run.pass_number, run.level, run.anchor)
+        if following is None:
+            raise EscalationNotActiveError(
+                f"incident {incident_id!r}: the last level of the last pass has fired; there is no level to escalate to"
+            )
+        expected = run.version
+        run.pass_number, run.level, run.anchor = following[0], following[1], now
+        event = EscalationEvent(
+            at=from_micros(now), kind="escalated", by=by, pass_number=following[0], level=following[1]
+        )
+        self._transitions.step(run, now, expected, [event], [], manual=True)
+        return self._transitions.view(run)
+
+    def open_escalations(self) -> list[EscalationState]:
+        """Every active or acknowledged escalation this engine runs."""
+        return [self._transitions.view(run) for run in self._runs.values()]
+
+    def active_count(self) -> int:
+        """How many escalations are open (active or acknowledged)."""
+        return len(self._runs)
+
+    # --- the timer ---------------------------------------------------------------------------------------
+
+    def tick(self, now: datetime | None = None) -> int:
+        """Process everything due at or before ``now`` (default: the clock's now); returns levels fired.
+
+        Only the escalations at the front of the due-queue are looked at; an idle tick costs one peek.
+        """
+        at = to_micros(now) if now is not None else self._now()
+        return self._transitions.tick(at, int(self.monitor.check_interval * MICROS_PER_SECOND))
+
+    def claim_due_work(self, now: datetime | None = None) -> int:
+        """Claim the store's escalations due at or before ``now`` (default: the clock's now) that no other
+        instance holds, and take over those this engine does not run yet or runs at an older version (another
+        instance started or changed them). Those it runs at the stored version are left alone. The monitor
+        calls this before each tick; returns how many escalations were taken over."""
+        at = now if now is not None else self._clock.now()
+        rows = self._store.claim_due(
+            at, owner=self.instance_id, lease_seconds=self.lease_seconds, limit=self.claim_limit
+        )
+        return self._transitions.adopt_newer(rows) if rows else 0
+
+    def next_due_at(self) -> datetime | None:
+        """When the earliest open escalation is next due, or None."""
+        due = self._queue.next_due()
+        return from_micros(due) if due is not None else None
+
+    def run_until(self, instant: datetime) -> int:
+        """Virtual time: move a settable clock (``ManualClock``) to each due time up to ``instant``, ticking
+        at each, then to ``instant``. Returns the levels fired."""
+        setter = getattr(self._clock, "set", None)
+        if setter is None:
+            raise TypeError("run_until needs a clock with set() (a ManualClock); use run_monitor() in real time")
+        target = to_micros(instant)
+        fired = 0
+        while (due := self._queue.next_due()) is not None and due <= target:
+            if due > self._now():
+                setter(from_micros(due))
+            fired += self.tick()
+        if target > self._now():
+            setter(instant)
+        return fired
+
+    async def run_monitor(self) -> None:
+        """Run the timer and the outbox until :meth:`stop_monitor`: sleep until the next due time or a change,
+        never longer than ``check_interval``."""
+        await self.monitor.run()
+
+    def stop_monitor(self) -> None:
+        """Ask a running :meth:`run_monitor` to return."""
+        self.monitor.stop()
+
+    # --- internals ---------------------------------------------------------------------------------------
+
+    def _now(self) -> int:
+        return to_micros(self._clock.now())
+
+    def _open_run(self, incident_id: str, action: str) -> Run:
+        run = self._runs.get(incident_id)
+        if run is not None:
+            return run
+        row = self._store.load(incident_id)
+        if row is None:
+            raise UnknownIncidentError(f"no escalation for incident {incident_id!r}")
+        raise EscalationNotActiveError(
+            f"incident {incident_id!r}: the escalation is {row.status.value}; it cannot be {action}"
+        )
+
+    def _catch_up(self, run: Run) -> int:
+        """Fire what was due before an action on ``run`` (the action happens after them); returns now."""
+        now = self._now()
+        self._transitions.catch_up(run, now)
+        return now
+
+    def _end(self, incident_id: str, status: EscalationStatus, by: str | None) -> EscalationState:
+        run = self._runs.get(incident_id)
+        if run is None:
+            row = self._store.load(incident_id)
+            if row is None:
+                raise UnknownIncidentError(f"no escalation for incident {incident_id!r}")
+            if row.status is status:
+                return self._transitions.view_row(row)
+            if not (status is EscalationStatus.RESOLVED and row.status is EscalationStatus.COMPLETED):
+                raise EscalationNotActiveError(
+                    f"incident {incident_id!r}: the escalation is {row.status.value}; it cannot be {status.value}"
+                )
+            run = Run.from_row(row, self._plan_for(row.policy))
+        now = self._now()
+        expected = run.version
+        run.status, run.ended = status, now
+        run.snoozed_until, run.rotation = None, ()
+        event = EscalationEvent(at=from_micros(now), kind=status.value, by=by, pass_number=run.pass_number)
+        self._transitions.step(run, now, expected, [event], [(status.value, {})])
+        return self._transitions.view(run)
+
+    def _plan_for(self, policy: EscalationPolicy) -> Plan:
+        current = self._policies.get(policy.id)
+        if current is not None and (current.policy is policy or current.policy == policy):
+            return current
+        levels = tuple(self._executor.compile(level.targets) for level in policy.levels)
+        return Plan(policy, levels, self._level_rules(policy))
+
+    def _level_rules(self, policy: EscalationPolicy) -> tuple[LevelRules | None, ...]:
+        registry = self._plugins.registry
+        rules: list[LevelRules | None] = []
+        faults: list[str] = []
+        for index, level in enumerate(policy.levels):
+            try:
+                rules.append(compile_level_rules(level, registry, self._windows, path=f"levels[{index}]"))
+            except LevelError as exc:
+                faults.append(str(exc))
+        if faults:
+            raise PolicyError(f"policy {policy.id!r}: {'; '.join(faults)}")
+        return tuple(rules)
+
+    def _recover(self) -> None:
+        """Pick up the store's open escalations (a restart) and its undelivered notifications."""
+        self._transitions.adopt(self._store.load_open())
+        self._outbox.recover()
+
+
+def _serial(previous: EscalationRow | None) -> int:
+    if previous is None:
+        return 0
+    _, _, serial = previous.escalation_id.rpartition("#")
+    return int(serial) if serial.isdigit() else 0

@@ -1,0 +1,91 @@
+"""The monitor: ticks the engine when something is due, sleeps otherwise, wakes early on a change.
+
+It sleeps until the due-queue's earliest time, or until a change makes something due sooner (a new
+escalation, an acknowledgement), never longer than ``check_interval`` seconds. Each time it wakes it first
+claims the store's due work (:meth:`~tocsin.escalation.engine.EscalationEngine.claim_due_work`), so escalations another
+instance sharing the store started, changed or left behind are taken over within ``check_interval``. The outbox
+delivers in its own task alongside, so a slow channel never delays a tick. The clock decides what "now" is: with a
+``ManualClock``, advance it and call :meth:`Monitor.wake`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from tocsin.instants import MICROS_PER_SECOND, from_micros, to_micros
+from tocsin.logs import get_logger
+
+if TYPE_CHECKING:
+    from tocsin.escalation.engine import EscalationEngine
+
+__all__ = ["Monitor"]
+
+_log = get_logger(component="monitor")
+
+
+class Monitor:
+    """Runs an engine's timer and outbox in the current event loop."""
+
+    def __init__(self, engine: EscalationEngine, check_interval: float) -> None:
+        self.check_interval = check_interval
+        self._engine = engine
+        self._wakeup = asyncio.Event()
+        self._sleeping_until: int | None = None  # microseconds; None while awake
+        self._stopping = False
+
+    @property
+    def asleep_until(self) -> datetime | None:
+        """When the running monitor's current sleep ends (by the engine's clock); None while it is awake."""
+        return from_micros(self._sleeping_until) if self._sleeping_until is not None else None
+
+    def changed(self, due: int) -> None:
+        """Something is now due at ``due``: wake up if that is sooner than the current sleep ends."""
+        if self._sleeping_until is not None and due < self._sleeping_until:
+            self._wakeup.set()
+
+    def wake(self) -> None:
+        """Look at the due-queue now (after moving a manual clock, say)."""
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        """Make :meth:`run` return after its current step."""
+        self._stopping = True
+        self._wakeup.set()
+
+    def sleep_seconds(self) -> float:
+        """How long the monitor would sleep now: until the next due time, at most ``check_interval``."""
+        engine = self._engine
+        following = engine.next_due_at()
+        if following is None:
+            return self.check_interval
+        wait = (following - engine.clock.now()).total_seconds()
+        return min(max(wait, 0.0), self.check_interval)
+
+    async def run(self) -> None:
+        """Tick and sleep until :meth:`stop`; then let deliveries in flight finish."""
+        engine = self._engine
+        self._stopping = False
+        self._wakeup = asyncio.Event()  # bound to this run's loop
+        deliveries = asyncio.create_task(engine.outbox.run())
+        try:
+            while not self._stopping:
+                self._wakeup.clear()
+                try:
+                    engine.claim_due_work()
+                except Exception:  # the store is unreachable for now: run what this engine holds, claim next time
+                    _log.exception("claiming due work failed; retrying at the next wake")
+                engine.tick()
+                wait = self.sleep_seconds()
+                self._sleeping_until = to_micros(engine.clock.now()) + int(wait * MICROS_PER_SECOND)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._wakeup.wait()
+                self._sleeping_until = None
+        finally:
+            deliveries.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await deliveries
+            await engine.outbox.flush()

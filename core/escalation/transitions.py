@@ -1,0 +1,251 @@
+"""How one change to an escalation is applied: fire what is due, commit once, reschedule, tell observers.
+
+:class:`Transitions` holds the engine's open escalations (compact :class:`~tocsin.escalation.plan.Run`
+records) and the due-queue. A transition mutates a record, then writes the row, the notifications it
+created and its journal events to the store in ONE commit (compare-and-set on the version); only after the
+commit succeeds are the new notifications queued in the outbox and the observers told. When a commit loses
+(another instance changed the escalation) the record is reloaded from the store and nothing is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from tocsin.escalation.due_queue import DueQueue
+from tocsin.escalation.errors import StaleStateError
+from tocsin.escalation.plan import Plan, Run, state_from_row
+from tocsin.escalation.firing import Firer
+from tocsin.instants import from_micros
+from tocsin.logs import get_logger
+from tocsin.models import (
+    DeliveryResult,
+    EscalationEvent,
+    EscalationPolicy,
+    EscalationState,
+    EscalationStatus,
+    Notification,
+)
+from tocsin.observers import Observers
+from tocsin.delivery.outbox import Outbox
+from tocsin.store.interfaces import EscalationRow, EscalationStore
+
+__all__ = ["Hooks", "Transitions"]
+
+_log = get_logger(component="escalation")
+_ACTIVE = EscalationStatus.ACTIVE
+_ACKNOWLEDGED = EscalationStatus.ACKNOWLEDGED
+Hooks = list[tuple[str, dict[str, Any]]]  # (observer short name, arguments besides ``state``)
+
+
+class Transitions:
+    """Open escalations by incident id, their due-queue, and the one way they change."""
+
+    def __init__(
+        self,
+        store: EscalationStore,
+        outbox: Outbox,
+        observers: Observers,
+        firer: Firer,
+        plan_for: Callable[[EscalationPolicy], Plan],
+        on_due: Callable[[int], None],
+    ) -> None:
+        self.runs: dict[str, Run] = {}
+        self.queue = DueQueue()
+        self._store = store
+        self._outbox = outbox
+        self._observers = observers
+        self._firer = firer
+        self._plan_for = plan_for
+        self._on_due = on_due
+        outbox.subscribe(self._delivered)
+
+    def step(
+        self,
+        run: Run,
+        now: int,
+        expected: int | None,
+        events: list[EscalationEvent],
+        hooks: Hooks,
+        manual: bool = False,
+    ) -> int:
+        """One transition at ``now``: fire what is due, complete if nothing follows, commit, schedule, tell
+        observers. ``expected`` is the version the change was made on (None: a new escalation). Returns the
+        levels fired."""
+        notifications: list[Notification] = []
+        firings = self._firer.collect(run, now, events, manual)
+        now_dt = from_micros(now)
+        fired = 0
+        for firing, late in firings:
+            if self._firer.fire(run, firing, late, now_dt, notifications, events):
+                fired += 1
+                hooks.append(("level_fired", {"level": firing.level, "pass_number": firing.pass_number, "late": late}))
+        event = run.next_event()
+        if event is None and run.status is _ACTIVE:
+            run.status, run.ended = EscalationStatus.COMPLETED, now
+            events.append(EscalationEvent(at=now_dt, kind="completed", pass_number=run.pass_number))
+            hooks.append(("completed", {}))
+        run.due = event[0] if event is not None else None
+        run.version = (expected or 0) + 1
+        try:
+            fresh = self._store.commit(
+                run.to_row(), expected_version=expected, notifications=notifications, events=events
+            )
+        except StaleStateError:
+            self.reload(run.incident.id)
+            raise
+        self._place(run)
+        self._outbox.submit(fresh)
+        if fresh:
+            self._on_due(now)
+        self._emit(run, hooks)
+        return fired
+
+    def tick(self, now: int, retry_after: int) -> int:
+        """Step every escalation due at or before ``now``; one that fails is retried ``retry_after`` later."""
+        fired = 0
+        for incident_id in self.queue.pop_due(now):
+            run = self.runs.get(incident_id)
+            if run is None:
+                continue
+            try:
+                fired += self.step(run, now, run.version, [], [])
+                if run.due is not None and run.due <= now:  # firing scheduled more work that is already due
+                    fired += self._advance(run, now)
+            except StaleStateError as exc:
+                _log.warning("escalation changed elsewhere; reloaded", incident_id=incident_id, reason=str(exc))
+            except Exception:
+                _log.exception("escalation step failed; retrying later", incident_id=incident_id)
+                self.reload(incident_id)
+                self.queue.schedule(incident_id, now + retry_after)
+        return fired
+
+    def catch_up(self, run: Run, now: int) -> None:
+        """Fire what was due before an action on ``run``, so the action happens after it."""
+        if run.due is not None and run.due <= now:
+            self._advance(run, now)
+
+    def _advance(self, run: Run, now: int) -> int:
+        """Step ``run`` until nothing is due at ``now`` (firing a level can schedule more work that is already
+        due: a round-robin step of a level that fired late)."""
+        fired = 0
+        while run.due is not None and run.due <= now and self.runs.get(run.incident.id) is run:
+            due = run.due
+            fired += self.step(run, now, run.version, [], [])
+            if run.due is not None and run.due <= due:
+                break  # no progress: leave the rest to the next tick
+        return fired
+
+    # --- views -------------------------------------------------------------------------------------------
+
+    def view(self, run: Run) -> EscalationState:
+        """The full state of an escalation, with its deliveries and journal."""
+        is_open = run.status is _ACTIVE or run.status is _ACKNOWLEDGED
+        return self.view_row(run.to_row(), run.next_level() if is_open else None)
+
+    def view_row(self, row: EscalationRow, next_level: int | None = None) -> EscalationState:
+        """The full state of a stored escalation."""
+        store = self._store
+        return state_from_row(
+            row,
+            next_level,
+            deliveries=tuple(store.deliveries(row.escalation_id)),
+            events=tuple(store.events(row.escalation_id)),
+        )
+
+    def hook_view(self, run: Run) -> EscalationState:
+        """The state observers get: everything but the deliveries and the journal (read those with
+        ``get_escalation_state``), so firing a level costs the same however long the history is."""
+        is_open = run.status is _ACTIVE or run.status is _ACKNOWLEDGED
+        return EscalationState(
+            incident_id=run.incident.id,
+            escalation_id=run.escalation_id,
+            policy=run.plan.policy,
+            status=run.status,
+            current_level=run.level,
+            pass_number=run.pass_number,
+            started_at=from_micros(run.started),
+            next_due_at=from_micros(run.due) if run.due is not None else None,
+            next_level=run.next_level() if is_open else None,
+            acknowledged_by=run.acked_by,
+            acknowledged_at=from_micros(run.acked_at) if run.acked_at is not None else None,
+            ended_at=from_micros(run.ended) if run.ended is not None else None,
+            version=run.version,
+            round=run.round,
+        )
+
+    # --- loading -----------------------------------------------------------------------------------------
+
+    def reload(self, incident_id: str) -> None:
+        """Replace the record with what the store holds (after a lost compare-and-set)."""
+        row = self._store.load(incident_id)
+        if row is None or not row.is_open:
+            self.runs.pop(incident_id, None)
+            self.queue.remove(incident_id)
+            return
+        self.adopt([row])
+
+    def adopt(self, rows: Iterable[EscalationRow]) -> None:
+        """Take over stored open escalations (a restart); rows sharing a policy share its compiled plan."""
+        plans: dict[int, Plan] = {}
+        for row in rows:
+            plan = plans.get(id(row.policy))
+            if plan is None:
+                plan = plans[id(row.policy)] = self._plan_for(row.policy)
+            self._place(Run.from_row(row, plan))
+
+    def adopt_newer(self, rows: Iterable[EscalationRow]) -> int:
+        """Take over the ``rows`` this engine does not run yet, or whose stored version is newer than its record
+        (another instance changed them); rows it runs at the same version are left alone and compile nothing.
+        A row whose plan cannot be built here is logged and skipped. Returns how many were adopted."""
+        runs = self.runs
+        plans: dict[int, Plan] = {}
+        adopted = 0
+        for row in rows:
+            held = runs.get(row.incident_id)
+            if held is not None and held.escalation_id == row.escalation_id and held.version >= row.version:
+                continue
+            try:
+                plan = plans.get(id(row.policy))
+                if plan is None:
+                    plan = plans[id(row.policy)] = self._plan_for(row.policy)
+            except Exception:
+                _log.exception("claimed escalation cannot run here; skipped", incident_id=row.incident_id)
+                continue
+            self._place(Run.from_row(row, plan))
+            adopted += 1
+        return adopted
+
+    # --- internals ---------------------------------------------------------------------------------------
+
+    def _place(self, run: Run) -> None:
+        key = run.incident.id
+        if run.status is _ACTIVE or run.status is _ACKNOWLEDGED:
+            self.runs[key] = run
+            if run.due is not None:
+                self.queue.schedule(key, run.due)
+                self._on_due(run.due)
+            else:
+                self.queue.remove(key)
+        else:
+            self.runs.pop(key, None)
+            self.queue.remove(key)
+
+    def _emit(self, run: Run, hooks: Hooks) -> None:
+        observers = self._observers
+        state: EscalationState | None = None
+        for name, arguments in hooks:
+            hook = getattr(observers, name)
+            if hook is None:
+                continue
+            if state is None:
+                state = self.hook_view(run)
+            hook(state=state, **arguments)
+
+    def _delivered(self, notification: Notification, result: DeliveryResult) -> None:
+        observers = self._observers
+        Observers.emit(
+            observers.notification_delivered if result.ok else observers.notification_failed,
+            notification=notification,
+            result=result,
+        )

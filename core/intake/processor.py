@@ -1,0 +1,185 @@
+"""The incident processor: dedup, routing for real, policy choice, escalation start, and incident state.
+
+``process(incident)``:
+
+1. an incident whose ``dedup_key`` matches an open incident is a repeat: the open incident's counter goes
+   up, nothing else happens (a repeat that says ``Resolved``/``Closed`` resolves the open one);
+2. the routing rules run and their actions change the incident; it is stored;
+3. the policy is chosen (a ``use_policy`` action first, else the best severity match);
+4. the escalation starts; a ``suppress`` holds the whole schedule and the ``notify`` messages back for its
+   duration (resolving meanwhile means nobody is paged); ``notify`` channel names resolve through the
+   config's ``notify_channels`` (an unknown name goes to the log channel).
+
+Resolving or closing an incident by any path (``resolve_incident``, ``close_incident``, ``update_state``, or
+a resolved repeat) resolves its escalation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import attrs
+
+from tocsin.delivery.channels import DEFAULT_CHANNEL
+from tocsin.escalation.engine import EscalationEngine
+from tocsin.escalation.errors import EscalationNotActiveError, UnknownIncidentError
+from tocsin.store.memory import InMemoryIncidentStore
+from tocsin.models import ContactSpec, EscalationState, Incident, IncidentState, Recipient, RoutingRule
+from tocsin.observers import Observers
+from tocsin.routing.router import RoutingRuleEvaluator
+from tocsin.store.interfaces import IncidentStore
+
+if TYPE_CHECKING:
+    from tocsin.config.loader import Config
+
+__all__ = ["IncidentProcessor", "ProcessResult"]
+
+
+@attrs.frozen(kw_only=True)
+class ProcessResult:
+    """What ``process`` did with one incident."""
+
+    incident: Incident  # as stored: after routing actions (for a repeat: the open incident it folded into)
+    duplicate: bool = False
+    duplicates: int = 0  # repeats folded into the incident so far
+    matched_rules: tuple[str, ...] = ()
+    policy_id: str | None = None
+    notify_channels: tuple[str, ...] = ()
+    suppressed_until: datetime | None = None
+    escalation: EscalationState | None = None
+
+
+class IncidentProcessor:
+    """Feeds incidents through routing into the escalation engine (the guide's ``IncidentProcessor``).
+
+    :param engine: the escalation engine (its plugins, clock and policies are used).
+    :param rules: routing rules, in definition order (or pass a ready ``evaluator``).
+    :param incidents: where incidents live (default: in memory).
+    :param notify_channels: routing ``notify`` channel name -> contact (``Config.notify_channels``).
+    """
+
+    def __init__(
+        self,
+        engine: EscalationEngine,
+        *,
+        rules: Iterable[RoutingRule] = (),
+        evaluator: RoutingRuleEvaluator | None = None,
+        incidents: IncidentStore | None = None,
+        notify_channels: Mapping[str, ContactSpec] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._routing = evaluator or RoutingRuleEvaluator(engine.plugins.registry, rules)
+        self._incidents: IncidentStore = incidents if incidents is not None else InMemoryIncidentStore(engine.clock)
+        self._notify = dict(notify_channels or {})
+        self._observers = Observers(engine.plugins.hook if engine.observing else None)
+
+    @classmethod
+    def from_config(
+        cls, engine: EscalationEngine, config: Config, *, incidents: IncidentStore | None = None
+    ) -> IncidentProcessor:
+        """A processor with ``config``'s routing rules and notify channels."""
+        return cls(engine, rules=config.rules, incidents=incidents, notify_channels=config.notify_channels)
+
+    @property
+    def routing(self) -> RoutingRuleEvaluator:
+        """The routing rule evaluator."""
+        return self._routing
+
+    @property
+    def incidents(self) -> IncidentStore:
+        """The incident store."""
+        return self._incidents
+
+    def set_escalation_engine(self, engine: EscalationEngine) -> None:
+        """Start escalations on ``engine`` from now on (the guide's ``set_escalation_engine``)."""
+        self._engine = engine
+
+    def get_incident(self, incident_id: str) -> Incident | None:
+        """The stored incident, or None."""
+        return self._incidents.get(incident_id)
+
+    def process(self, incident: Incident) -> ProcessResult:
+        """Dedup, route, store, choose a policy and start the escalation; see the module docs."""
+        repeat = self._repeat_of(incident)
+        if repeat is not None:
+            return self._fold(repeat, incident)
+        routed = self._routing.route(incident)
+        current = routed.incident
+        self._incidents.save(current)
+        matched = tuple(rule.name for rule in routed.matched)
+        engine = self._engine
+        policy = engine.find_policy_for_incident(current, routed.policy_id) if current.state.is_open else None
+        recipients = [self._recipient(name) for name in routed.notify_channels] if current.state.is_open else []
+        hold = timedelta(minutes=routed.suppress_minutes) if routed.suppress_minutes else None
+        escalation = None
+        if policy is not None:
+            escalation = engine.start_escalation(current, policy.id, delay=hold, announce=recipients)
+        elif recipients and hold is None:
+            engine.notify(current, recipients)
+        policy_id = policy.id if policy is not None else None
+        self._observers.emit(
+            self._observers.incident_processed, incident=current, matched_rules=matched, policy_id=policy_id
+        )
+        return ProcessResult(
+            incident=current,
+            matched_rules=matched,
+            policy_id=policy_id,
+            notify_channels=routed.notify_channels,
+            suppressed_until=engine.clock.now() + hold if hold else None,
+            escalation=escalation,
+        )
+
+    def update_state(self, incident_id: str, state: IncidentState | str, *, by: str | None = None) -> Incident:
+        """Move the incident to ``state``; Resolved or Closed resolves its escalation. An open escalation
+        sees the new state from now on (levels with ``when`` conditions on ``state``)."""
+        incident = self._incidents.get(incident_id)
+        if incident is None:
+            raise UnknownIncidentError(f"no incident {incident_id!r}")
+        updated = attrs.evolve(incident, state=IncidentState(state))
+        self._incidents.save(updated)
+        if not updated.state.is_open:
+            self._resolve_escalation(incident_id, by)
+        else:
+            self._engine.update_incident(updated)
+        return updated
+
+    def resolve_incident(self, incident_id: str, *, by: str | None = None) -> Incident:
+        """Mark the incident Resolved (and its escalation resolved)."""
+        return self.update_state(incident_id, IncidentState.RESOLVED, by=by)
+
+    def close_incident(self, incident_id: str, *, by: str | None = None) -> Incident:
+        """Mark the incident Closed (and its escalation resolved)."""
+        return self.update_state(incident_id, IncidentState.CLOSED, by=by)
+
+    def _repeat_of(self, incident: Incident) -> Incident | None:
+        if incident.dedup_key:
+            found = self._incidents.find_open(incident.dedup_key)
+            if found is not None:
+                return found
+        known = self._incidents.get(incident.id)
+        return known if known is not None and known.state.is_open else None
+
+    def _fold(self, existing: Incident, repeat: Incident) -> ProcessResult:
+        count = self._incidents.add_duplicate(existing.id)
+        if not repeat.state.is_open:
+            existing = self.update_state(existing.id, repeat.state)
+        return ProcessResult(
+            incident=existing,
+            duplicate=True,
+            duplicates=count,
+            escalation=self._engine.get_escalation_state(existing.id),
+        )
+
+    def _resolve_escalation(self, incident_id: str, by: str | None) -> None:
+        # No escalation, or a cancelled one: nothing is paging.
+        with contextlib.suppress(UnknownIncidentError, EscalationNotActiveError):
+            self._engine.resolve_escalation(incident_id, by=by)
+
+    def _recipient(self, name: str) -> Recipient:
+        contact = self._notify.get(name)
+        if contact is None:
+            return Recipient(address=name, channel=DEFAULT_CHANNEL, target="notify")
+        return Recipient(address=name, channel=contact.type, target="notify", contact=contact)

@@ -1,0 +1,63 @@
+"""iCalendar (RFC 5545) feeds of a schedule's final shifts, for calendar apps to subscribe to."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import icalendar
+
+from tocsin.models import OnCallSchedule
+from tocsin.wallclock import Zone
+
+if TYPE_CHECKING:
+    from tocsin.schedules.resolver import Shift
+
+__all__ = ["PRODID", "shifts_calendar"]
+
+PRODID = "-//tocsin//on-call schedule//EN"
+
+
+def _uid(schedule: OnCallSchedule, shift: Shift) -> str:
+    key = f"{schedule.id}\n{shift.layer}\n{shift.user}\n{shift.start.isoformat()}"
+    return f"{hashlib.sha256(key.encode()).hexdigest()[:32]}@tocsin"
+
+
+def shifts_calendar(
+    schedule: OnCallSchedule,
+    zone: Zone,
+    shifts: Sequence[Shift],
+    start: datetime,
+    end: datetime,
+    *,
+    stamp: datetime | None = None,
+) -> bytes:
+    """A VCALENDAR for the range ``[start, end)``: the VTIMEZONE of the schedule's time zone (covering the
+    range) and one VEVENT per shift (SUMMARY ``On call: USER (LAYER)``) with times in that zone. A UID comes
+    from the schedule, layer, user and start, so a shift keeps its UID from one feed to the next (one cut short
+    by the start of the range has its own).
+
+    :param stamp: the DTSTAMP of every event; default: the current time.
+    """
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("x-wr-calname", schedule.name or schedule.id)
+    calendar.add("x-wr-timezone", zone.name)
+    stamp = (stamp or datetime.now(UTC)).astimezone(UTC)
+    first, last = start.date() - timedelta(days=1), end.date() + timedelta(days=1)
+    calendar.add_component(icalendar.Timezone.from_tzid(zone.name, first_date=first, last_date=last))
+    for shift in shifts:
+        event = icalendar.Event()
+        event.add("uid", _uid(schedule, shift))
+        event.add("dtstamp", stamp)
+        event.add("dtstart", shift.start.astimezone(zone.tzinfo))
+        event.add("dtend", shift.end.astimezone(zone.tzinfo))
+        event.add("summary", f"On call: {shift.user} ({shift.layer})")
+        event.add("categories", [shift.layer])
+        event.add("transp", "TRANSPARENT")
+        calendar.add_component(event)
+    return calendar.to_ical()

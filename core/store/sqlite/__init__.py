@@ -1,0 +1,1 @@
+"""The SQLite store: escalations, their journal, the outbox and incidents in one file."""

@@ -1,0 +1,143 @@
+"""One SQLite file shared by the escalation store and the incident store: a single connection behind a lock.
+
+Every write is one explicit ``BEGIN IMMEDIATE`` transaction (it takes the write lock up front, so a
+read-check-write inside it cannot interleave with another writer, in this process or another one);
+reads take the same lock. Documents are JSON written with the kernel's cattrs converter built from the
+plugin registry, so plugin-provided variants (targets, contacts) round-trip by their ``type`` tag.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import cattrs
+
+from tocsin.clock import Clock, SystemClock
+from tocsin.convert import make_converter
+from tocsin.models import EscalationPolicy, Incident
+from tocsin.registry import Registry
+from tocsin.store.sqlite.schema import StoreError, connect, migrate
+
+__all__ = ["SQLiteDatabase"]
+
+T = TypeVar("T")
+
+
+class SQLiteDatabase:
+    """An open tocsin database file (schema migrated on open).
+
+    :param path: the file (created if missing; its directory must exist), or ``":memory:"``.
+    :param registry: the plugin registry the documents' variants are looked up in.
+    :param clock: where "now" comes from for what the store stamps itself (incident history).
+    :param synchronous: ``"full"`` (every commit survives power loss) or ``"normal"`` (survives a crash of
+        the process; faster).
+    """
+
+    def __init__(
+        self, path: str | Path, registry: Registry, *, clock: Clock | None = None, synchronous: str = "full"
+    ) -> None:
+        if synchronous not in ("full", "normal"):
+            raise ValueError(f"synchronous must be 'full' or 'normal', got {synchronous!r}")
+        self.path = str(path)
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self._lock = threading.RLock()
+        self._connection: sqlite3.Connection | None = connect(self.path, synchronous=synchronous)
+        try:
+            migrate(self._connection, self.path)
+        except StoreError:
+            self._connection.close()
+            raise
+        self._converter = converter = make_converter(registry)
+        for cls in (EscalationPolicy, Incident):  # a snapshot structured once may be passed in as it is
+            converter.register_structure_hook(cls, _passthrough(cls, converter.get_structure_hook(cls)))
+        self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception rolls everything back and propagates (a database
+        fault as ``StoreError`` naming the file)."""
+        with self._lock:
+            connection = self._open()
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"store {self.path}: cannot begin a transaction: {exc}") from None
+            try:
+                yield connection
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"store {self.path}: {exc}") from None
+                raise
+            try:
+                connection.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+                raise StoreError(f"store {self.path}: commit failed: {exc}") from None
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for reads (under the lock; a database fault becomes ``StoreError``)."""
+        with self._lock:
+            connection = self._open()
+            try:
+                yield connection
+            except sqlite3.Error as exc:
+                raise StoreError(f"store {self.path}: {exc}") from None
+
+    def dump(self, value: Any) -> str:
+        """``value`` (an attrs instance) as compact JSON."""
+        return self._dumps(self._converter.unstructure(value))
+
+    def dump_data(self, data: Any) -> str:
+        """Already unstructured ``data`` as compact JSON."""
+        return self._dumps(data)
+
+    def unstructure(self, value: Any) -> Any:
+        """``value`` as plain JSON-ready data."""
+        return self._converter.unstructure(value)
+
+    @property
+    def converter(self) -> cattrs.Converter:
+        """The converter documents are written and read with (an already structured policy snapshot or incident
+        given where a document is expected is taken as it is)."""
+        return self._converter
+
+    def load(self, text: str, cls: type[T], where: str = "") -> T:
+        """Structure the JSON ``text`` as ``cls``; a document that no longer fits (a plugin was removed, say)
+        is a ``StoreError`` naming ``where``."""
+        return self.structure(json.loads(text), cls, where)
+
+    def structure(self, data: Any, cls: type[T], where: str = "") -> T:
+        """Structure plain ``data`` as ``cls`` (see :meth:`load`)."""
+        try:
+            return self._converter.structure(data, cls)
+        except Exception as exc:
+            raise StoreError(f"store {self.path}: {where or cls.__name__} cannot be read: {exc}") from None
+
+    def close(self) -> None:
+        """Close the connection (a closed database refuses further use with ``StoreError``)."""
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    def _open(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise StoreError(f"store {self.path} is closed")
+        return self._connection
+
+
+def _passthrough(cls: type[T], structure: Callable[[Any, Any], T]) -> Callable[[Any, Any], T]:
+    def hook(value: Any, kind: Any) -> T:
+        return value if isinstance(value, cls) else structure(value, kind)
+
+    return hook

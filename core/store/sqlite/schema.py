@@ -1,0 +1,177 @@
+"""The SQLite schema of :mod:`tocsin.store.sqlite.store`, its migrations, and how a database file is opened.
+
+Rows are JSON documents written with the kernel's converter, next to the few columns that are queried
+(status, due times, versions, keys). A field added to a model therefore needs no migration; a new column
+or index does: append a step to :data:`MIGRATIONS` (never edit a step that has shipped). Opening a file
+applies the steps it has not seen yet, each in its own transaction, and records the version in the
+``schema_version`` table; a file written by a newer tocsin is refused.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from tocsin.errors import TocsinError
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "StoreError", "connect", "migrate"]
+
+
+class StoreError(TocsinError):
+    """The store cannot be opened or used: a file that is not a tocsin database, a newer schema, a lock."""
+
+
+Migration = tuple[str, ...] | Callable[[sqlite3.Connection], None]
+
+_V1: tuple[str, ...] = (
+    """CREATE TABLE escalations (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        escalation_id TEXT NOT NULL UNIQUE,
+        incident_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        next_due INTEGER,
+        version INTEGER NOT NULL,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        policy TEXT NOT NULL,
+        incident TEXT NOT NULL,
+        state TEXT NOT NULL
+    )""",
+    "CREATE INDEX escalations_incident ON escalations (incident_id, seq)",
+    "CREATE INDEX escalations_due ON escalations (next_due) WHERE status IN ('active', 'acknowledged')",
+    """CREATE TABLE journal (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        escalation_id TEXT NOT NULL,
+        incident_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        event TEXT NOT NULL
+    )""",
+    "CREATE INDEX journal_escalation ON journal (escalation_id, seq)",
+    """CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        escalation_id TEXT NOT NULL,
+        incident_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        lease_until INTEGER,
+        dead_seq INTEGER,
+        notification TEXT NOT NULL,
+        result TEXT
+    )""",
+    "CREATE INDEX outbox_escalation ON outbox (escalation_id, seq)",
+    "CREATE INDEX outbox_unsettled ON outbox (seq) WHERE status IN ('pending', 'sending', 'failed')",
+    "CREATE INDEX outbox_dead ON outbox (dead_seq) WHERE status = 'dead'",
+    """CREATE TABLE delivery_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        result TEXT NOT NULL
+    )""",
+    "CREATE INDEX delivery_log_key ON delivery_log (key, seq)",
+    """CREATE TABLE disabled_endpoints (
+        channel TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (channel, endpoint)
+    )""",
+    """CREATE TABLE incidents (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        dedup_key TEXT,
+        is_open INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        saved INTEGER NOT NULL,
+        incident TEXT NOT NULL
+    )""",
+    "CREATE INDEX incidents_open_dedup ON incidents (dedup_key, saved) WHERE is_open = 1",
+    """CREATE TABLE incident_history (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        incident_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        incident TEXT NOT NULL
+    )""",
+    "CREATE INDEX incident_history_incident ON incident_history (incident_id, seq)",
+    """CREATE TABLE incident_duplicates (
+        incident_id TEXT PRIMARY KEY,
+        count INTEGER NOT NULL
+    )""",
+    """CREATE TABLE round_robin (
+        policy_id TEXT NOT NULL,
+        level INTEGER NOT NULL,
+        cursor INTEGER NOT NULL,
+        PRIMARY KEY (policy_id, level)
+    )""",
+)
+
+# Step n (1-based) brings a database from version n-1 to version n. Append only.
+MIGRATIONS: tuple[Migration, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(path: str | Path, *, synchronous: str = "full", busy_timeout_ms: int = 5000) -> sqlite3.Connection:
+    """Open (creating if needed) the database at ``path``: WAL journal, the given ``synchronous`` level, a busy
+    timeout and autocommit mode (transactions are begun explicitly). Raises ``StoreError``."""
+    name = str(path)
+    if name != ":memory:":
+        parent = Path(name).parent
+        if not parent.is_dir():
+            raise StoreError(f"store {name}: the directory {parent} does not exist")
+    try:
+        connection = sqlite3.connect(
+            name, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+        )
+        connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if name != ":memory:" and str(mode).lower() != "wal":
+            raise StoreError(f"store {name}: cannot switch the journal to WAL mode (got {mode!r})")
+        connection.execute(f"PRAGMA synchronous = {'FULL' if synchronous == 'full' else 'NORMAL'}")
+        connection.execute("PRAGMA cache_size = -16000")  # 16 MB of page cache (the default is 2 MB)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"store {name}: cannot open as a SQLite database: {exc}") from None
+    return connection
+
+
+def migrate(connection: sqlite3.Connection, name: str) -> int:
+    """Bring the schema up to :data:`SCHEMA_VERSION`; returns the version found before. Raises ``StoreError``."""
+    try:
+        found = _version(connection)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"store {name}: cannot read it as a SQLite database: {exc}") from None
+    if found > SCHEMA_VERSION:
+        raise StoreError(
+            f"store {name}: schema version {found} was written by a newer tocsin (this one knows up to "
+            f"{SCHEMA_VERSION}); upgrade tocsin or use another file"
+        )
+    for number in range(found + 1, SCHEMA_VERSION + 1):
+        step = MIGRATIONS[number - 1]
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if _version(connection) >= number:  # another process migrated meanwhile
+                connection.execute("ROLLBACK")
+                continue
+            if callable(step):
+                step(connection)
+            else:
+                for statement in step:
+                    connection.execute(statement)
+            connection.execute("DELETE FROM schema_version")
+            connection.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+            connection.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            connection.execute("ROLLBACK")
+            raise StoreError(f"store {name}: migration to schema version {number} failed: {exc}") from None
+    return found
+
+
+def _version(connection: sqlite3.Connection) -> int:
+    connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = connection.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0]) if row is not None and row[0] is not None else 0
