@@ -8,11 +8,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from tocsin.routing.actions import ActionContext, Effect, Playbook, RoutingResult
-from tocsin.delivery.channels import ChannelError, ChannelSet
 from tocsin.clock import Clock, ManualClock, SystemClock
-from tocsin.config.loader import Config, dump_config, load_config, parse_config
+from tocsin.config import Config, dump_config, load_config, parse_config
+from tocsin.config.serving import ApiToken, ServerSettings, StorageSettings
+from tocsin.delivery.channels import ChannelError, ChannelSet, Sender
+from tocsin.delivery.outbox import MemorySink, Outbox
+from tocsin.delivery.payload import PAYLOAD_VERSION, page_payload, page_subject, page_text
+from tocsin.delivery.retry import RetryPolicy, parse_retry_after
 from tocsin.delivery.settings import DeliverySettings
+from tocsin.delivery.webhook.signing import InvalidSignature, signature_header, webhook_headers
 from tocsin.errors import ConfigError, ConfigIssue, PluginError, TocsinError
 from tocsin.escalation.engine import EscalationEngine
 from tocsin.escalation.errors import (
@@ -21,13 +25,13 @@ from tocsin.escalation.errors import (
     EscalationNotActiveError,
     PolicyDisabledError,
     PolicyError,
-    StaleStateError,
     UnknownIncidentError,
     UnknownPolicyError,
 )
-from tocsin.escalation.executor import TargetExecutor
-from tocsin.escalation.expand import ExpandContext
+from tocsin.escalation.targets import ExpandContext, TargetExecutor
+from tocsin.escalation.working_hours import WorkingHours, WorkingInterval, WorkingWindow, compile_working_hours
 from tocsin.hookspecs import hookimpl, hookspec
+from tocsin.incidents import incident_from_json, incident_to_json
 from tocsin.intake.inbound import (
     EventOutcome,
     EventResult,
@@ -37,10 +41,9 @@ from tocsin.intake.inbound import (
     SourceError,
     UnknownIntegrationError,
 )
-from tocsin.incidents import incident_from_json, incident_to_json
+from tocsin.intake.processor import IncidentProcessor, ProcessResult
 from tocsin.integrations.events import EventAction, IncidentDefaults, IncidentEvent, Integration, PayloadError
 from tocsin.manager import PluginInfo, PluginLoadFailure, Plugins, load_plugins
-from tocsin.store.memory import InMemoryIncidentStore, InMemoryStore
 from tocsin.models import (
     ALL_URGENCIES,
     AckMode,
@@ -78,10 +81,6 @@ from tocsin.models import (
     User,
     urgencies_field,
 )
-from tocsin.delivery.outbox import MemorySink, Outbox, Sender
-from tocsin.delivery.payload import PAYLOAD_VERSION, page_payload, page_subject, page_text
-from tocsin.routing.policies import select_policy
-from tocsin.intake.processor import IncidentProcessor, ProcessResult
 from tocsin.registry import (
     MISSING,
     ActionRegistrar,
@@ -94,21 +93,20 @@ from tocsin.registry import (
     TargetRegistrar,
     UnknownNameError,
 )
-from tocsin.delivery.retry import RetryPolicy, parse_retry_after
-from tocsin.routing.router import RoutingRuleEvaluator
+from tocsin.routing.actions import ActionContext, Effect, Playbook, RoutingResult
 from tocsin.routing.compile import ConditionSet, RuleError, compile_conditions
 from tocsin.routing.explain import RoutingExplanation, RuleExplanation
+from tocsin.routing.policies import select_policy
+from tocsin.routing.router import RoutingRuleEvaluator
 from tocsin.schedules.resolver import Gap, OnCallEntry, ScheduleError, ScheduleResolver, Shift, compile_schedule
-from tocsin.config.serving import ApiToken, ServerSettings, StorageSettings
-from tocsin.delivery.webhook.signing import InvalidSignature, signature_header, webhook_headers
-from tocsin.store.sqlite.schema import StoreError
-from tocsin.store.sqlite.store import SQLiteStore
+from tocsin.store.errors import StaleStateError, StoreError
 from tocsin.store.interfaces import DeliveryStore, EscalationRow, EscalationStore, IncidentChange, IncidentStore
-from tocsin.escalation.working_hours import WorkingHours, WorkingInterval, WorkingWindow, compile_working_hours
+from tocsin.store.memory import InMemoryIncidentStore, InMemoryStore
+from tocsin.store.sqlite.store import SQLiteStore
 
 if TYPE_CHECKING:
-    from tocsin.delivery.webhook.ssrf import DestinationPolicy, UnsafeDestination
     from tocsin.delivery.webhook.post import OutcomeKind, WebhookOutcome, make_session, post_json
+    from tocsin.delivery.webhook.ssrf import DestinationPolicy, UnsafeDestination
 
 __version__ = "0.1.0"
 

@@ -15,33 +15,16 @@ from typing import Any, get_args, get_origin
 import attrs
 import cattrs
 from cattrs.errors import (
-    AttributeValidationNote,
     ClassValidationError,
     ForbiddenExtraKeysError,
     IterableValidationError,
     IterableValidationNote,
 )
 
-from tocsin.integrations.events import IncidentDefaults, Integration
-from tocsin.models import (
-    AckMode,
-    ActionSpec,
-    ContactSpec,
-    EscalationStatus,
-    FieldError,
-    IncidentState,
-    IncidentType,
-    Resolution,
-    RotationSpec,
-    Severity,
-    TargetSpec,
-    TimeRestrictions,
-    Urgency,
-)
-from tocsin.registry import Registry, Table
-from tocsin.config.serving import SERVING_ENUMS
+from tocsin.errors import FieldError
+from tocsin.registry import EXTENSION_POINTS, Registry, Table
 
-__all__ = ["ConversionFault", "VariantError", "make_converter", "structure_faults"]
+__all__ = ["ConversionFault", "VariantError", "make_converter", "structure_faults", "variant_structure_hook"]
 
 ConversionFault = tuple[str, str]  # (JSONPath, message)
 
@@ -131,6 +114,10 @@ def _structure_datetime(value: Any, _: Any) -> datetime:
     raise ValueError(f"expected an ISO 8601 date-time such as 2026-01-05T09:00:00, got {value!r}")
 
 
+def _enum_value(member: enum.Enum) -> Any:
+    return member.value
+
+
 def _structure_enum(value: Any, cl: type[enum.Enum]) -> enum.Enum:
     try:
         return cl(value)
@@ -199,47 +186,29 @@ def make_converter(registry: Registry) -> cattrs.Converter:
         converter.register_structure_hook(kind, _strict(kind, accept, reject))
     converter.register_structure_hook(datetime, _structure_datetime)
     converter.register_unstructure_hook(datetime, datetime.isoformat)
-    smart = (AckMode, Urgency)
-    for enum_type in (Severity, IncidentType, IncidentState, EscalationStatus, Resolution, *smart, *SERVING_ENUMS):
-        converter.register_structure_hook(enum_type, _structure_enum)
-        converter.register_unstructure_hook(enum_type, lambda member: member.value)
+    # Every enum, whoever defines it: by value, and a wrong value lists the right ones. Registered for the
+    # enum bases, so that a StrEnum (a str subclass) is not taken by the strict str hook above.
+    for base in (enum.Enum, enum.StrEnum, enum.IntEnum):
+        converter.register_structure_hook(base, _structure_enum)
+        converter.register_unstructure_hook(base, _enum_value)
     converter.register_structure_hook_func(_is_str_sequence, _structure_str_sequence)
     converter.register_structure_hook_factory(_is_other_sequence, lambda cl: _strict_sequence(converter, cl))
     converter.register_structure_hook(Any, lambda value, _: value)
 
-    restrictions = converter.get_structure_hook(tuple[TimeRestrictions, ...])
-
-    def structure_restrictions(value: Any, _: Any) -> tuple[TimeRestrictions, ...]:
-        # One window or a list of them.
-        return restrictions([value] if isinstance(value, Mapping) else value, tuple[TimeRestrictions, ...])
-
-    def unstructure_restrictions(value: tuple[TimeRestrictions, ...]) -> Any:
-        items = [converter.unstructure(item) for item in value]
-        return items[0] if len(items) == 1 else items
-
-    restrictions_type = tuple[TimeRestrictions, ...]
-    converter.register_structure_hook_func(lambda cl: cl == restrictions_type, structure_restrictions)
-    converter.register_unstructure_hook_func(lambda cl: cl == restrictions_type, unstructure_restrictions)
-
     tables: dict[type, Table[Any]] = {
-        TargetSpec: registry.targets,
-        ActionSpec: registry.actions,
-        RotationSpec: registry.rotations,
-        ContactSpec: registry.channels,
+        point.variant: getattr(registry, point.key) for point in EXTENSION_POINTS if point.variant is not None
     }
     for marker, table in tables.items():
         converter.register_structure_hook_func(
-            lambda cl, marker=marker: cl is marker, _variant_structure(converter, table)
+            lambda cl, marker=marker: cl is marker, variant_structure_hook(converter, table)
         )
         converter.register_unstructure_hook_func(
             lambda cl, marker=marker: cl is marker, lambda value: _unstructure_variant(converter, value)
         )
-    converter.register_structure_hook(Integration, _integration_structure(converter, registry.sources))
-    converter.register_unstructure_hook(Integration, lambda value: _unstructure_integration(converter, value))
     return converter
 
 
-def _variant_structure(converter: cattrs.Converter, table: Table[Any]):
+def variant_structure_hook(converter: cattrs.Converter, table: Table[Any]):
     def structure(value: Any, _: Any) -> Any:
         if not isinstance(value, Mapping):
             raise VariantError(
@@ -262,64 +231,3 @@ def _unstructure_variant(converter: cattrs.Converter, value: Any) -> dict[str, A
     if not attrs.has(type(value)):
         raise TypeError(f"cannot unstructure {value!r}: not an attrs class")
     return {"type": value.type, **converter.unstructure(value, unstructure_as=type(value))}
-
-
-_INTEGRATION_KEYS = frozenset({"type", "token", "token_env", "defaults"})
-
-
-def _integration_structure(converter: cattrs.Converter, table: Table[Any]):
-    # One flat mapping holds the integration's own keys (token, defaults) and its source's settings; faults
-    # from both are reported together, each at its key.
-    tag_of = _variant_structure(converter, table)
-
-    def structure(value: Any, _: Any) -> Integration:
-        if isinstance(value, Mapping) and value.get("type") in table:
-            cls = table.get(value["type"]).cls
-        else:
-            tag_of(value, None)  # raises the VariantError that says what is wrong with 'type'
-        errors: list[Exception] = []
-
-        def attempt(name: str, make: Any) -> Any:
-            try:
-                return make()
-            except FieldError as exc:  # names its own field
-                errors.append(exc)
-            except Exception as exc:
-                exc.__notes__ = [*getattr(exc, "__notes__", []), AttributeValidationNote(name, name, Any)]
-                errors.append(exc)
-            return None
-
-        rest = {key: item for key, item in value.items() if key not in _INTEGRATION_KEYS}
-        token = attempt("token", lambda: converter.structure(value["token"], str)) if "token" in value else None
-        token_env = (
-            attempt("token_env", lambda: converter.structure(value["token_env"], str)) if "token_env" in value else None
-        )
-        defaults = attempt("defaults", lambda: converter.structure(value.get("defaults") or {}, IncidentDefaults))
-        source = None
-        try:
-            source = converter.structure(rest, cls)
-        except ClassValidationError as exc:
-            errors.extend(exc.exceptions)
-        except Exception as exc:  # an attrs validator of the settings class (a FieldError names its field)
-            errors.append(exc)
-        if errors:
-            raise ClassValidationError("While structuring an integration", errors, Integration)
-        try:
-            return Integration(source=source, token=token, token_env=token_env, defaults=defaults)
-        except FieldError as exc:
-            raise ClassValidationError("While structuring an integration", [exc], Integration) from None
-
-    return structure
-
-
-def _unstructure_integration(converter: cattrs.Converter, value: Integration) -> dict[str, Any]:
-    document: dict[str, Any] = {"type": value.type}
-    if value.token is not None:
-        document["token"] = value.token
-    if value.token_env is not None:
-        document["token_env"] = value.token_env
-    defaults = converter.unstructure(value.defaults)
-    if defaults:
-        document["defaults"] = defaults
-    document.update(converter.unstructure(value.source, unstructure_as=type(value.source)))
-    return document

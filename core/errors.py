@@ -6,11 +6,20 @@ from collections.abc import Iterable
 
 import attrs
 
-__all__ = ["ConfigError", "ConfigIssue", "PluginError", "TocsinError"]
+__all__ = ["ConfigError", "ConfigIssue", "FieldError", "PluginError", "TocsinError"]
 
 
 class TocsinError(Exception):
     """Base of every error tocsin raises on purpose."""
+
+
+class FieldError(ValueError):
+    """A value that is the right type but wrong: names the field so errors can point at it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
 
 
 class PluginError(TocsinError):

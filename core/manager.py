@@ -21,32 +21,15 @@ from typing import Any
 import attrs
 import pluggy
 
-from tocsin import hookspecs
+import tocsin.hookspecs as hookspecs
 from tocsin.builtins import BUILTIN_PLUGINS
 from tocsin.errors import PluginError
-from tocsin.registry import (
-    ActionRegistrar,
-    ChannelRegistrar,
-    ExtractorRegistrar,
-    OperatorRegistrar,
-    Registry,
-    RotationRegistrar,
-    SourceRegistrar,
-    TargetRegistrar,
-)
+from tocsin.registry import EXTENSION_POINTS, Registry
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "PluginLoadFailure", "Plugins", "load_plugins"]
 
 ENTRY_POINT_GROUP = "tocsin"
-_REGISTRATION_HOOKS = {
-    "tocsin_register_operators": OperatorRegistrar,
-    "tocsin_register_extractors": ExtractorRegistrar,
-    "tocsin_register_actions": ActionRegistrar,
-    "tocsin_register_rotations": RotationRegistrar,
-    "tocsin_register_targets": TargetRegistrar,
-    "tocsin_register_channels": ChannelRegistrar,
-    "tocsin_register_sources": SourceRegistrar,
-}
+_REGISTRATION_HOOKS = {point.hook: point.registrar for point in EXTENSION_POINTS}
 
 
 @attrs.frozen(kw_only=True)

@@ -15,6 +15,9 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 
+from tocsin.errors import FieldError
+from tocsin.validators import at_least, between, non_empty
+
 __all__ = [
     "ALL_URGENCIES",
     "AckMode",
@@ -53,15 +56,6 @@ __all__ = [
     "urgencies_field",
     "utcnow",
 ]
-
-
-class FieldError(ValueError):
-    """A value that is the right type but wrong: names the field so errors can point at it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def utcnow() -> datetime:
@@ -276,24 +270,6 @@ def urgencies_field() -> Any:
 # --- schedules ----------------------------------------------------------------------------------------
 
 
-def _in_range(low: int, high: int):
-    def check(instance: object, attribute: attrs.Attribute, value: int) -> None:
-        if not low <= value <= high:
-            raise FieldError(attribute.name, f"must be between {low} and {high}, got {value}")
-
-    return check
-
-
-def _non_negative(instance: object, attribute: attrs.Attribute, value: int | None) -> None:
-    if value is not None and value < 0:
-        raise FieldError(attribute.name, f"must be 0 or more, got {value}")
-
-
-def _not_empty(instance: object, attribute: attrs.Attribute, value: tuple) -> None:
-    if not value:
-        raise FieldError(attribute.name, "must not be empty")
-
-
 def _days(instance: object, attribute: attrs.Attribute, value: tuple[int, ...]) -> None:
     if not value:
         raise FieldError(attribute.name, "must name at least one day (0=Sunday … 6=Saturday)")
@@ -311,10 +287,10 @@ class TimeRestrictions:
     """
 
     days_of_week: tuple[int, ...] = attrs.field(default=(0, 1, 2, 3, 4, 5, 6), validator=_days)
-    start_hour: int = attrs.field(default=0, validator=_in_range(0, 23))
-    end_hour: int = attrs.field(default=0, validator=_in_range(0, 24))
-    start_minute: int = attrs.field(default=0, validator=_in_range(0, 59))
-    end_minute: int = attrs.field(default=0, validator=_in_range(0, 59))
+    start_hour: int = attrs.field(default=0, validator=between(0, 23))
+    end_hour: int = attrs.field(default=0, validator=between(0, 24))
+    start_minute: int = attrs.field(default=0, validator=between(0, 59))
+    end_minute: int = attrs.field(default=0, validator=between(0, 59))
 
     def __attrs_post_init__(self) -> None:
         if self.end_hour == 24 and self.end_minute:
@@ -326,7 +302,7 @@ class ScheduleLayer:
     """One rotation of users. Shift k (counted from ``start``) is held by ``users[k % len(users)]``."""
 
     name: str
-    users: tuple[str, ...] = attrs.field(validator=_not_empty)
+    users: tuple[str, ...] = attrs.field(validator=non_empty)
     rotation: RotationSpec
     start: datetime | None = None  # local wall-clock time in the schedule's timezone
     restrictions: tuple[TimeRestrictions, ...] = ()
@@ -356,7 +332,7 @@ class OnCallSchedule:
     name: str = ""
     timezone: str = "UTC"
     resolution: Resolution = Resolution.ALL
-    layers: tuple[ScheduleLayer, ...] = attrs.field(validator=_not_empty)
+    layers: tuple[ScheduleLayer, ...] = attrs.field(validator=non_empty)
     overrides: tuple[Override, ...] = ()
     fallback: TargetSpec | None = None
 
@@ -367,11 +343,6 @@ class OnCallSchedule:
 def _window_name(instance: object, attribute: attrs.Attribute, value: str | None) -> None:
     if value is not None and (not isinstance(value, str) or not value.strip()):
         raise FieldError(attribute.name, f"needs the name of a working_hours window, got {value!r}")
-
-
-def _positive(instance: object, attribute: attrs.Attribute, value: int) -> None:
-    if value < 1:
-        raise FieldError(attribute.name, f"must be 1 or more, got {value}")
 
 
 @attrs.frozen(kw_only=True)
@@ -393,7 +364,7 @@ class LevelCondition:
 class RoundRobin:
     """Page a level's recipients one at a time, moving on after ``rotate_after_minutes`` without an ack."""
 
-    rotate_after_minutes: int = attrs.field(validator=_positive)
+    rotate_after_minutes: int = attrs.field(validator=at_least(1))
 
 
 @attrs.frozen(kw_only=True)
@@ -406,8 +377,8 @@ class EscalationLevel:
     """
 
     level: int | None = None  # optional; when given it must equal the level's position
-    delay_minutes: int = attrs.field(default=0, validator=_non_negative)
-    targets: tuple[TargetSpec, ...] = attrs.field(validator=_not_empty)
+    delay_minutes: int = attrs.field(default=0, validator=at_least(0))
+    targets: tuple[TargetSpec, ...] = attrs.field(validator=non_empty)
     stop_on_ack: bool = True
     when: LevelCondition | None = None
     delay_counts_during: str | None = attrs.field(default=None, validator=_window_name)
@@ -426,8 +397,8 @@ class EscalationLevel:
 class RepeatConfig:
     """Run the levels again ``max_repeats`` times, ``interval_minutes`` after the last level."""
 
-    max_repeats: int = attrs.field(validator=_non_negative)
-    interval_minutes: int = attrs.field(validator=_non_negative)
+    max_repeats: int = attrs.field(validator=at_least(0))
+    interval_minutes: int = attrs.field(validator=at_least(0))
 
 
 def _levels(instance: object, attribute: attrs.Attribute, value: tuple[EscalationLevel, ...]) -> None:
@@ -453,7 +424,7 @@ class EscalationPolicy:
     severity_filter: tuple[Severity, ...] = ()
     levels: tuple[EscalationLevel, ...] = attrs.field(validator=_levels)
     repeat: RepeatConfig | None = None
-    ack_timeout_minutes: int | None = attrs.field(default=None, validator=_non_negative)
+    ack_timeout_minutes: int | None = attrs.field(default=None, validator=at_least(0))
 
     def applies_to(self, severity: Severity) -> bool:
         """True when the policy is enabled and its filter is empty or names ``severity``."""

@@ -15,13 +15,17 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from tocsin.errors import PluginError
+from tocsin.models import ActionSpec, ContactSpec, RotationSpec, TargetSpec
 
 __all__ = [
+    "EXTENSION_POINTS",
+    "INTEGRATION_KEYS",
     "MISSING",
     "ActionRegistrar",
     "ActionType",
     "ChannelRegistrar",
     "ChannelType",
+    "ExtensionPoint",
     "ExtractorRegistrar",
     "ExtractorSpec",
     "OperatorRegistrar",
@@ -217,28 +221,23 @@ class Table(Generic[T]):
 
 
 class Registry:
-    """Everything the loaded plugins provide, one table per extension point."""
+    """Everything the loaded plugins provide, one table per extension point (see :data:`EXTENSION_POINTS`)."""
+
+    operators: Table[OperatorSpec]
+    extractors: Table[ExtractorSpec]
+    actions: Table[ActionType]
+    rotations: Table[RotationType]
+    targets: Table[TargetType]
+    channels: Table[ChannelType]
+    sources: Table[SourceType]
 
     def __init__(self) -> None:
-        self.operators: Table[OperatorSpec] = Table("condition operator")
-        self.extractors: Table[ExtractorSpec] = Table("field extractor")
-        self.actions: Table[ActionType] = Table("action")
-        self.rotations: Table[RotationType] = Table("rotation")
-        self.targets: Table[TargetType] = Table("target")
-        self.channels: Table[ChannelType] = Table("channel")
-        self.sources: Table[SourceType] = Table("source")
+        for point in EXTENSION_POINTS:
+            setattr(self, point.key, Table(point.kind))
 
     def tables(self) -> dict[str, Table[Any]]:
-        """The tables by their public key (as in ``tocsin plugins --json``)."""
-        return {
-            "operators": self.operators,
-            "extractors": self.extractors,
-            "actions": self.actions,
-            "rotations": self.rotations,
-            "targets": self.targets,
-            "channels": self.channels,
-            "sources": self.sources,
-        }
+        """The tables by their public key (as in ``tocsin plugins --json``), in extension-point order."""
+        return {point.key: getattr(self, point.key) for point in EXTENSION_POINTS}
 
     def freeze(self) -> None:
         """Freeze every table."""
@@ -361,7 +360,7 @@ class ChannelRegistrar(_Registrar):
 
 
 # Keys every integration has, whatever its source: a source's settings class may not use them.
-_INTEGRATION_KEYS = frozenset({"type", "token", "token_env", "defaults"})
+INTEGRATION_KEYS = frozenset({"type", "token", "token_env", "defaults"})
 
 
 class SourceRegistrar(_Registrar):
@@ -370,7 +369,7 @@ class SourceRegistrar(_Registrar):
     def __call__(self, cls: type, *, compile: Callable[..., Any], replace: bool = False) -> None:
         """Register the settings class ``cls`` (tag ``cls.type``) and ``compile(settings)`` building the parser."""
         tag = _type_tag(cls, self.plugin, "source")
-        taken = sorted(_INTEGRATION_KEYS & {field.name for field in attrs.fields(cls)})
+        taken = sorted(INTEGRATION_KEYS & {field.name for field in attrs.fields(cls)})
         if taken:
             raise PluginError(
                 f"plugin {self.plugin!r}: source class {cls.__name__} may not have field(s) {', '.join(taken)}: "
@@ -378,3 +377,44 @@ class SourceRegistrar(_Registrar):
             )
         entry = SourceType(cls=cls, compile=compile)
         self._registry.sources.add(tag, entry, plugin=self.plugin, replace=replace)
+
+
+@attrs.frozen(kw_only=True)
+class ExtensionPoint:
+    """One extension point: everything else (the registry's tables, the hook each plugin implements, the
+    config converter's tagged unions, ``tocsin plugins``) is derived from the list of these."""
+
+    key: str  # the registry attribute and the key in ``tocsin plugins --json``: "operators"
+    kind: str  # how messages name one entry: "condition operator"
+    hook: str  # the registration hook: "tocsin_register_operators"
+    registrar: type[_Registrar]  # what the hook's ``register`` argument is
+    variant: type | None = None  # the model marker of a config tagged union on ``type``, if its entries are one
+
+
+EXTENSION_POINTS: tuple[ExtensionPoint, ...] = (
+    ExtensionPoint(
+        key="operators", kind="condition operator", hook="tocsin_register_operators", registrar=OperatorRegistrar
+    ),
+    ExtensionPoint(
+        key="extractors", kind="field extractor", hook="tocsin_register_extractors", registrar=ExtractorRegistrar
+    ),
+    ExtensionPoint(
+        key="actions", kind="action", hook="tocsin_register_actions", registrar=ActionRegistrar, variant=ActionSpec
+    ),
+    ExtensionPoint(
+        key="rotations",
+        kind="rotation",
+        hook="tocsin_register_rotations",
+        registrar=RotationRegistrar,
+        variant=RotationSpec,
+    ),
+    ExtensionPoint(
+        key="targets", kind="target", hook="tocsin_register_targets", registrar=TargetRegistrar, variant=TargetSpec
+    ),
+    ExtensionPoint(
+        key="channels", kind="channel", hook="tocsin_register_channels", registrar=ChannelRegistrar, variant=ContactSpec
+    ),
+    # Integration sources are read by the integrations codec (their settings share a mapping with the
+    # integration's own keys), so they are not a plain tagged union.
+    ExtensionPoint(key="sources", kind="source", hook="tocsin_register_sources", registrar=SourceRegistrar),
+)

@@ -12,12 +12,11 @@ itself a handoff time, shift 0 runs from the start to the first handoff after it
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import attrs
 
-from tocsin.models import FieldError
+from tocsin.validators import between, positive
 
 __all__ = ["Handoffs", "PeriodicRotation", "Rotation", "between", "positive"]
 
@@ -91,20 +90,3 @@ class PeriodicRotation:
         if self.phase is None:
             return _PeriodicHandoffs(start, start, self.period)
         return _PeriodicHandoffs(start, start - (start - self.phase) % self.period, self.period)
-
-
-def between(low: int, high: int) -> Callable[[Any, attrs.Attribute, int], None]:
-    """An attrs validator: the value must lie in ``low..high``; raises :class:`tocsin.FieldError` naming the
-    field, so a config error points at it (``$.schedules[0].layers[0].rotation.handoff_hour: …``)."""
-
-    def check(instance: Any, attribute: attrs.Attribute, value: int) -> None:
-        if not low <= value <= high:
-            raise FieldError(attribute.name, f"must be between {low} and {high}, got {value}")
-
-    return check
-
-
-def positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
-    """An attrs validator: the value must be greater than 0 (raises :class:`tocsin.FieldError`)."""
-    if not value > 0:
-        raise FieldError(attribute.name, f"must be greater than 0, got {value}")

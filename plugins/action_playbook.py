@@ -6,16 +6,12 @@ at most once per incident; an explain (dry run) only says it would run.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import attrs
 
-from tocsin import ActionContext, ActionRegistrar, FieldError, hookimpl
-
-
-def _non_empty(instance: Any, attribute: attrs.Attribute, value: str) -> None:
-    if not isinstance(value, str) or not value:
-        raise FieldError(attribute.name, f"needs a playbook id, got {value!r}")
+from tocsin import ActionContext, ActionRegistrar, hookimpl
+from tocsin.validators import non_empty
 
 
 @attrs.frozen(kw_only=True)
@@ -23,7 +19,7 @@ class ApplyPlaybook:
     """Run the playbook ``playbook_id`` with the incident."""
 
     type: ClassVar[str] = "apply_playbook"
-    playbook_id: str = attrs.field(validator=_non_empty)
+    playbook_id: str = attrs.field(validator=non_empty)
 
 
 def apply(action: ApplyPlaybook, ctx: ActionContext) -> None:

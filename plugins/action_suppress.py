@@ -7,18 +7,12 @@ open. The first rule to suppress sets the duration.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import attrs
 
-from tocsin import ActionContext, ActionRegistrar, FieldError, hookimpl
-
-
-def _positive(instance: Any, attribute: attrs.Attribute, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise FieldError(attribute.name, f"must be a whole number of minutes, got {value!r}")
-    if value <= 0:
-        raise FieldError(attribute.name, f"must be at least 1 minute, got {value}")
+from tocsin import ActionContext, ActionRegistrar, hookimpl
+from tocsin.validators import at_least
 
 
 @attrs.frozen(kw_only=True)
@@ -26,7 +20,7 @@ class Suppress:
     """Hold escalation and notifications back for ``duration_minutes``."""
 
     type: ClassVar[str] = "suppress"
-    duration_minutes: int = attrs.field(validator=_positive)
+    duration_minutes: int = attrs.field(validator=at_least(1))
 
 
 def apply(action: Suppress, ctx: ActionContext) -> None:

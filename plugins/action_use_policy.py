@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import attrs
 
-from tocsin import ActionContext, ActionRegistrar, Config, FieldError, hookimpl
-
-
-def _non_empty(instance: Any, attribute: attrs.Attribute, value: str) -> None:
-    if not isinstance(value, str) or not value:
-        raise FieldError(attribute.name, f"needs a policy id, got {value!r}")
+from tocsin import ActionContext, ActionRegistrar, Config, hookimpl
+from tocsin.validators import non_empty
 
 
 @attrs.frozen(kw_only=True)
@@ -20,7 +16,7 @@ class UsePolicy:
     """Use the escalation policy ``policy_id``."""
 
     type: ClassVar[str] = "use_policy"
-    policy_id: str = attrs.field(validator=_non_empty)
+    policy_id: str = attrs.field(validator=non_empty)
 
 
 def apply(action: UsePolicy, ctx: ActionContext) -> None:

@@ -27,16 +27,12 @@ from tocsin import (
     page_text,
     urgencies_field,
 )
+from tocsin.validators import port
 
 
 def _address(instance: Any, attribute: attrs.Attribute, value: str | None) -> None:
     if value is not None and (not isinstance(value, str) or "@" not in value):
         raise FieldError(attribute.name, f"needs an e-mail address, got {value!r}")
-
-
-def _port(instance: Any, attribute: attrs.Attribute, value: int) -> None:
-    if not 0 < value < 65536:
-        raise FieldError(attribute.name, f"must be a TCP port (1-65535), got {value}")
 
 
 @attrs.frozen(kw_only=True)
@@ -55,7 +51,7 @@ class EmailSettings:
 
     host: str
     from_address: str = attrs.field(validator=_address)
-    port: int = attrs.field(default=25, validator=_port)
+    port: int = attrs.field(default=25, validator=port)
     starttls: bool = False
     username: str | None = None
     password: str | None = None

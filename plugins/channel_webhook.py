@@ -17,7 +17,6 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import aiohttp
 import attrs
@@ -33,22 +32,12 @@ from tocsin import (
     page_payload,
     urgencies_field,
 )
+from tocsin.delivery.webhook.post import OutcomeKind, make_session, post_json
 from tocsin.delivery.webhook.signing import secret_bytes
 from tocsin.delivery.webhook.ssrf import validate_networks
-from tocsin.delivery.webhook.post import OutcomeKind, make_session, post_json
+from tocsin.validators import http_url, positive
 
 _log = structlog.get_logger(component="webhook")
-
-
-def _http_url(instance: Any, attribute: attrs.Attribute, value: str) -> None:
-    parts = urlsplit(value) if isinstance(value, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        raise FieldError(attribute.name, f"needs an http:// or https:// URL, got {value!r}")
-
-
-def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
-    if not value > 0:
-        raise FieldError(attribute.name, f"must be more than 0, got {value}")
 
 
 def _secrets(instance: Any, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
@@ -64,7 +53,7 @@ class WebhookContact:
     """Reach a person (or a ``notify`` channel) by POSTing to ``url``; ``secrets`` replace the channel's."""
 
     type: ClassVar[str] = "webhook"
-    url: str = attrs.field(validator=_http_url)
+    url: str = attrs.field(validator=http_url)
     headers: dict[str, str] = attrs.field(factory=dict)
     secrets: tuple[str, ...] = attrs.field(default=(), validator=_secrets)
     urgencies: tuple[Urgency, ...] = urgencies_field()  # the page urgencies this contact takes
@@ -75,7 +64,7 @@ class WebhookSettings:
     """How every webhook request is made: signing secrets (``whsec_<base64>``; several while rotating), the
     networks allowed despite the SSRF policy, the timeout of one attempt, and extra headers."""
 
-    timeout_seconds: float = attrs.field(default=10.0, validator=_positive)
+    timeout_seconds: float = attrs.field(default=10.0, validator=positive)
     headers: dict[str, str] = attrs.field(factory=dict)
     secrets: tuple[str, ...] = attrs.field(default=(), validator=_secrets)
     allow_networks: tuple[str, ...] = attrs.field(default=(), validator=validate_networks)

@@ -6,18 +6,12 @@ docs).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from typing import ClassVar
 
 import attrs
 
-from tocsin import ExpandContext, FieldError, Recipient, TargetRegistrar, Urgency, hookimpl
-
-
-def _http_url(instance: Any, attribute: attrs.Attribute, value: str) -> None:
-    parts = urlsplit(value) if isinstance(value, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        raise FieldError(attribute.name, f"needs an http:// or https:// URL, got {value!r}")
+from tocsin import ExpandContext, Recipient, TargetRegistrar, Urgency, hookimpl
+from tocsin.validators import http_url
 
 
 @attrs.frozen(kw_only=True)
@@ -25,7 +19,7 @@ class WebhookTarget:
     """An HTTP endpoint that receives the page (its payload says the ``urgency``, high or low)."""
 
     type: ClassVar[str] = "webhook"
-    url: str = attrs.field(validator=_http_url)
+    url: str = attrs.field(validator=http_url)
     urgency: Urgency = attrs.field(default=Urgency.HIGH, converter=Urgency)
 
 

@@ -78,8 +78,8 @@ def test_the_defaults_give_up_within_about_ten_minutes():
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
-        ({"base_seconds": 0}, "base_seconds", "must be more than 0"),
-        ({"cap_seconds": -1}, "cap_seconds", "must be more than 0"),
+        ({"base_seconds": 0}, "base_seconds", "must be greater than 0"),
+        ({"cap_seconds": -1}, "cap_seconds", "must be greater than 0"),
         ({"max_attempts": 0}, "max_attempts", "must be 1 or more"),
         ({"base_seconds": 10, "cap_seconds": 5}, "cap_seconds", "must be at least base_seconds"),
     ],

@@ -9,8 +9,8 @@ import yaml
 from escalation_support import plugins
 
 import tocsin
-from tocsin.simulation.scenario import load_scenario, parse_duration
 from tocsin.simulation.runner import compare, simulate
+from tocsin.simulation.scenario import load_scenario, parse_duration
 
 CONFIG = {
     "teams": {"platform": ["eng1@example.com", "eng2@example.com"]},

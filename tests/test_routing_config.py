@@ -113,10 +113,10 @@ def test_rules_need_conditions_actions_and_unique_names():
         ),
         (
             {"type": "suppress", "duration_minutes": 0},
-            "$.rules[0].actions[0].duration_minutes: must be at least 1 minute",
+            "$.rules[0].actions[0].duration_minutes: must be 1 or more",
         ),
         ({"type": "suppress", "duration_minutes": "5"}, "$.rules[0].actions[0].duration_minutes: expected an integer"),
-        ({"type": "apply_playbook", "playbook_id": ""}, "$.rules[0].actions[0].playbook_id: needs a playbook id"),
+        ({"type": "apply_playbook", "playbook_id": ""}, "$.rules[0].actions[0].playbook_id: must not be empty"),
         ({"type": "use_policy", "policy_id": "nope"}, "$.rules[0].actions[0]: unknown policy 'nope'; known: (none)"),
     ],
 )

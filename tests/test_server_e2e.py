@@ -24,8 +24,8 @@ from delivery_receiver import Receiver
 from server_support import CONFIG, READER, RESPONDER, START, ServerThread, bearer, eventually, load
 
 import tocsin
-from tocsin.server import create_app, memory_storage, sqlite_storage
 from tocsin.delivery.webhook.signing import verify
+from tocsin.server import create_app, memory_storage, sqlite_storage
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

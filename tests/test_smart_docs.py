@@ -13,8 +13,8 @@ import yaml
 from escalation_support import plugins
 
 import tocsin
-from tocsin.simulation.scenario import load_scenario
 from tocsin.simulation.runner import compare, simulate
+from tocsin.simulation.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = (ROOT / "docs" / "escalation.md").read_text(encoding="utf-8")

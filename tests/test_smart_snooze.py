@@ -11,8 +11,8 @@ from escalation_support import plugins
 from smart_support import berlin, engine, events_of, incident, journal, level, paged, policy, user
 
 import tocsin
-from tocsin.simulation.scenario import load_scenario
 from tocsin.simulation.runner import compare, simulate
+from tocsin.simulation.scenario import load_scenario
 
 START = berlin("2026-03-24 14:00")
 ONCALL, LEAD = "oncall@example.com", "lead@example.com"

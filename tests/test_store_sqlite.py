@@ -12,7 +12,8 @@ import pytest
 from store_support import notification, plugins, row
 
 import tocsin
-from tocsin.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION, StoreError, migrate
+from tocsin.store.errors import StoreError
+from tocsin.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from tocsin.store.sqlite.store import SQLiteStore
 
 

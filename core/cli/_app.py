@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from tocsin.config.loader import Config, load_config
+from tocsin.config import Config, load_config
 from tocsin.errors import TocsinError
 from tocsin.logs import configure_logging
 from tocsin.manager import Plugins, load_plugins

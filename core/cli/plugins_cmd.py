@@ -9,12 +9,13 @@ from rich.table import Table
 
 from tocsin.cli._app import app, emit_json, load_plugin_set, out_console, user_errors
 from tocsin.manager import Plugins
+from tocsin.registry import EXTENSION_POINTS
 
 
 def describe_plugins(plugins: Plugins) -> dict[str, Any]:
     """The ``tocsin plugins --json`` document: each registered name with its plugin, and the plugin list."""
     document: dict[str, Any] = {}
-    for key, table in plugins.registry.tables().items():
+    for key, table in plugins.registry.tables().items():  # in EXTENSION_POINTS order
         document[key] = {entry.name: {"plugin": entry.plugin} for entry in sorted(table, key=lambda e: e.name)}
     document["plugins"] = [
         {"name": info.name, "distribution": info.distribution, "version": info.version} for info in plugins.info
@@ -26,7 +27,7 @@ def describe_plugins(plugins: Plugins) -> dict[str, Any]:
 @app.command("plugins")
 @user_errors
 def plugins_command(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """List the loaded plugins and every operator, extractor, action, rotation, target and channel."""
+    """List the loaded plugins and every operator, extractor, action, rotation, target, channel and source."""
     document = describe_plugins(load_plugin_set())
     if as_json:
         emit_json(document)
@@ -34,9 +35,9 @@ def plugins_command(as_json: bool = typer.Option(False, "--json", help="Print JS
     table = Table(title="tocsin extension points")
     for column in ("kind", "name", "plugin"):
         table.add_column(column)
-    for key in ("operators", "extractors", "actions", "rotations", "targets", "channels"):
-        for name, entry in document[key].items():
-            table.add_row(key, name, entry["plugin"])
+    for point in EXTENSION_POINTS:
+        for name, entry in document[point.key].items():
+            table.add_row(point.key, name, entry["plugin"])
     out_console.print(table)
     for plugin in document["plugins"]:
         dist = f" ({plugin['distribution']} {plugin['version']})" if plugin["distribution"] else ""

@@ -13,13 +13,13 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from tocsin.routing.actions import RoutingResult
 from tocsin.cli._app import app, emit_json, load, out_console, user_errors
-from tocsin.config.loader import read_document
+from tocsin.config import read_document
 from tocsin.incidents import incident_from_json, incident_to_json
+from tocsin.routing.actions import RoutingResult
+from tocsin.routing.explain import RoutingExplanation, condition_json
 from tocsin.routing.policies import select_policy
 from tocsin.routing.router import RoutingRuleEvaluator
-from tocsin.routing.explain import RoutingExplanation, condition_json
 
 
 @app.command("route")

@@ -11,8 +11,8 @@ from typing import Any
 import typer
 
 from tocsin.cli._app import app, emit_json, load, out_console, user_errors
-from tocsin.simulation.scenario import load_scenario
 from tocsin.simulation.runner import SimulationResult, simulate
+from tocsin.simulation.scenario import load_scenario
 
 
 @app.command("simulate")

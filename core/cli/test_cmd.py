@@ -8,8 +8,8 @@ import typer
 
 from tocsin.cli._app import app, err_console, load, out_console, user_errors
 from tocsin.errors import ConfigError
-from tocsin.simulation.scenario import load_scenario
 from tocsin.simulation.runner import compare, describe_page, simulate
+from tocsin.simulation.scenario import load_scenario
 
 
 @app.command("test")

@@ -23,18 +23,13 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import attrs
 
 from tocsin.models import FieldError
-
-if TYPE_CHECKING:
-    from tocsin.config.loader import Config
-    from tocsin.registry import Registry
+from tocsin.validators import listen_port, positive
 
 __all__ = [
-    "SERVING_ENUMS",
     "AckRateLimit",
     "ApiToken",
     "AuthMode",
@@ -43,7 +38,7 @@ __all__ = [
     "StorageBackend",
     "StorageSettings",
     "Synchronous",
-    "check_serving",
+    "check_server",
 ]
 
 
@@ -68,16 +63,6 @@ class AuthMode(enum.StrEnum):
 
     TOKENS = "tokens"
     NONE = "none"
-
-
-def _positive(instance: object, attribute: attrs.Attribute, value: int) -> None:
-    if value <= 0:
-        raise FieldError(attribute.name, f"must be more than 0, got {value}")
-
-
-def _port(instance: object, attribute: attrs.Attribute, value: int) -> None:
-    if not 0 <= value <= 65535:
-        raise FieldError(attribute.name, f"must be a TCP port (0-65535; 0 picks a free one), got {value}")
 
 
 def _scopes(instance: object, attribute: attrs.Attribute, value: tuple[Scope, ...]) -> None:
@@ -122,7 +107,7 @@ class ApiToken:
 class AckRateLimit:
     """At most ``per_minute`` acknowledgement requests per incident in any 60 seconds (then 429)."""
 
-    per_minute: int = attrs.field(default=10, validator=_positive)
+    per_minute: int = attrs.field(default=10, validator=positive)
 
 
 @attrs.frozen(kw_only=True)
@@ -130,10 +115,10 @@ class ServerSettings:
     """How ``tocsin serve`` listens and whom it lets in."""
 
     host: str = "127.0.0.1"
-    port: int = attrs.field(default=8080, validator=_port)
+    port: int = attrs.field(default=8080, validator=listen_port)
     auth: AuthMode = AuthMode.TOKENS
     tokens: tuple[ApiToken, ...] = ()
-    max_body_bytes: int = attrs.field(default=1_048_576, validator=_positive)
+    max_body_bytes: int = attrs.field(default=1_048_576, validator=positive)
     ack_rate_limit: AckRateLimit = attrs.field(factory=AckRateLimit)
 
 
@@ -161,13 +146,9 @@ class StorageSettings:
     synchronous: Synchronous = Synchronous.FULL
 
 
-# The enums of these sections, for the config converter (a str enum needs its own structure hook).
-SERVING_ENUMS: tuple[type[enum.Enum], ...] = (Scope, AuthMode, StorageBackend, Synchronous)
-
-
-def check_serving(config: Config, registry: Registry) -> Iterator[tuple[str, str]]:
-    """Config check: token names and secrets are unique, and ``auth: none`` lists no tokens."""
-    server = config.server
+def check_server(server: ServerSettings) -> Iterator[tuple[str, str]]:
+    """Config check of the ``server`` section: token names and secrets are unique, and ``auth: none`` lists no
+    tokens."""
     if server.auth is AuthMode.NONE and server.tokens:
         yield "$.server.tokens", "auth is none, so these tokens would never be asked for: remove them or the auth line"
     names: dict[str, int] = {}

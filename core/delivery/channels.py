@@ -10,18 +10,30 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, runtime_checkable
 
 from tocsin.errors import TocsinError
+from tocsin.models import ContactSpec, DeliveryResult, Notification, User
 from tocsin.registry import Registry, UnknownNameError
 
-if TYPE_CHECKING:
-    from tocsin.config.loader import Config
-    from tocsin.delivery.outbox import Sender
-
-__all__ = ["DEFAULT_CHANNEL", "ChannelError", "ChannelSet", "check_channel_settings"]
+__all__ = ["DEFAULT_CHANNEL", "ChannelError", "ChannelSet", "Sender", "check_channel_settings"]
 
 DEFAULT_CHANNEL = "log"  # how a person without contacts (or an unknown notify channel) is reached
+
+
+@runtime_checkable
+class Sender(Protocol):
+    """Delivers notifications through one channel. ``create(settings)`` of a channel plugin returns one.
+
+    A sender may also have ``endpoint(notification) -> str``: where the notification goes (a URL), used to
+    give each endpoint its own queue and to disable one that answered "gone"; without it, the recipient's
+    address is the endpoint.
+    """
+
+    async def deliver(self, notification: Notification) -> DeliveryResult:
+        """Send ``notification``; return ``ok=True`` only when the channel confirmed it, else the reason (with
+        ``retryable=False`` when another attempt cannot help, ``gone=True`` for an endpoint that is gone)."""
+        ...
 
 
 class ChannelError(TocsinError):
@@ -101,16 +113,24 @@ def _default_settings(settings_class: type) -> Any:
         return None
 
 
-def check_channel_settings(config: Config, registry: Registry) -> Iterator[tuple[str, str]]:
-    """Config check: every channel a contact uses must have settings, unless its settings have defaults."""
+def check_channel_settings(
+    users: Mapping[str, User],
+    notify_channels: Mapping[str, ContactSpec],
+    settings: Mapping[str, Any],
+    registry: Registry,
+) -> Iterator[tuple[str, str]]:
+    """Config check: every channel a contact uses must have settings, unless its settings have defaults.
+
+    :param settings: channel name -> settings object (the config's ``channels`` section).
+    """
     needed: dict[str, str] = {}  # channel -> first path that uses it
-    for address, user in config.users.items():
+    for address, user in users.items():
         for index, contact in enumerate(user.contacts):
             needed.setdefault(contact.type, f"$.users[{address!r}].contacts[{index}]")
-    for name, contact in config.notify_channels.items():
+    for name, contact in notify_channels.items():
         needed.setdefault(contact.type, f"$.notify_channels[{name!r}]")
     for channel, path in needed.items():
-        if channel not in registry.channels or channel in config.channels:
+        if channel not in registry.channels or channel in settings:
             continue
         settings_class = registry.channels.get(channel).settings
         if settings_class is not None and _default_settings(settings_class) is None:

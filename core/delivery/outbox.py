@@ -21,16 +21,15 @@ import random
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
 
 import attrs
 
-from tocsin.delivery.channels import ChannelError, ChannelSet
 from tocsin.clock import Clock
+from tocsin.delivery.channels import ChannelError, ChannelSet, Sender
+from tocsin.delivery.retry import RetryPolicy
 from tocsin.delivery.settings import DeliverySettings
 from tocsin.logs import get_logger
 from tocsin.models import DeliveryResult, Notification
-from tocsin.delivery.retry import RetryPolicy
 from tocsin.store.interfaces import DeliveryStore
 
 __all__ = ["DeliveryListener", "MemorySink", "Outbox", "Sender"]
@@ -39,21 +38,6 @@ _log = get_logger(component="outbox")
 
 DeliveryListener = Callable[[Notification, DeliveryResult], None]
 _Endpoint = tuple[str, str]  # (channel, endpoint)
-
-
-@runtime_checkable
-class Sender(Protocol):
-    """Delivers notifications through one channel. ``create(settings)`` of a channel plugin returns one.
-
-    A sender may also have ``endpoint(notification) -> str``: where the notification goes (a URL), used to
-    give each endpoint its own queue and to disable one that answered "gone"; without it, the recipient's
-    address is the endpoint.
-    """
-
-    async def deliver(self, notification: Notification) -> DeliveryResult:
-        """Send ``notification``; return ``ok=True`` only when the channel confirmed it, else the reason (with
-        ``retryable=False`` when another attempt cannot help, ``gone=True`` for an endpoint that is gone)."""
-        ...
 
 
 class MemorySink:

@@ -10,26 +10,16 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 import attrs
 
 from tocsin.models import FieldError
+from tocsin.validators import at_least, positive
 
 __all__ = ["RetryPolicy", "parse_retry_after"]
 
 _RNG = random.Random()
 _MAX_EXPONENT = 1000  # 2.0**1024 overflows; any exponent this large is past every cap anyway
-
-
-def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
-    if not value > 0:
-        raise FieldError(attribute.name, f"must be more than 0, got {value}")
-
-
-def _at_least_one(instance: Any, attribute: attrs.Attribute, value: int) -> None:
-    if value < 1:
-        raise FieldError(attribute.name, f"must be 1 or more, got {value}")
 
 
 @attrs.frozen(kw_only=True)
@@ -41,9 +31,9 @@ class RetryPolicy:
     also caps a receiver's ``Retry-After``.
     """
 
-    base_seconds: float = attrs.field(default=5.0, validator=_positive)
-    cap_seconds: float = attrs.field(default=300.0, validator=_positive)
-    max_attempts: int = attrs.field(default=8, validator=_at_least_one)
+    base_seconds: float = attrs.field(default=5.0, validator=positive)
+    cap_seconds: float = attrs.field(default=300.0, validator=positive)
+    max_attempts: int = attrs.field(default=8, validator=at_least(1))
 
     def __attrs_post_init__(self) -> None:
         if self.cap_seconds < self.base_seconds:

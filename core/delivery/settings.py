@@ -12,19 +12,13 @@ delivery:
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
-from tocsin.models import FieldError
 from tocsin.delivery.retry import RetryPolicy
+from tocsin.models import FieldError
+from tocsin.validators import positive
 
 __all__ = ["DeliverySettings"]
-
-
-def _positive(instance: Any, attribute: attrs.Attribute, value: float | None) -> None:
-    if value is not None and not value > 0:
-        raise FieldError(attribute.name, f"must be more than 0, got {value}")
 
 
 @attrs.frozen(kw_only=True)
@@ -34,8 +28,8 @@ class DeliverySettings:
     max_attempts: int = 8
     base_seconds: float = 5.0
     cap_seconds: float = 300.0
-    timeout_seconds: float = attrs.field(default=30.0, validator=_positive)
-    lease_seconds: float | None = attrs.field(default=None, validator=_positive)
+    timeout_seconds: float = attrs.field(default=30.0, validator=positive)
+    lease_seconds: float | None = attrs.field(default=None, validator=positive)
 
     def __attrs_post_init__(self) -> None:
         self.retry_policy()  # the same checks as RetryPolicy, reported on this section's fields

@@ -12,10 +12,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from tocsin.clock import Clock
 from tocsin.delivery.channels import ChannelSet
-from tocsin.clock import Clock, SystemClock
+from tocsin.delivery.outbox import Outbox
 from tocsin.escalation.errors import (
     EscalationActiveError,
     EscalationNotActiveError,
@@ -24,13 +25,16 @@ from tocsin.escalation.errors import (
     UnknownIncidentError,
     UnknownPolicyError,
 )
-from tocsin.escalation.plan import Plan, Run
-from tocsin.escalation.executor import TargetExecutor
 from tocsin.escalation.firing import Firer, round_robin_cursor
-from tocsin.instants import MICROS_PER_MINUTE, MICROS_PER_SECOND, from_micros, to_micros
 from tocsin.escalation.level_rules import LevelError, LevelRules, compile_level_rules
-from tocsin.manager import Plugins, load_plugins
-from tocsin.store.memory import InMemoryStore
+from tocsin.escalation.monitor import Monitor
+from tocsin.escalation.plan import Plan, Run
+from tocsin.escalation.targets import TargetExecutor
+from tocsin.escalation.transitions import Transitions
+from tocsin.escalation.wiring import EngineConfig, wire_engine
+from tocsin.escalation.working_hours import WorkingHours, WorkingHoursError, WorkingWindow, compile_working_hours
+from tocsin.instants import MICROS_PER_MINUTE, MICROS_PER_SECOND, from_micros, to_micros
+from tocsin.manager import Plugins
 from tocsin.models import (
     EscalationEvent,
     EscalationPolicy,
@@ -40,17 +44,10 @@ from tocsin.models import (
     Notification,
     Recipient,
 )
-from tocsin.escalation.monitor import Monitor
 from tocsin.observers import Observers
-from tocsin.delivery.outbox import Outbox
-from tocsin.routing.policies import select_policy
 from tocsin.registry import UnknownNameError
+from tocsin.routing.policies import select_policy
 from tocsin.store.interfaces import EscalationRow, EscalationStore
-from tocsin.escalation.transitions import Transitions
-from tocsin.escalation.working_hours import WorkingHours, WorkingHoursError, WorkingWindow, compile_working_hours
-
-if TYPE_CHECKING:
-    from tocsin.config.loader import Config
 
 __all__ = ["EscalationEngine"]
 
@@ -84,7 +81,7 @@ class EscalationEngine:
         store: EscalationStore | None = None,
         *,
         clock: Clock | None = None,
-        config: Config | None = None,
+        config: EngineConfig | None = None,
         channels: ChannelSet | None = None,
         check_interval: float = 30.0,
         late_after: timedelta = timedelta(minutes=1),
@@ -97,19 +94,15 @@ class EscalationEngine:
         self.instance_id = instance_id if instance_id is not None else uuid.uuid4().hex
         self.lease_seconds = float(lease_seconds)
         self.claim_limit = claim_limit
-        self._plugins = plugins if plugins is not None else load_plugins()
-        registry = self._plugins.registry
-        self._clock: Clock = clock if clock is not None else SystemClock()
-        self._store: EscalationStore = store if store is not None else InMemoryStore()
-        self._executor = TargetExecutor(registry)
-        self._channels = channels or ChannelSet(registry, config.channels if config is not None else None)
-        self._outbox = Outbox(
-            self._store,
-            self._channels,
-            clock=self._clock,
-            settings=config.delivery if config is not None else None,
-            timeout_seconds=delivery_timeout,
+        parts = wire_engine(
+            plugins, store, clock=clock, config=config, channels=channels, delivery_timeout=delivery_timeout
         )
+        self._plugins = parts.plugins
+        self._clock = parts.clock
+        self._store = parts.store
+        self._executor = parts.executor
+        self._channels = parts.channels
+        self._outbox = parts.outbox
         self.observing = observe
         self._policies: dict[str, Plan] = {}
         self._windows: dict[str, WorkingWindow] = {}  # working-hours windows by name
@@ -130,7 +123,7 @@ class EscalationEngine:
         self._recover()
 
     @classmethod
-    def from_config(cls, config: Config, plugins: Plugins | None = None, **options: Any) -> EscalationEngine:
+    def from_config(cls, config: EngineConfig, plugins: Plugins | None = None, **options: Any) -> EscalationEngine:
         """An engine with ``config``'s teams, users, schedules, policies and channel settings registered."""
         return cls(plugins, config=config, **options)
 
@@ -165,9 +158,9 @@ class EscalationEngine:
         """Teams, people and schedules that targets expand against (``engine.executor().register_team(...)``)."""
         return self._executor
 
-    def load_config(self, config: Config) -> None:
+    def load_config(self, config: EngineConfig) -> None:
         """Register ``config``'s teams, users, schedules, working hours and policies."""
-        self._executor.load(config)
+        self._executor.load(config.teams, config.users, config.schedules)
         for name, hours in config.working_hours.items():
             self.register_working_hours(name, hours)
         for policy in config.policies:

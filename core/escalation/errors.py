@@ -10,7 +10,6 @@ __all__ = [
     "EscalationNotActiveError",
     "PolicyDisabledError",
     "PolicyError",
-    "StaleStateError",
     "UnknownIncidentError",
     "UnknownPolicyError",
 ]
@@ -42,7 +41,3 @@ class EscalationActiveError(EscalationError):
 
 class EscalationNotActiveError(EscalationError):
     """The action needs an active escalation and this one is not (acknowledged, completed, resolved, …)."""
-
-
-class StaleStateError(EscalationError):
-    """A compare-and-set write lost: the stored escalation changed since it was read (another instance)."""

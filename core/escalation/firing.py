@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from tocsin.escalation.plan import ROTATE, Firing, Run
-from tocsin.escalation.executor import TargetExecutor
-from tocsin.instants import MICROS_PER_MINUTE, from_micros
 from tocsin.escalation.level_rules import LevelRules
+from tocsin.escalation.plan import ROTATE, Firing, Run
+from tocsin.escalation.targets import TargetExecutor
+from tocsin.instants import MICROS_PER_MINUTE, from_micros
 from tocsin.models import EscalationEvent, EscalationStatus, Notification, Recipient
 
 __all__ = ["Firer", "RoundRobinCursor", "notification_key", "round_robin_cursor"]

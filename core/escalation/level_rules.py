@@ -10,18 +10,15 @@ a level from compiling, with the path of each fault.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from tocsin.errors import TocsinError
+from tocsin.escalation.working_hours import WorkingWindow
 from tocsin.instants import MICROS_PER_MINUTE
-from tocsin.models import AckMode, EscalationLevel, Incident
+from tocsin.models import AckMode, EscalationLevel, EscalationPolicy, Incident
 from tocsin.registry import MISSING, Registry
 from tocsin.routing.compile import CompileMemo, ConditionSet, RuleError, compile_conditions
-from tocsin.escalation.working_hours import WorkingWindow
-
-if TYPE_CHECKING:
-    from tocsin.config.loader import Config
 
 __all__ = ["LevelError", "LevelRules", "check_levels", "compile_level_rules", "is_plain"]
 
@@ -163,16 +160,19 @@ def compile_level_rules(
     )
 
 
-def check_levels(config: Config, registry: Registry) -> Iterator[tuple[str, str]]:
-    """Config check: every working-hours window a level names exists, and every ``when`` condition compiles
-    exactly as the engine will compile it (unknown fields and operators, values checked per operator)."""
+def check_levels(
+    policies: Sequence[EscalationPolicy], working_hours: Mapping[str, object], registry: Registry
+) -> Iterator[tuple[str, str]]:
+    """Config check of the policies' levels: every working-hours window a level names exists (a key of
+    ``working_hours``), and every ``when`` condition compiles exactly as the engine will compile it (unknown
+    fields and operators, values checked per operator)."""
     memo: CompileMemo = {}
-    for p, policy in enumerate(config.policies):
+    for p, policy in enumerate(policies):
         for index, level in enumerate(policy.levels):
             path = f"$.policies[{p}].levels[{index}]"
             for where, name in _window_refs(level):
-                if name not in config.working_hours:
-                    yield f"{path}.{where}", _unknown_window(name, config.working_hours)
+                if name not in working_hours:
+                    yield f"{path}.{where}", _unknown_window(name, working_hours)
             if level.when is not None and level.when.conditions:
                 try:
                     compile_conditions(level.when.conditions, registry, path=f"{path}.when.conditions", memo=memo)

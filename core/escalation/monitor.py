@@ -13,23 +13,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from tocsin.clock import Clock
 from tocsin.instants import MICROS_PER_SECOND, from_micros, to_micros
 from tocsin.logs import get_logger
 
-if TYPE_CHECKING:
-    from tocsin.escalation.engine import EscalationEngine
-
-__all__ = ["Monitor"]
+__all__ = ["Monitor", "MonitoredEngine"]
 
 _log = get_logger(component="monitor")
+
+
+class Deliveries(Protocol):
+    """The outbox as the monitor runs it: a delivery loop, and a flush of what is in flight."""
+
+    async def run(self) -> None: ...
+
+    async def flush(self) -> None: ...
+
+
+class MonitoredEngine(Protocol):
+    """What the monitor needs of an engine (:class:`~tocsin.escalation.engine.EscalationEngine` has it)."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def outbox(self) -> Deliveries: ...
+
+    def claim_due_work(self) -> int: ...
+
+    def tick(self) -> int: ...
+
+    def next_due_at(self) -> datetime | None: ...
 
 
 class Monitor:
     """Runs an engine's timer and outbox in the current event loop."""
 
-    def __init__(self, engine: EscalationEngine, check_interval: float) -> None:
+    def __init__(self, engine: MonitoredEngine, check_interval: float) -> None:
         self.check_interval = check_interval
         self._engine = engine
         self._wakeup = asyncio.Event()

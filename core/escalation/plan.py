@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from tocsin.escalation.executor import CompiledLevel
-from tocsin.instants import MICROS_PER_MINUTE, from_micros
 from tocsin.escalation.level_rules import LevelRules
+from tocsin.escalation.targets import CompiledLevel
+from tocsin.instants import MICROS_PER_MINUTE, from_micros
 from tocsin.models import EscalationPolicy, EscalationState, EscalationStatus, Incident, Recipient
 from tocsin.store.interfaces import EscalationRow, SmartRow
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from tocsin.delivery.outbox import Outbox
 from tocsin.escalation.due_queue import DueQueue
-from tocsin.escalation.errors import StaleStateError
-from tocsin.escalation.plan import Plan, Run, state_from_row
 from tocsin.escalation.firing import Firer
+from tocsin.escalation.plan import Plan, Run, state_from_row
 from tocsin.instants import from_micros
 from tocsin.logs import get_logger
 from tocsin.models import (
@@ -27,7 +27,7 @@ from tocsin.models import (
     Notification,
 )
 from tocsin.observers import Observers
-from tocsin.delivery.outbox import Outbox
+from tocsin.store.errors import StaleStateError
 from tocsin.store.interfaces import EscalationRow, EscalationStore
 
 __all__ = ["Hooks", "Transitions"]

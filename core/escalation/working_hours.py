@@ -23,19 +23,15 @@ window that spans a DST change is as long as the clocks say (an hour shorter or 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import attrs
 
 from tocsin.instants import MICROS_PER_SECOND
 from tocsin.models import FieldError, TimeRestrictions
-from tocsin.registry import Registry
-from tocsin.wallclock import WEEK, UnknownTimeZoneError, Zone, load_zone
 from tocsin.schedules.windows import WeeklyWindows, weekly_windows
-
-if TYPE_CHECKING:
-    from tocsin.config.loader import Config
+from tocsin.wallclock import WEEK, UnknownTimeZoneError, Zone, load_zone
 
 __all__ = [
     "WorkingHours",
@@ -183,9 +179,10 @@ def compile_working_hours(name: str, hours: WorkingHours) -> WorkingWindow:
     return WorkingWindow(name, zone, weekly_windows(interval.restrictions() for interval in hours.intervals))
 
 
-def check_working_hours(config: Config, registry: Registry) -> Iterator[tuple[str, str]]:
-    """Config check: each window's time zone must be known (the field validators check the rest)."""
-    for name, hours in config.working_hours.items():
+def check_working_hours(working_hours: Mapping[str, WorkingHours]) -> Iterator[tuple[str, str]]:
+    """Config check of the ``working_hours`` section: each window's time zone must be known (the field
+    validators check the rest)."""
+    for name, hours in working_hours.items():
         try:
             load_zone(hours.timezone)
         except UnknownTimeZoneError as exc:

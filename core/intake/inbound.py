@@ -28,9 +28,9 @@ import structlog
 
 from tocsin.clock import Clock, SystemClock
 from tocsin.errors import TocsinError
+from tocsin.intake.processor import IncidentProcessor
 from tocsin.integrations.events import EventAction, IncidentEvent, Integration, PayloadError
 from tocsin.models import FieldError, Incident
-from tocsin.intake.processor import IncidentProcessor
 from tocsin.registry import Registry
 
 __all__ = [

@@ -26,14 +26,14 @@ import attrs
 from tocsin.delivery.channels import DEFAULT_CHANNEL
 from tocsin.escalation.engine import EscalationEngine
 from tocsin.escalation.errors import EscalationNotActiveError, UnknownIncidentError
-from tocsin.store.memory import InMemoryIncidentStore
 from tocsin.models import ContactSpec, EscalationState, Incident, IncidentState, Recipient, RoutingRule
 from tocsin.observers import Observers
 from tocsin.routing.router import RoutingRuleEvaluator
 from tocsin.store.interfaces import IncidentStore
+from tocsin.store.memory import InMemoryIncidentStore
 
 if TYPE_CHECKING:
-    from tocsin.config.loader import Config
+    from tocsin.config import Config
 
 __all__ = ["IncidentProcessor", "ProcessResult"]
 

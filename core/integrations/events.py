@@ -14,16 +14,12 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from tocsin.errors import TocsinError
 from tocsin.models import FieldError, IncidentType, Severity, SourceSpec
-
-if TYPE_CHECKING:
-    from tocsin.config.loader import Config
-    from tocsin.registry import Registry
 
 __all__ = [
     "DEFAULT_SEVERITY_MAP",
@@ -195,9 +191,10 @@ def severity_lookup(table: Mapping[str, Severity]) -> Callable[[Any], Severity |
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
-def check_integrations(config: Config, registry: Registry) -> Iterator[tuple[str, str]]:
-    """Integration names become URL path segments (``/v1/integrations/NAME``): letters, digits, ``_.-``."""
-    for name in config.integrations:
+def check_integrations(integrations: Mapping[str, Integration]) -> Iterator[tuple[str, str]]:
+    """Config check of the ``integrations`` section: names become URL path segments
+    (``/v1/integrations/NAME``), so they are letters, digits and ``_.-``."""
+    for name in integrations:
         if not _NAME.fullmatch(name):
             yield (
                 f"$.integrations[{name!r}]",

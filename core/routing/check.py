@@ -1,28 +1,25 @@
-"""The config check for routing rules: every rule compiles, names are unique, action references resolve."""
+"""The config check for routing rules: every rule compiles, and names are unique."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
 
+from tocsin.models import RoutingRule
 from tocsin.registry import Registry
 from tocsin.routing.compile import RuleError, compile_rule
-
-if TYPE_CHECKING:
-    from tocsin.config.loader import Config
 
 __all__ = ["check_rules"]
 
 
-def check_rules(config: Config, registry: Registry) -> Iterator[tuple[str, str]]:
-    """Yield ``(path, message)`` for each fault in ``config.rules``.
+def check_rules(rules: Sequence[RoutingRule], registry: Registry) -> Iterator[tuple[str, str]]:
+    """Yield ``(path, message)`` for each fault in the ``rules`` section.
 
     Compiles every rule exactly as the evaluator will (unknown operators list the known ones, unknown
-    fields suggest the closest, values are checked per operator), flags a name used twice, and runs each
-    action type's ``check`` (a ``use_policy`` naming a policy that does not exist).
+    fields suggest the closest, values are checked per operator) and flags a name used twice. What an
+    action refers to (a ``use_policy`` naming a policy) is its plugin's ``check``, run by the config loader.
     """
     first_use: dict[str, int] = {}
-    for index, rule in enumerate(config.rules):
+    for index, rule in enumerate(rules):
         path = f"$.rules[{index}]"
         try:
             compile_rule(rule, registry, order=index, path=path)
@@ -32,11 +29,3 @@ def check_rules(config: Config, registry: Registry) -> Iterator[tuple[str, str]]
             yield f"{path}.name", f"duplicate rule name {rule.name!r} (first used at $.rules[{first_use[rule.name]}])"
         else:
             first_use[rule.name] = index
-        for number, action in enumerate(rule.actions):
-            tag = getattr(type(action), "type", None)
-            if not isinstance(tag, str) or tag not in registry.actions:
-                continue
-            check = registry.actions.get(tag).check
-            if check is not None:
-                for message in check(action, config):
-                    yield f"{path}.actions[{number}]", message

@@ -13,9 +13,9 @@ from typing import Any
 import attrs
 
 from tocsin.errors import TocsinError
-from tocsin.routing.fields import resolve_extractor
 from tocsin.models import Incident, RoutingRule, RuleCondition
 from tocsin.registry import MISSING, ActionType, Registry, UnknownNameError
+from tocsin.routing.fields import resolve_extractor
 
 __all__ = [
     "CompileMemo",

@@ -8,9 +8,9 @@ from typing import Any
 
 import attrs
 
-from tocsin.routing.actions import Effect, RoutingResult
 from tocsin.models import Incident, RoutingRule
 from tocsin.registry import MISSING
+from tocsin.routing.actions import Effect, RoutingResult
 from tocsin.routing.compile import CompiledRule, ConditionResult
 from tocsin.routing.index import evaluation_order
 from tocsin.values import to_jsonable

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from tocsin.routing.actions import Playbook, RoutingResult, apply_rules
 from tocsin.models import Incident, RoutingRule
 from tocsin.registry import Registry
+from tocsin.routing.actions import Playbook, RoutingResult, apply_rules
 from tocsin.routing.compile import CompiledRule, CompileMemo, RuleError, compile_rule
 from tocsin.routing.explain import RoutingExplanation, explain_routing
 from tocsin.routing.index import RulePlan

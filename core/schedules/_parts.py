@@ -17,8 +17,8 @@ import attrs
 from tocsin.models import OnCallSchedule, ScheduleLayer
 from tocsin.registry import Registry
 from tocsin.rotation import Handoffs, Rotation
-from tocsin.wallclock import Zone, seconds, wall_seconds
 from tocsin.schedules.windows import WeeklyWindows, weekly_windows
+from tocsin.wallclock import Zone, seconds, wall_seconds
 
 __all__ = ["DEFAULT_START", "CompiledLayer", "Timeline", "change_points", "compile_layers", "compile_rotation"]
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 import icalendar
 
 from tocsin.models import OnCallSchedule
+from tocsin.schedules.answers import Shift
 from tocsin.wallclock import Zone
-
-if TYPE_CHECKING:
-    from tocsin.schedules.resolver import Shift
 
 __all__ = ["PRODID", "shifts_calendar"]
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, NamedTuple
 
+from tocsin.errors import TocsinError
+from tocsin.models import FieldError, OnCallSchedule, Resolution, TargetSpec
+from tocsin.registry import Registry
 from tocsin.schedules._parts import (
     DEFAULT_START,
     CompiledLayer,
@@ -26,13 +28,8 @@ from tocsin.schedules._parts import (
     compile_layers,
     compile_rotation,
 )
-from tocsin.errors import TocsinError
-from tocsin.models import FieldError, OnCallSchedule, Resolution, TargetSpec
-from tocsin.registry import Registry
+from tocsin.schedules.answers import Gap, OnCallEntry, Shift
 from tocsin.wallclock import UnknownTimeZoneError, Zone, load_zone, seconds
-
-if TYPE_CHECKING:
-    from tocsin.config.loader import Config
 
 __all__ = [
     "DEFAULT_START",
@@ -51,65 +48,6 @@ OVERRIDE_LAYER = "override"  # the layer name of an entry that comes from an ove
 
 class ScheduleError(TocsinError):
     """A schedule that cannot be compiled (unknown time zone or rotation, an override naming no layer)."""
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
-
-
-# The answers are named tuples: immutable and typed like the models, and several times cheaper to build than a
-# frozen attrs class, which matters on the lookup path.
-
-
-class OnCallEntry(NamedTuple):
-    """One person on call at an instant: the layer they are on call for and the span of that shift.
-
-    ``shift_start``/``shift_end`` are the layer's shift as this user holds it: the rotation shift limited to
-    the restriction window in effect and cut where an override of the layer begins or ends (for an override,
-    the override's window, limited to the layer's window).
-
-    Times are aware datetimes showing the schedule's local time with the UTC offset in force then (a fixed
-    offset), so they compare and subtract as instants: a shift across a DST change has its real length.
-    """
-
-    user: str
-    layer: str
-    shift_start: datetime
-    shift_end: datetime
-
-    def as_dict(self) -> dict[str, str]:
-        """``{"user", "layer", "shift_start", "shift_end"}`` with ISO 8601 times (with offset)."""
-        return {
-            "user": self.user,
-            "layer": self.layer,
-            "shift_start": _iso(self.shift_start),
-            "shift_end": _iso(self.shift_end),
-        }
-
-
-class Shift(NamedTuple):
-    """A stretch of the final schedule during which ``user`` is on call for ``layer`` (adjacent stretches of
-    the same user and layer are merged; restrictions, resolution and overrides are applied)."""
-
-    user: str
-    layer: str
-    start: datetime
-    end: datetime
-
-    def as_dict(self) -> dict[str, str]:
-        """``{"user", "layer", "start", "end"}`` with ISO 8601 times (with offset)."""
-        return {"user": self.user, "layer": self.layer, "start": _iso(self.start), "end": _iso(self.end)}
-
-
-class Gap(NamedTuple):
-    """A stretch with nobody on call."""
-
-    start: datetime
-    end: datetime
-
-    def as_dict(self) -> dict[str, str]:
-        """``{"start", "end"}`` with ISO 8601 times (with offset)."""
-        return {"start": _iso(self.start), "end": _iso(self.end)}
 
 
 def _instant(moment: datetime, what: str) -> int:
@@ -321,10 +259,11 @@ def compile_schedule(schedule: OnCallSchedule, registry: Registry) -> ScheduleRe
     return ScheduleResolver(schedule, zone, layers, final)
 
 
-def check_schedules(config: Config, registry: Registry) -> Iterator[tuple[str, str]]:
-    """Config check: ``(path, message)`` for each schedule fault the field validators cannot see (unknown
-    time zone, a rotation its plugin rejects, duplicate layer names, an override naming an unknown layer)."""
-    for s, schedule in enumerate(config.schedules):
+def check_schedules(schedules: Sequence[OnCallSchedule], registry: Registry) -> Iterator[tuple[str, str]]:
+    """Config check of the ``schedules`` section: ``(path, message)`` for each fault the field validators cannot
+    see (unknown time zone, a rotation its plugin rejects, duplicate layer names, an override naming an unknown
+    layer)."""
+    for s, schedule in enumerate(schedules):
         base = f"$.schedules[{s}]"
         try:
             load_zone(schedule.timezone)

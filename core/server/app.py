@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from tocsin import __version__
 from tocsin.clock import Clock, SystemClock
-from tocsin.config.loader import Config
+from tocsin.config import Config
 from tocsin.logs import get_logger
 from tocsin.manager import Plugins, load_plugins
 from tocsin.server.auth import Authenticator

@@ -10,8 +10,8 @@ import hashlib
 
 import attrs
 
-from tocsin.server.errors import ApiError, ServerError
 from tocsin.config.serving import AuthMode, Scope, ServerSettings
+from tocsin.server.errors import ApiError, ServerError
 
 __all__ = ["Authenticator", "Principal"]
 

@@ -19,13 +19,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tocsin.config.serving import Scope
 from tocsin.convert import structure_faults
 from tocsin.errors import ConfigError
 from tocsin.escalation.errors import EscalationError
 from tocsin.logs import get_logger
 from tocsin.server.auth import Principal
 from tocsin.server.errors import ApiError, api_error, from_config_error, invalid
-from tocsin.config.serving import Scope
+from tocsin.store.errors import StaleStateError
 
 if TYPE_CHECKING:
     from tocsin.server.service import Service
@@ -110,7 +111,7 @@ class Endpoint:
             answer = await self.handler(call)
         except ApiError as exc:
             return problem_response(service, exc)
-        except EscalationError as exc:
+        except (EscalationError, StaleStateError) as exc:
             return problem_response(service, api_error(exc))
         except Exception:
             _log.exception("request failed", method=self.method, route=self.path)

@@ -14,11 +14,11 @@ from tocsin.escalation.errors import (
     EscalationActiveError,
     EscalationError,
     EscalationNotActiveError,
-    StaleStateError,
     UnknownIncidentError,
     UnknownPolicyError,
 )
 from tocsin.server.views import Problem, ProblemDetail
+from tocsin.store.errors import StaleStateError
 
 __all__ = ["ApiError", "ServerError", "api_error", "from_config_error", "invalid", "reason"]
 
@@ -81,7 +81,7 @@ def from_config_error(error: ConfigError, *, location: str = "body") -> ApiError
     return invalid(((issue.path, issue.message) for issue in error.issues), location=location)
 
 
-def api_error(error: EscalationError) -> ApiError:
+def api_error(error: EscalationError | StaleStateError) -> ApiError:
     """The HTTP answer for one of the escalation engine's errors."""
     if isinstance(error, (UnknownIncidentError, UnknownPolicyError)):
         return ApiError(404, str(error))

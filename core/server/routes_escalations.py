@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from tocsin.config.serving import Scope
 from tocsin.models import EscalationPolicy, EscalationState
 from tocsin.server.endpoints import Call, Endpoint, QueryParam
 from tocsin.server.errors import ApiError
 from tocsin.server.views import DeliveryList, PolicyList
-from tocsin.config.serving import Scope
 
 __all__ = ["ENDPOINTS"]
 

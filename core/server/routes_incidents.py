@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tocsin.models import Incident
+from tocsin.config.serving import Scope
 from tocsin.intake.processor import ProcessResult
+from tocsin.models import Incident
 from tocsin.server.endpoints import Call, Endpoint, QueryParam, Reply
 from tocsin.server.errors import invalid
 from tocsin.server.views import ActionRequest, IncidentDetail, IncidentPage, SnoozeRequest
-from tocsin.config.serving import Scope
 
 __all__ = ["ENDPOINTS"]
 

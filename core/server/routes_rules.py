@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from tocsin.config.serving import Scope
 from tocsin.server.endpoints import Call, Endpoint
 from tocsin.server.views import EvaluateRequest, RouteAnswer
-from tocsin.config.serving import Scope
 
 __all__ = ["ENDPOINTS"]
 

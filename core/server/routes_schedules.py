@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 
 from starlette.responses import Response
 
+from tocsin.config.serving import Scope
 from tocsin.models import OnCallSchedule
 from tocsin.server.endpoints import Call, Endpoint, QueryParam
 from tocsin.server.views import OnCallAnswer, ScheduleList, ShiftList
-from tocsin.config.serving import Scope
 
 __all__ = ["ENDPOINTS"]
 

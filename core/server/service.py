@@ -13,15 +13,15 @@ from typing import Any
 import attrs
 
 from tocsin.clock import Clock
-from tocsin.config.loader import Config
+from tocsin.config import Config
 from tocsin.convert import make_converter
 from tocsin.errors import ConfigError
 from tocsin.escalation.engine import EscalationEngine
-from tocsin.intake.inbound import Inbound
 from tocsin.incidents import incident_from_json
+from tocsin.intake.inbound import Inbound
+from tocsin.intake.processor import IncidentProcessor, ProcessResult
 from tocsin.manager import Plugins
 from tocsin.models import EscalationState, Incident, IncidentState
-from tocsin.intake.processor import IncidentProcessor, ProcessResult
 from tocsin.schedules.resolver import ScheduleResolver, compile_schedule
 from tocsin.server.auth import Authenticator
 from tocsin.server.errors import ApiError, from_config_error, invalid

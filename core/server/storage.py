@@ -8,13 +8,13 @@ from collections.abc import Callable
 import attrs
 
 from tocsin.clock import Clock
+from tocsin.config.serving import StorageBackend, StorageSettings
 from tocsin.errors import TocsinError
-from tocsin.store.memory import InMemoryIncidentStore, InMemoryStore
 from tocsin.registry import Registry
 from tocsin.server.errors import ServerError
-from tocsin.config.serving import StorageBackend, StorageSettings
-from tocsin.store.sqlite.store import SQLiteStore
 from tocsin.store.interfaces import EscalationStore, IncidentStore
+from tocsin.store.memory import InMemoryIncidentStore, InMemoryStore
+from tocsin.store.sqlite.store import SQLiteStore
 
 __all__ = ["Storage", "memory_storage", "open_storage", "sqlite_storage"]
 

@@ -12,17 +12,17 @@ from typing import Any
 
 import attrs
 
-from tocsin.delivery.channels import ChannelSet
 from tocsin.clock import ManualClock
-from tocsin.config.loader import Config
+from tocsin.config import Config
+from tocsin.delivery.channels import ChannelSet
+from tocsin.delivery.outbox import MemorySink
 from tocsin.escalation.engine import EscalationEngine
 from tocsin.escalation.errors import EscalationError
-from tocsin.manager import Plugins
-from tocsin.store.memory import InMemoryStore
-from tocsin.models import Urgency
-from tocsin.delivery.outbox import MemorySink
 from tocsin.intake.processor import IncidentProcessor
+from tocsin.manager import Plugins
+from tocsin.models import Urgency
 from tocsin.simulation.scenario import ExpectedPage, Scenario, ScenarioEvent
+from tocsin.store.memory import InMemoryStore
 from tocsin.wallclock import load_zone
 
 __all__ = ["SimulationResult", "compare", "describe_page", "simulate"]

@@ -31,7 +31,7 @@ from typing import Any
 
 import attrs
 
-from tocsin.config.loader import read_document
+from tocsin.config import read_document
 from tocsin.errors import ConfigError, ConfigIssue
 from tocsin.incidents import incident_from_json
 from tocsin.models import EscalationStatus, Incident

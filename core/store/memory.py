@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from tocsin.clock import Clock, SystemClock
-from tocsin.escalation.errors import StaleStateError
 from tocsin.instants import to_micros
 from tocsin.models import (
     Delivery,
@@ -26,6 +25,7 @@ from tocsin.models import (
     IncidentState,
     Notification,
 )
+from tocsin.store.errors import StaleStateError
 from tocsin.store.interfaces import EscalationRow, IncidentChange
 
 __all__ = ["InMemoryIncidentStore", "InMemoryStore"]

@@ -1,8 +1,8 @@
 """Special-use IP ranges: which addresses are not ordinary public Internet hosts, and why.
 
-The tables behind the SSRF policy (``tocsin.delivery.webhook.ssrf``), kept as integer ranges so that classifying an address is
-a handful of integer comparisons. IPv6 addresses that carry an IPv4 address (IPv4-mapped, NAT64 and 6to4) are
-judged by the address they carry.
+The tables behind the SSRF policy (:mod:`tocsin.delivery.webhook.ssrf`), kept as integer ranges so that
+classifying an address is a handful of integer comparisons. IPv6 addresses that carry an IPv4 address
+(IPv4-mapped, NAT64 and 6to4) are judged by the address they carry.
 """
 
 from __future__ import annotations

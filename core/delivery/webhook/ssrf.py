@@ -24,8 +24,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
-from tocsin.errors import TocsinError
 from tocsin.delivery.webhook.addresses import METADATA_HOSTS, IPAddress, IPNetwork, is_metadata_endpoint, special_use
+from tocsin.errors import TocsinError
 from tocsin.models import FieldError
 
 __all__ = [

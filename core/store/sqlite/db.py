@@ -22,7 +22,8 @@ from tocsin.clock import Clock, SystemClock
 from tocsin.convert import make_converter
 from tocsin.models import EscalationPolicy, Incident
 from tocsin.registry import Registry
-from tocsin.store.sqlite.schema import StoreError, connect, migrate
+from tocsin.store.errors import StoreError
+from tocsin.store.sqlite.schema import connect, migrate
 
 __all__ = ["SQLiteDatabase"]
 

@@ -1,4 +1,5 @@
-"""Incidents in SQLite: the :class:`~tocsin.store.interfaces.IncidentStore` half of :class:`tocsin.store.sqlite.store.SQLiteStore`.
+"""Incidents in SQLite: the :class:`~tocsin.store.interfaces.IncidentStore` half of
+:class:`~tocsin.store.sqlite.store.SQLiteStore`.
 
 Each incident is one row (a JSON document plus its id, dedup key and whether it is open); every save also
 appends the saved version to ``incident_history``, stamped by the database's clock: the incident's audit
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 from tocsin.instants import from_micros, to_micros
 from tocsin.models import Incident, IncidentState
-from tocsin.store.sqlite.db import SQLiteDatabase
 from tocsin.store.interfaces import IncidentChange
+from tocsin.store.sqlite.db import SQLiteDatabase
 
 __all__ = ["SQLiteIncidentStore"]
 

@@ -13,13 +13,9 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from tocsin.errors import TocsinError
+from tocsin.store.errors import StoreError
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "StoreError", "connect", "migrate"]
-
-
-class StoreError(TocsinError):
-    """The store cannot be opened or used: a file that is not a tocsin database, a newer schema, a lock."""
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "connect", "migrate"]
 
 
 Migration = tuple[str, ...] | Callable[[sqlite3.Connection], None]

@@ -26,17 +26,16 @@ from typing import Any
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from tocsin.clock import Clock
-from tocsin.escalation.errors import StaleStateError
 from tocsin.instants import to_micros
 from tocsin.models import EscalationEvent, EscalationPolicy, EscalationStatus, Incident, Notification
 from tocsin.registry import Registry
+from tocsin.store.errors import StaleStateError, StoreError
+from tocsin.store.interfaces import OPEN_STATUSES, EscalationRow
 from tocsin.store.sqlite.db import SQLiteDatabase
 from tocsin.store.sqlite.incidents import SQLiteIncidentStore
 from tocsin.store.sqlite.outbox import SQLiteOutbox
-from tocsin.store.sqlite.schema import StoreError
-from tocsin.store.interfaces import OPEN_STATUSES, EscalationRow
 
-__all__ = ["SQLiteStore", "StoreError"]
+__all__ = ["SQLiteStore"]
 
 _OPEN = "status IN ('active', 'acknowledged')"
 _ROW_COLUMNS = "escalation_id, policy, incident, state"

@@ -1,0 +1,41 @@
+"""The whole configuration as one value: people, schedules, policies, rules, and each feature's settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from tocsin.config.serving import ServerSettings, StorageSettings
+from tocsin.delivery.settings import DeliverySettings
+from tocsin.escalation.working_hours import WorkingHours
+from tocsin.integrations.events import Integration
+from tocsin.models import ContactSpec, EscalationPolicy, OnCallSchedule, RoutingRule, User
+
+__all__ = ["Config"]
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """A whole configuration: people, schedules, policies and rules, plus channel settings."""
+
+    teams: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
+    users: dict[str, User] = attrs.field(factory=dict)
+    schedules: tuple[OnCallSchedule, ...] = ()
+    policies: tuple[EscalationPolicy, ...] = ()
+    rules: tuple[RoutingRule, ...] = ()
+    channels: dict[str, Any] = attrs.field(factory=dict)  # channel name -> that channel's settings object
+    notify_channels: dict[str, ContactSpec] = attrs.field(factory=dict)  # routing notify name -> contact
+    integrations: dict[str, Integration] = attrs.field(factory=dict)  # name -> inbound integration
+    server: ServerSettings = attrs.field(factory=ServerSettings)  # how ``tocsin serve`` listens, its tokens
+    storage: StorageSettings = attrs.field(factory=StorageSettings)  # where ``tocsin serve`` keeps its state
+    delivery: DeliverySettings = attrs.field(factory=DeliverySettings)  # outbox retries, timeouts, leases
+    working_hours: dict[str, WorkingHours] = attrs.field(factory=dict)  # name -> window (smart escalation levels)
+
+    def schedule(self, schedule_id: str) -> OnCallSchedule | None:
+        """The schedule with ``schedule_id``, or None."""
+        return next((s for s in self.schedules if s.id == schedule_id), None)
+
+    def policy(self, policy_id: str) -> EscalationPolicy | None:
+        """The policy with ``policy_id``, or None."""
+        return next((p for p in self.policies if p.id == policy_id), None)

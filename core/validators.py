@@ -1,0 +1,78 @@
+"""attrs validators shared by the models, the settings sections and the plugins: one wording per rule.
+
+Each raises :class:`tocsin.FieldError` naming the field, so the config loader reports it at its path
+(``tocsin.yaml: $.delivery.max_attempts: must be 1 or more, got 0``). Use them in a plugin's attrs classes::
+
+    from tocsin.validators import between, http_url
+
+    @attrs.frozen(kw_only=True)
+    class PagerTarget:
+        type: ClassVar[str] = "pager"
+        url: str = attrs.field(validator=http_url)
+        retries: int = attrs.field(default=3, validator=between(0, 10))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sized
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from tocsin.errors import FieldError
+
+__all__ = ["at_least", "between", "http_url", "listen_port", "non_empty", "port", "positive"]
+
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def between(low: int, high: int) -> Validator:
+    """The value lies in ``low..high`` (both included)."""
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+        if not low <= value <= high:
+            raise FieldError(attribute.name, f"must be between {low} and {high}, got {value}")
+
+    return check
+
+
+def at_least(low: int) -> Validator:
+    """The value is ``low`` or more; None (an optional field left out) passes."""
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
+        if value is not None and value < low:
+            raise FieldError(attribute.name, f"must be {low} or more, got {value}")
+
+    return check
+
+
+def positive(instance: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    """The value is greater than 0; None (an optional field left out) passes."""
+    if value is not None and not value > 0:
+        raise FieldError(attribute.name, f"must be greater than 0, got {value}")
+
+
+def port(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    """A TCP port to connect to: 1-65535."""
+    if not 0 < value < 65536:
+        raise FieldError(attribute.name, f"must be a TCP port (1-65535), got {value}")
+
+
+def listen_port(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    """A TCP port to listen on: 0-65535, where 0 lets the system pick a free one."""
+    if not 0 <= value < 65536:
+        raise FieldError(attribute.name, f"must be a TCP port (0-65535; 0 picks a free one), got {value}")
+
+
+def non_empty(instance: Any, attribute: attrs.Attribute[Any], value: Sized) -> None:
+    """A string, list or mapping with something in it (an id, the users of a layer)."""
+    if not value:
+        raise FieldError(attribute.name, "must not be empty")
+
+
+def http_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """An absolute ``http://`` or ``https://`` URL with a host."""
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise FieldError(attribute.name, f"needs an http:// or https:// URL, got {value!r}")
