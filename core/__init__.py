@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from tocsin import _moved
 from tocsin.clock import Clock, ManualClock, SystemClock
 from tocsin.config import Config, dump_config, load_config, parse_config
 from tocsin.config.serving import ApiToken, ServerSettings, StorageSettings
@@ -109,6 +110,8 @@ if TYPE_CHECKING:
     from tocsin.delivery.webhook.ssrf import DestinationPolicy, UnsafeDestination
 
 __version__ = "0.1.0"
+
+_moved.install()  # the pre-package module paths (tocsin.signing, tocsin.sqlite_store, ...) still import
 
 # Webhook delivery names need aiohttp: imported on first use, so ``import tocsin`` stays light.
 _LAZY = {

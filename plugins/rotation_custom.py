@@ -8,7 +8,7 @@ from typing import ClassVar
 import attrs
 
 import tocsin
-from tocsin.registry import RotationRegistrar
+from tocsin import RotationRegistrar
 from tocsin.rotation import PeriodicRotation, Rotation, positive
 from tocsin.wallclock import HOUR
 

@@ -7,7 +7,7 @@ from typing import ClassVar
 import attrs
 
 import tocsin
-from tocsin.registry import RotationRegistrar
+from tocsin import RotationRegistrar
 from tocsin.rotation import PeriodicRotation, Rotation, between
 from tocsin.wallclock import DAY, HOUR, MINUTE
 

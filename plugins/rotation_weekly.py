@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import attrs
 
 import tocsin
-from tocsin.registry import RotationRegistrar
+from tocsin import RotationRegistrar
 from tocsin.rotation import PeriodicRotation, Rotation, between
 from tocsin.wallclock import DAY, HOUR, MINUTE, WEEK, parse_weekday, week_position
 

@@ -31,7 +31,7 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 
 from tocsin import FieldError, Severity, SourceRegistrar, hookimpl
-from tocsin.integrations.events import DEFAULT_SEVERITY_MAP, EventAction, IncidentEvent, PayloadError, severity_lookup
+from tocsin.integrations import DEFAULT_SEVERITY_MAP, EventAction, IncidentEvent, PayloadError, severity_lookup
 
 Search = Callable[[Any, str], Any]
 _PLAIN_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")

@@ -16,8 +16,7 @@ from typing import Any, ClassVar
 import attrs
 
 from tocsin import SourceRegistrar, hookimpl
-from tocsin.integrations.alert_groups import AlertGroupSettings, alert_group_events
-from tocsin.integrations.events import IncidentEvent, PayloadError, mapping_at
+from tocsin.integrations import AlertGroupSettings, IncidentEvent, PayloadError, alert_group_events, mapping_at
 
 VERSION = "1"
 

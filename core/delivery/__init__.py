@@ -1,2 +1,25 @@
 """Notification delivery: channels resolved to senders, the outbox that records every page and hands it to its
 channel, the page payload, and retry timing. The webhook toolkit is in :mod:`tocsin.delivery.webhook`."""
+
+from __future__ import annotations
+
+from tocsin.delivery.channels import ChannelError, ChannelSet, Sender
+from tocsin.delivery.outbox import MemorySink, Outbox
+from tocsin.delivery.payload import PAYLOAD_VERSION, page_payload, page_subject, page_text
+from tocsin.delivery.retry import RetryPolicy, parse_retry_after
+from tocsin.delivery.settings import DeliverySettings
+
+__all__ = [
+    "PAYLOAD_VERSION",
+    "ChannelError",
+    "ChannelSet",
+    "DeliverySettings",
+    "MemorySink",
+    "Outbox",
+    "RetryPolicy",
+    "Sender",
+    "page_payload",
+    "page_subject",
+    "page_text",
+    "parse_retry_after",
+]
