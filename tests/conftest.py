@@ -3,59 +3,23 @@ test that made it, so no test can page a real endpoint by accident."""
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 
 import pytest
+import support.plugins
+from support.loopback import guarded_connect, guarded_connect_ex, guarded_getaddrinfo
 
-_real_getaddrinfo = socket.getaddrinfo
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
-_LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
-
-
-def _is_local(host: object) -> bool:
-    if host is None or host in ("", b""):
-        return True
-    if isinstance(host, bytes):
-        host = host.decode("ascii", "replace")
-    host = str(host).strip("[]").lower()
-    if host in _LOCAL_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-class OutsideTrafficError(AssertionError):
-    """A test tried to reach something other than this machine's loopback."""
-
-
-def _guarded_getaddrinfo(host, *args, **kwargs):
-    if not _is_local(host):
-        raise OutsideTrafficError(f"test tried to resolve {host!r}: tests may only reach 127.0.0.1")
-    return _real_getaddrinfo(host, *args, **kwargs)
-
-
-def _address_host(address: object) -> object:
-    return address[0] if isinstance(address, tuple) else None
-
-
-def _guarded_connect(self, address):
-    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(_address_host(address)):
-        raise OutsideTrafficError(f"test tried to connect to {address!r}: tests may only reach 127.0.0.1")
-    return _real_connect(self, address)
-
-
-def _guarded_connect_ex(self, address):
-    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(_address_host(address)):
-        raise OutsideTrafficError(f"test tried to connect to {address!r}: tests may only reach 127.0.0.1")
-    return _real_connect_ex(self, address)
+import tocsin
 
 
 @pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch):
-    monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
-    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+
+
+@pytest.fixture
+def builtin_plugins() -> tocsin.Plugins:
+    """The built-in plugin set (no entry points), loaded once for the run and shared by every test."""
+    return support.plugins.builtin_plugins()

@@ -1,0 +1,178 @@
+"""Restarts in process: close the SQLite store, reopen the same file, build a new engine, tick. Missed levels fire
+once, late, in order; nothing already delivered goes out again; work in flight or waiting to be retried is picked
+up; two engines on one file never both apply a transition."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from support.store import START, plugins
+
+import tocsin
+from tocsin.store.sqlite.store import SQLiteStore
+from tocsin.targets.team import TeamTarget
+from tocsin.targets.user import UserTarget
+
+MINUTE = timedelta(minutes=1)
+
+
+class Node:
+    """One "process": a store on the file, an engine on it, and a sink that records what was delivered."""
+
+    def __init__(self, path: Path, clock: tocsin.ManualClock, sink: tocsin.MemorySink) -> None:
+        self.store = SQLiteStore(path, plugins().registry, clock=clock)
+        channels = tocsin.ChannelSet(plugins().registry, every_channel=sink)
+        self.engine = tocsin.EscalationEngine(plugins(), self.store, clock=clock, channels=channels)
+        self.engine.executor().register_team("platform", ["eng1@example.com", "eng2@example.com"])
+        self.engine.register_policy(
+            tocsin.EscalationPolicy(
+                id="standard",
+                levels=(
+                    tocsin.EscalationLevel(delay_minutes=0, targets=(UserTarget(email="oncall@example.com"),)),
+                    tocsin.EscalationLevel(delay_minutes=5, targets=(UserTarget(email="lead@example.com"),)),
+                    tocsin.EscalationLevel(delay_minutes=10, targets=(TeamTarget(team_id="platform"),)),
+                ),
+                repeat=tocsin.RepeatConfig(max_repeats=3, interval_minutes=20),
+            )
+        )
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[Path, tocsin.ManualClock, tocsin.MemorySink, list[Node]]]:
+    nodes: list[Node] = []
+    yield tmp_path / "tocsin.db", tocsin.ManualClock(START), tocsin.MemorySink(), nodes
+    for node in nodes:
+        node.store.close()
+
+
+def boot(world) -> Node:
+    path, clock, sink, nodes = world
+    node = Node(path, clock, sink)
+    nodes.append(node)
+    return node
+
+
+def sent(sink: tocsin.MemorySink) -> list[tuple[int, int, str, bool]]:
+    """(pass, level, recipient, late) of every page the sink got, in order."""
+    return [(n.pass_number, n.level, n.recipient.address, n.late) for n in sink.notifications]
+
+
+async def test_levels_missed_while_down_fire_once_late_in_order_and_nothing_is_sent_twice(world):
+    _, clock, sink, _ = world
+    first = boot(world)
+    first.engine.start_escalation(
+        tocsin.Incident(id="inc-1", title="Disk full", severity="P1", created_at=START), "standard"
+    )
+    await first.engine.outbox.flush()  # level 0 delivered
+    first.store.close()  # the process stops
+    clock.set(START + 22 * MINUTE)  # down through levels 1 (5m) and 2 (15m)
+    second = boot(world)
+    assert second.engine.active_count() == 1
+    await second.engine.outbox.flush()
+    assert second.engine.tick() == 2
+    await second.engine.outbox.flush()
+    assert sent(sink) == [
+        (0, 0, "oncall@example.com", False),
+        (0, 1, "lead@example.com", True),
+        (0, 2, "eng1@example.com", True),
+        (0, 2, "eng2@example.com", True),
+    ]
+    state = second.engine.get_escalation_state("inc-1")
+    assert state.next_due_at == START + 35 * MINUTE  # the schedule keeps its anchor
+    assert [d.status.value for d in state.deliveries] == ["sent"] * 4
+    second.store.close()
+    third = boot(world)
+    await third.engine.outbox.deliver_due()
+    assert third.engine.tick() == 0 and len(sink.notifications) == 4  # delivered keys are never sent again
+
+
+async def test_a_page_written_but_never_delivered_is_delivered_after_the_restart(world):
+    _, _clock, sink, _ = world
+    first = boot(world)
+    first.engine.start_escalation(
+        tocsin.Incident(id="inc-1", title="Disk full", severity="P1", created_at=START), "standard"
+    )
+    first.store.close()  # crashed right after the commit: level 0 is in the outbox, pending
+    second = boot(world)
+    await second.engine.outbox.flush()  # recovered when the engine started
+    assert sent(sink) == [(0, 0, "oncall@example.com", False)]
+
+
+async def test_a_page_in_flight_when_the_process_died_is_sent_again_once_its_lease_ends(world):
+    _path, clock, sink, _ = world
+    first = boot(world)
+    first.engine.start_escalation(
+        tocsin.Incident(id="inc-1", title="Disk full", severity="P1", created_at=START), "standard"
+    )
+    key = "inc-1#1/r0/p0/l0/log/oncall@example.com"
+    assert first.store.claim(key, now=clock.now(), lease_seconds=60) == 1  # a sender took it ... and the process died
+    first.store.close()
+    second = boot(world)
+    await second.engine.outbox.flush()
+    assert sink.notifications == []  # the lease still runs: another instance may be sending it
+    clock.advance(seconds=60)
+    await second.engine.outbox.deliver_due()
+    assert sent(sink) == [(0, 0, "oncall@example.com", False)]
+    delivery = second.store.delivery(key)
+    assert (delivery.status.value, delivery.attempts) == ("sent", 2)
+
+
+async def test_a_retry_scheduled_before_the_restart_happens_at_its_time_after_it(world):
+    _, clock, sink, _ = world
+    first = boot(world)
+    first.engine.start_escalation(
+        tocsin.Incident(id="inc-1", title="Disk full", severity="P1", created_at=START), "standard"
+    )
+    key = "inc-1#1/r0/p0/l0/log/oncall@example.com"
+    first.store.claim(key, now=clock.now(), lease_seconds=60)
+    first.store.finish(
+        tocsin.DeliveryResult(key=key, ok=False, detail="HTTP 503", attempts=1, at=clock.now()),
+        retry_at=START + 2 * MINUTE,
+    )
+    first.store.close()
+    second = boot(world)
+    await second.engine.outbox.flush()
+    assert sink.notifications == []
+    clock.set(START + 2 * MINUTE)
+    await second.engine.outbox.deliver_due()
+    assert [n.key for n in sink.notifications] == [key]
+
+
+async def test_an_acknowledgement_racing_a_level_on_another_instance_leaves_exactly_one_winner(world):
+    _, clock, sink, _ = world
+    a = boot(world)
+    a.engine.start_escalation(
+        tocsin.Incident(id="inc-1", title="Disk full", severity="P1", created_at=START), "standard"
+    )
+    b = boot(world)  # a second instance on the same file: it loads the open escalation
+    clock.set(START + 5 * MINUTE)  # level 1 is due on both
+    assert b.engine.tick() == 1  # b fires level 1 first
+    with pytest.raises(tocsin.StaleStateError):
+        a.engine.acknowledge_escalation("inc-1", by="oncall@example.com")  # a's copy was stale: nothing written
+    state = a.engine.acknowledge_escalation("inc-1", by="oncall@example.com")  # retried on the reloaded state
+    assert state.status is tocsin.EscalationStatus.ACKNOWLEDGED
+    await a.engine.outbox.flush()
+    await b.engine.outbox.flush()
+    levels = [(n.level, n.recipient.address) for n in sink.notifications]
+    assert levels == [(0, "oncall@example.com"), (1, "lead@example.com")]  # level 1 paged exactly once
+    assert [event.kind for event in state.events] == ["started", "level_fired", "level_fired", "acknowledged"]
+
+
+async def test_an_acknowledgement_that_lands_first_stops_the_level_the_other_instance_was_about_to_fire(world):
+    _, clock, sink, _ = world
+    a = boot(world)
+    a.engine.start_escalation(
+        tocsin.Incident(id="inc-1", title="Disk full", severity="P1", created_at=START), "standard"
+    )
+    b = boot(world)
+    clock.set(START + 5 * MINUTE - timedelta(seconds=1))
+    a.engine.acknowledge_escalation("inc-1", by="oncall@example.com")
+    clock.set(START + 5 * MINUTE)
+    assert b.engine.tick() == 0  # its commit lost; it reloaded the acknowledged state
+    assert b.engine.get_escalation_state("inc-1").status is tocsin.EscalationStatus.ACKNOWLEDGED
+    await a.engine.outbox.flush()
+    await b.engine.outbox.flush()
+    assert [n.level for n in sink.notifications] == [0]
