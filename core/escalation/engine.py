@@ -9,10 +9,11 @@ same code in virtual time. See :mod:`tocsin.escalation.plan` for the timing rule
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from tocsin.clock import Clock
 from tocsin.delivery.channels import ChannelSet
@@ -51,8 +52,21 @@ from tocsin.store.interfaces import EscalationRow, EscalationStore
 
 __all__ = ["EscalationEngine"]
 
+_Operation = TypeVar("_Operation", bound=Callable[..., Any])
 _ACTIVE = EscalationStatus.ACTIVE
 _ACKNOWLEDGED = EscalationStatus.ACKNOWLEDGED
+
+
+def _unit_of_work(method: _Operation) -> _Operation:
+    """Run an engine operation as ONE atomic block of its store (joining the caller's block, if any): what it
+    reads, fires and writes is durable together or not at all, and its cache updates follow the commit."""
+
+    @functools.wraps(method)
+    def atomic(self: EscalationEngine, *args: Any, **kwargs: Any) -> Any:
+        with self._store.atomic():
+            return method(self, *args, **kwargs)
+
+    return atomic  # type: ignore[return-value]
 
 
 class EscalationEngine:
@@ -203,6 +217,7 @@ class EscalationEngine:
 
     # --- escalations ---------------------------------------------------------------------------------------
 
+    @_unit_of_work
     def start_escalation(
         self,
         incident: Incident,
@@ -224,15 +239,13 @@ class EscalationEngine:
             raise UnknownPolicyError(f"unknown policy {policy_id!r}; known: {known}")
         if not plan.policy.enabled:
             raise PolicyDisabledError(f"policy {policy_id!r} is disabled: it cannot start an escalation")
-        held = self._runs.get(incident.id)
-        previous = self._store.load(incident.id)
-        if held is not None or (previous is not None and previous.is_open):
-            row = held.to_row() if held is not None else previous
-            assert row is not None
+        previous = self._store.load(incident.id)  # the store, not this engine's cache, says what is open
+        if previous is not None and previous.is_open:
             raise EscalationActiveError(
-                f"incident {incident.id!r} already has an {row.status.value} escalation ({row.escalation_id}); "
-                "resolve or cancel it first"
+                f"incident {incident.id!r} already has an {previous.status.value} escalation "
+                f"({previous.escalation_id}); resolve or cancel it first"
             )
+        self._transitions.forget(incident.id)  # a record the store no longer has open is stale
         now = self._now()
         hold = int(delay / timedelta(microseconds=1)) if delay else 0
         run = Run(f"{incident.id}#{_serial(previous) + 1}", incident, plan, now, now + hold)
@@ -241,6 +254,7 @@ class EscalationEngine:
         self._transitions.step(run, now, None, events, [("started", {})])
         return self._transitions.view(run)
 
+    @_unit_of_work
     def notify(self, incident: Incident, recipients: Sequence[Recipient]) -> list[Notification]:
         """Send one message about ``incident`` to each recipient now (routing ``notify`` without an
         escalation); keyed by incident and recipient, so a repeat of the incident sends nothing twice."""
@@ -267,12 +281,13 @@ class EscalationEngine:
 
     def get_escalation_state(self, incident_id: str) -> EscalationState | None:
         """The escalation of ``incident_id`` (the latest one, open or ended), or None."""
-        run = self._runs.get(incident_id)
+        run = self._current_run(incident_id)  # the stored version, whichever instance wrote it
         if run is not None:
             return self._transitions.view(run)
         row = self._store.load(incident_id)
         return self._transitions.view_row(row) if row is not None else None
 
+    @_unit_of_work
     def acknowledge_escalation(self, incident_id: str, by: str) -> EscalationState:
         """``by`` acknowledges: levels with ``stop_on_ack`` stop firing, repeats stop.
 
@@ -315,6 +330,7 @@ class EscalationEngine:
         self._transitions.step(run, now, expected, [event], [("acknowledged", {"by": by})])
         return self._transitions.view(run)
 
+    @_unit_of_work
     def snooze(self, incident_id: str, minutes: int, by: str | None = None) -> EscalationState:
         """Snooze an acknowledged escalation: if it is not resolved within ``minutes``, it re-triggers, as
         in PagerDuty: active again, the acknowledged level pages again, and the schedule goes on from there.
@@ -347,11 +363,12 @@ class EscalationEngine:
         self._transitions.step(run, now, expected, [event], [])
         return self._transitions.view(run)
 
+    @_unit_of_work
     def update_incident(self, incident: Incident) -> EscalationState | None:
         """Give the open escalation of ``incident.id`` the incident as it is now: levels that come due later
         evaluate their ``when`` conditions against it and their pages carry it. What was due before now
         fires first, with the incident as it was. None when the incident has no open escalation."""
-        run = self._runs.get(incident.id)
+        run = self._current_run(incident.id)
         if run is None:
             return None
         now = self._catch_up(run)
@@ -360,14 +377,17 @@ class EscalationEngine:
         self._transitions.step(run, now, expected, [], [])
         return self._transitions.view(run)
 
+    @_unit_of_work
     def resolve_escalation(self, incident_id: str, by: str | None = None) -> EscalationState:
         """Stop the escalation because its incident is resolved. Resolving twice is harmless."""
         return self._end(incident_id, EscalationStatus.RESOLVED, by)
 
+    @_unit_of_work
     def cancel_escalation(self, incident_id: str, by: str | None = None) -> EscalationState:
         """Stop the escalation without resolving the incident."""
         return self._end(incident_id, EscalationStatus.CANCELLED, by)
 
+    @_unit_of_work
     def escalate_now(self, incident_id: str, by: str | None = None) -> EscalationState:
         """Fire the next level now; the levels after it count their delays from now."""
         run = self._open_run(incident_id, "escalated")
@@ -450,7 +470,9 @@ class EscalationEngine:
         return to_micros(self._clock.now())
 
     def _open_run(self, incident_id: str, action: str) -> Run:
-        run = self._runs.get(incident_id)
+        """The open escalation of ``incident_id`` as the store has it (whichever instance started or last
+        changed it); raises when there is none."""
+        run = self._current_run(incident_id)
         if run is not None:
             return run
         row = self._store.load(incident_id)
@@ -460,6 +482,18 @@ class EscalationEngine:
             f"incident {incident_id!r}: the escalation is {row.status.value}; it cannot be {action}"
         )
 
+    def _current_run(self, incident_id: str) -> Run | None:
+        """This engine's record of the open escalation, brought up to the stored version first (another
+        instance may have started or changed it); None when the store holds no open escalation."""
+        row = self._store.load(incident_id)
+        if row is None or not row.is_open:
+            self._transitions.forget(incident_id)
+            return None
+        run = self._runs.get(incident_id)
+        if run is None or run.escalation_id != row.escalation_id or run.version != row.version:
+            run = self._transitions.hold(row)
+        return run
+
     def _catch_up(self, run: Run) -> int:
         """Fire what was due before an action on ``run`` (the action happens after them); returns now."""
         now = self._now()
@@ -467,7 +501,7 @@ class EscalationEngine:
         return now
 
     def _end(self, incident_id: str, status: EscalationStatus, by: str | None) -> EscalationState:
-        run = self._runs.get(incident_id)
+        run = self._current_run(incident_id)
         if run is None:
             row = self._store.load(incident_id)
             if row is None:

@@ -16,7 +16,7 @@ from tocsin.delivery.outbox import Outbox
 from tocsin.escalation.due_queue import DueQueue
 from tocsin.escalation.firing import Firer
 from tocsin.escalation.plan import Plan, Run, state_from_row
-from tocsin.instants import from_micros
+from tocsin.instants import MICROS_PER_SECOND, from_micros
 from tocsin.logs import get_logger
 from tocsin.models import (
     DeliveryResult,
@@ -27,7 +27,7 @@ from tocsin.models import (
     Notification,
 )
 from tocsin.observers import Observers
-from tocsin.store.errors import StaleStateError
+from tocsin.store.errors import StaleStateError, StoreError
 from tocsin.store.interfaces import EscalationRow, EscalationStore
 
 __all__ = ["Hooks", "Transitions"]
@@ -35,6 +35,7 @@ __all__ = ["Hooks", "Transitions"]
 _log = get_logger(component="escalation")
 _ACTIVE = EscalationStatus.ACTIVE
 _ACKNOWLEDGED = EscalationStatus.ACKNOWLEDGED
+_FIRST_RETRY = MICROS_PER_SECOND  # a step that failed on a store fault is first retried this much later
 Hooks = list[tuple[str, dict[str, Any]]]  # (observer short name, arguments besides ``state``)
 
 
@@ -52,6 +53,7 @@ class Transitions:
     ) -> None:
         self.runs: dict[str, Run] = {}
         self.queue = DueQueue()
+        self._failures: dict[str, int] = {}  # incident id -> steps failed in a row (for the retry backoff)
         self._store = store
         self._outbox = outbox
         self._observers = observers
@@ -87,22 +89,28 @@ class Transitions:
             hooks.append(("completed", {}))
         run.due = event[0] if event is not None else None
         run.version = (expected or 0) + 1
-        try:
-            fresh = self._store.commit(
-                run.to_row(), expected_version=expected, notifications=notifications, events=events
-            )
-        except StaleStateError:
-            self.reload(run.incident.id)
-            raise
+        store = self._store
+        incident_id = run.incident.id
+        with store.atomic():
+            # The record is changed in place: whatever undoes this commit (a lost compare-and-set, a store
+            # fault, or the operation's enclosing block) puts the stored version back, and only a commit lets
+            # the change be seen.
+            store.after_rollback(lambda: self.reload(incident_id))
+            fresh = store.commit(run.to_row(), expected_version=expected, notifications=notifications, events=events)
+            store.after_commit(lambda: self._committed(run, fresh, now, hooks))
+        return fired
+
+    def _committed(self, run: Run, fresh: list[Notification], now: int, hooks: Hooks) -> None:
+        """After the commit: the record is the stored version; its notifications go out; observers hear of it."""
         self._place(run)
         self._outbox.submit(fresh)
         if fresh:
             self._on_due(now)
         self._emit(run, hooks)
-        return fired
 
     def tick(self, now: int, retry_after: int) -> int:
-        """Step every escalation due at or before ``now``; one that fails is retried ``retry_after`` later."""
+        """Step every escalation due at or before ``now``. One whose step fails (a store fault) is retried with
+        backoff: after 1 s, 2 s, 4 s, … but never later than ``retry_after``."""
         fired = 0
         for incident_id in self.queue.pop_due(now):
             run = self.runs.get(incident_id)
@@ -112,12 +120,21 @@ class Transitions:
                 fired += self.step(run, now, run.version, [], [])
                 if run.due is not None and run.due <= now:  # firing scheduled more work that is already due
                     fired += self._advance(run, now)
+                self._failures.pop(incident_id, None)
             except StaleStateError as exc:
                 _log.warning("escalation changed elsewhere; reloaded", incident_id=incident_id, reason=str(exc))
-            except Exception:
-                _log.exception("escalation step failed; retrying later", incident_id=incident_id)
-                self.reload(incident_id)
-                self.queue.schedule(incident_id, now + retry_after)
+            except Exception as exc:
+                failures = self._failures[incident_id] = self._failures.get(incident_id, 0) + 1
+                wait = min(retry_after, _FIRST_RETRY << min(failures - 1, 20))
+                _log.error(
+                    "escalation step failed; retrying",
+                    incident_id=incident_id,
+                    error=f"{type(exc).__name__}: {exc}",
+                    attempt=failures,
+                    retry_in_seconds=wait / MICROS_PER_SECOND,
+                    exc_info=not isinstance(exc, StoreError),  # a fault of the store is not a bug to trace
+                )
+                self.queue.schedule(incident_id, now + wait)
         return fired
 
     def catch_up(self, run: Run, now: int) -> None:
@@ -177,13 +194,29 @@ class Transitions:
     # --- loading -----------------------------------------------------------------------------------------
 
     def reload(self, incident_id: str) -> None:
-        """Replace the record with what the store holds (after a lost compare-and-set)."""
-        row = self._store.load(incident_id)
+        """Replace the record with what the store holds (after a lost compare-and-set or a rolled-back block).
+        When the store cannot be read, the record is dropped: the claim of due work takes it over again."""
+        try:
+            row = self._store.load(incident_id)
+        except Exception:
+            _log.warning("escalation cannot be reloaded; dropped until the store answers", incident_id=incident_id)
+            row = None
         if row is None or not row.is_open:
             self.runs.pop(incident_id, None)
             self.queue.remove(incident_id)
             return
         self.adopt([row])
+
+    def hold(self, row: EscalationRow) -> Run:
+        """Make the stored open escalation ``row`` this engine's record of it (replacing an older one)."""
+        run = Run.from_row(row, self._plan_for(row.policy))
+        self._place(run)
+        return run
+
+    def forget(self, incident_id: str) -> None:
+        """Drop the record of ``incident_id`` (the store holds no open escalation for it)."""
+        if self.runs.pop(incident_id, None) is not None:
+            self.queue.remove(incident_id)
 
     def adopt(self, rows: Iterable[EscalationRow]) -> None:
         """Take over stored open escalations (a restart); rows sharing a policy share its compiled plan."""

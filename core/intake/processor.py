@@ -28,9 +28,11 @@ from tocsin.escalation.engine import EscalationEngine
 from tocsin.escalation.errors import EscalationNotActiveError, UnknownIncidentError
 from tocsin.models import ContactSpec, EscalationState, Incident, IncidentState, Recipient, RoutingRule
 from tocsin.observers import Observers
+from tocsin.routing.actions import RoutingResult
 from tocsin.routing.router import RoutingRuleEvaluator
 from tocsin.store.interfaces import IncidentStore
 from tocsin.store.memory import InMemoryIncidentStore
+from tocsin.store.unit import UnitOfWork
 
 if TYPE_CHECKING:
     from tocsin.config import Config
@@ -44,6 +46,7 @@ class ProcessResult:
 
     incident: Incident  # as stored: after routing actions (for a repeat: the open incident it folded into)
     duplicate: bool = False
+    replayed: bool = False  # a retry with an Idempotency-Key already used: what the first attempt made
     duplicates: int = 0  # repeats folded into the incident so far
     matched_rules: tuple[str, ...] = ()
     policy_id: str | None = None
@@ -72,7 +75,10 @@ class IncidentProcessor:
     ) -> None:
         self._engine = engine
         self._routing = evaluator or RoutingRuleEvaluator(engine.plugins.registry, rules)
-        self._incidents: IncidentStore = incidents if incidents is not None else InMemoryIncidentStore(engine.clock)
+        if incidents is None:
+            unit = engine.store if isinstance(engine.store, UnitOfWork) else None
+            incidents = InMemoryIncidentStore(engine.clock, unit=unit)
+        self._incidents: IncidentStore = incidents
         self._notify = dict(notify_channels or {})
         self._observers = Observers(engine.plugins.hook if engine.observing else None)
 
@@ -101,15 +107,45 @@ class IncidentProcessor:
         """The stored incident, or None."""
         return self._incidents.get(incident_id)
 
-    def process(self, incident: Incident) -> ProcessResult:
-        """Dedup, route, store, choose a policy and start the escalation; see the module docs."""
-        repeat = self._repeat_of(incident)
-        if repeat is not None:
-            return self._fold(repeat, incident)
-        routed = self._routing.route(incident)
+    def process(self, incident: Incident, *, idempotency_key: str | None = None) -> ProcessResult:
+        """Dedup, route, store, choose a policy and start the escalation; see the module docs.
+
+        All of it is ONE unit of work on the engine's store: the incident, its escalation, the first pages and
+        the journal are saved together or not at all, so a crash or a store fault never leaves an incident
+        that will not page. Routing runs before the store's write lock is taken.
+
+        :param idempotency_key: the client's key for this request (the HTTP ``Idempotency-Key``): a retry with
+            the same key answers with the incident the first attempt made (``replayed``) instead of raising
+            another.
+        """
+        store = self._engine.store
+        if idempotency_key:
+            replay = self._replay(idempotency_key)
+            if replay is not None:
+                return replay
+        routed = None if self._repeat_of(incident) is not None else self._routing.route(incident)
+        with store.atomic():
+            if idempotency_key and (replay := self._replay(idempotency_key)) is not None:
+                return replay
+            repeat = self._repeat_of(incident)  # again, inside the unit of work: the store decides
+            if repeat is not None:
+                result = self._fold(repeat, incident)
+            else:
+                result = self._create(routed if routed is not None else self._routing.route(incident))
+            if idempotency_key:
+                self._incidents.remember_key(idempotency_key, result.incident.id)
+        if not result.duplicate:
+            self._observers.emit(
+                self._observers.incident_processed,
+                incident=result.incident,
+                matched_rules=result.matched_rules,
+                policy_id=result.policy_id,
+            )
+        return result
+
+    def _create(self, routed: RoutingResult) -> ProcessResult:
         current = routed.incident
         self._incidents.save(current)
-        matched = tuple(rule.name for rule in routed.matched)
         engine = self._engine
         policy = engine.find_policy_for_incident(current, routed.policy_id) if current.state.is_open else None
         recipients = [self._recipient(name) for name in routed.notify_channels] if current.state.is_open else []
@@ -119,31 +155,47 @@ class IncidentProcessor:
             escalation = engine.start_escalation(current, policy.id, delay=hold, announce=recipients)
         elif recipients and hold is None:
             engine.notify(current, recipients)
-        policy_id = policy.id if policy is not None else None
-        self._observers.emit(
-            self._observers.incident_processed, incident=current, matched_rules=matched, policy_id=policy_id
-        )
         return ProcessResult(
             incident=current,
-            matched_rules=matched,
-            policy_id=policy_id,
+            matched_rules=tuple(rule.name for rule in routed.matched),
+            policy_id=policy.id if policy is not None else None,
             notify_channels=routed.notify_channels,
             suppressed_until=engine.clock.now() + hold if hold else None,
             escalation=escalation,
         )
 
-    def update_state(self, incident_id: str, state: IncidentState | str, *, by: str | None = None) -> Incident:
-        """Move the incident to ``state``; Resolved or Closed resolves its escalation. An open escalation
-        sees the new state from now on (levels with ``when`` conditions on ``state``)."""
+    def _replay(self, key: str) -> ProcessResult | None:
+        incident_id = self._incidents.recall_key(key)
+        if incident_id is None:
+            return None
         incident = self._incidents.get(incident_id)
         if incident is None:
-            raise UnknownIncidentError(f"no incident {incident_id!r}")
-        updated = attrs.evolve(incident, state=IncidentState(state))
-        self._incidents.save(updated)
-        if not updated.state.is_open:
-            self._resolve_escalation(incident_id, by)
-        else:
-            self._engine.update_incident(updated)
+            return None
+        escalation = self._engine.get_escalation_state(incident_id)
+        return ProcessResult(
+            incident=incident,
+            replayed=True,
+            duplicates=self._incidents.duplicates(incident_id),
+            policy_id=escalation.policy.id if escalation is not None else None,
+            escalation=escalation,
+        )
+
+    def update_state(self, incident_id: str, state: IncidentState | str, *, by: str | None = None) -> Incident:
+        """Move the incident to ``state``; Resolved or Closed resolves its escalation. An open escalation
+        sees the new state from now on (levels with ``when`` conditions on ``state``).
+
+        The incident's new state and its escalation's change are ONE unit of work: a resolved incident never
+        keeps an active escalation, whatever fails."""
+        with self._engine.store.atomic():
+            incident = self._incidents.get(incident_id)
+            if incident is None:
+                raise UnknownIncidentError(f"no incident {incident_id!r}")
+            updated = attrs.evolve(incident, state=IncidentState(state))
+            self._incidents.save(updated)
+            if not updated.state.is_open:
+                self._resolve_escalation(incident_id, by)
+            else:
+                self._engine.update_incident(updated)
         return updated
 
     def resolve_incident(self, incident_id: str, *, by: str | None = None) -> Incident:
@@ -166,12 +218,28 @@ class IncidentProcessor:
         count = self._incidents.add_duplicate(existing.id)
         if not repeat.state.is_open:
             existing = self.update_state(existing.id, repeat.state)
+        else:
+            self.repair(existing)  # a half-made incident (saved by an older tocsin, say) is finished now
         return ProcessResult(
             incident=existing,
             duplicate=True,
             duplicates=count,
             escalation=self._engine.get_escalation_state(existing.id),
         )
+
+    def repair(self, incident: Incident) -> EscalationState | None:
+        """Finish an open incident that should be escalating but has no escalation: route it again (its
+        notify messages are keyed, so none goes out twice) and start its policy's escalation. Returns the
+        escalation started, or None when there was nothing to repair."""
+        if not incident.state.is_open or self._engine.store.load(incident.id) is not None:
+            return None
+        routed = self._routing.route(incident)
+        policy = self._engine.find_policy_for_incident(routed.incident, routed.policy_id)
+        if policy is None:
+            return None
+        recipients = [self._recipient(name) for name in routed.notify_channels]
+        hold = timedelta(minutes=routed.suppress_minutes) if routed.suppress_minutes else None
+        return self._engine.start_escalation(routed.incident, policy.id, delay=hold, announce=recipients)
 
     def _resolve_escalation(self, incident_id: str, by: str | None) -> None:
         # No escalation, or a cancelled one: nothing is paging.

@@ -26,7 +26,7 @@ from tocsin.escalation.errors import EscalationError
 from tocsin.logs import get_logger
 from tocsin.server.auth import Principal
 from tocsin.server.errors import ApiError, api_error, from_config_error, invalid
-from tocsin.store.errors import StaleStateError
+from tocsin.store.errors import StaleStateError, StoreError
 
 if TYPE_CHECKING:
     from tocsin.server.service import Service
@@ -113,6 +113,11 @@ class Endpoint:
             return problem_response(service, exc)
         except (EscalationError, StaleStateError) as exc:
             return problem_response(service, api_error(exc))
+        except StoreError as exc:
+            # Nothing of the request was kept (its unit of work rolled back): say so, and that a retry may work.
+            _log.error("store failed; request not applied", method=self.method, route=self.path, reason=str(exc))
+            message = f"the store failed; nothing was changed, retry shortly ({exc})"
+            return problem_response(service, ApiError(503, message, headers={"Retry-After": "1"}))
         except Exception:
             _log.exception("request failed", method=self.method, route=self.path)
             return problem_response(service, ApiError(500, "internal error: the request was not completed"))

@@ -22,8 +22,8 @@ async def create_incident(call: Call) -> Any:
     document = await call.json()
     if document is None:
         raise invalid([("$", "a JSON object with the incident's fields is required")])
-    result = call.service.create_incident(document)
-    return Reply(status=200, body=result) if result.duplicate else result
+    result = call.service.create_incident(document, idempotency_key=call.request.headers.get("idempotency-key"))
+    return Reply(status=200, body=result) if result.duplicate or result.replayed else result
 
 
 async def list_incidents(call: Call) -> IncidentPage:
@@ -100,13 +100,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "Dedup (a repeat of an open incident's dedup_key, or of its id, is folded into it and answered "
             "with 200), route through the rules (their actions change the incident), choose a policy and "
             "start its escalation (201). `id` and `created_at` may be left out. Posting the id of a resolved "
-            "or closed incident is a 409."
+            "or closed incident is a 409. Everything is saved in one transaction, answered only after it "
+            "commits. A request with an `Idempotency-Key` header that was already used is answered with "
+            "what the first request made (200, `replayed: true`), so a client may retry after a timeout or "
+            "a 503 without raising the incident twice."
         ),
         tag="incidents",
         scope=Scope.RESPOND,
         response=ProcessResult,
         status=201,
-        answers={200: "a duplicate: folded into the open incident it repeats"},
+        answers={200: "a duplicate (folded into the open incident it repeats) or a replayed Idempotency-Key"},
         body=Incident,
         errors=(*_BODY_ERRORS, 409),
     ),

@@ -64,9 +64,12 @@ class Service:
 
     # --- incidents -----------------------------------------------------------------------------------------
 
-    def create_incident(self, document: Any) -> ProcessResult:
+    def create_incident(self, document: Any, *, idempotency_key: str | None = None) -> ProcessResult:
         """Dedup, route and escalate the incident in ``document``; 422 before anything is written when the
-        document is not a valid incident, 409 when its ``id`` names an incident that is already closed."""
+        document is not a valid incident, 409 when its ``id`` names an incident that is already closed. A
+        retry with an ``idempotency_key`` already used answers with what the first attempt made."""
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_ID_LENGTH:
+            raise invalid([("Idempotency-Key", f"must be 1 to {MAX_ID_LENGTH} characters")], location="header")
         if not isinstance(document, dict):
             raise invalid([("$", "expected a JSON object with the incident's fields")])
         if "created_at" not in document:
@@ -82,8 +85,9 @@ class Service:
             raise ApiError(
                 409, f"incident {incident.id!r} exists and is {known.state.value}; post a new incident without 'id'"
             )
-        result = self.processor.process(incident)
-        self.metrics.incidents_received.labels("duplicate" if result.duplicate else "created").inc()
+        result = self.processor.process(incident, idempotency_key=idempotency_key)
+        outcome = "replayed" if result.replayed else "duplicate" if result.duplicate else "created"
+        self.metrics.incidents_received.labels(outcome).inc()
         escalation = public_state(result.escalation) if result.escalation is not None else None
         return attrs.evolve(result, escalation=escalation)
 

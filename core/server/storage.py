@@ -35,7 +35,8 @@ class Storage:
 
 def memory_storage(clock: Clock | None = None) -> Storage:
     """Stores in memory: nothing survives a restart. ``clock`` dates the incident history."""
-    return Storage(escalations=InMemoryStore(), incidents=InMemoryIncidentStore(clock), name="memory")
+    escalations = InMemoryStore()
+    return Storage(escalations=escalations, incidents=InMemoryIncidentStore(clock, unit=escalations), name="memory")
 
 
 def sqlite_storage(path: str, registry: Registry, clock: Clock, *, synchronous: str = "full") -> Storage:

@@ -11,7 +11,8 @@ SQLite file; a PostgreSQL store for several instances implements the same method
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -170,7 +171,25 @@ class DeliveryStore(Protocol):
 
 
 class EscalationStore(DeliveryStore, Protocol):
-    """Escalation rows, their journal, and the notification outbox."""
+    """Escalation rows, their journal, and the notification outbox.
+
+    Every write joins the current atomic block (:meth:`atomic`); outside one, each method is its own
+    transaction. An incident store on the same database joins the same blocks, so raising an incident,
+    resolving it, or firing a level is durable as a whole or not at all (see :mod:`tocsin.store.unit`).
+    """
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """One unit of work: the outermost block commits when it ends, and rolls back if it raises; a block
+        inside another joins it (and undoes only itself if it raises)."""
+        ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the outermost atomic block has committed (at once, outside a block)."""
+        ...
+
+    def after_rollback(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` if the current atomic block rolls back (never, outside a block)."""
+        ...
 
     def load(self, incident_id: str) -> EscalationRow | None:
         """The latest escalation of ``incident_id`` (open or ended), or None."""
@@ -246,6 +265,15 @@ class IncidentStore(Protocol):
 
     def duplicates(self, incident_id: str) -> int:
         """How many repeats were folded into the incident."""
+        ...
+
+    def remember_key(self, key: str, incident_id: str) -> None:
+        """Remember that the request with Idempotency-Key ``key`` raised ``incident_id`` (a key already
+        remembered keeps its first incident)."""
+        ...
+
+    def recall_key(self, key: str) -> str | None:
+        """The incident the request with Idempotency-Key ``key`` raised, or None."""
         ...
 
     def history(self, incident_id: str) -> list[IncidentChange]:

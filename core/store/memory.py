@@ -27,6 +27,7 @@ from tocsin.models import (
 )
 from tocsin.store.errors import StaleStateError
 from tocsin.store.interfaces import EscalationRow, IncidentChange
+from tocsin.store.unit import UnitOfWork
 
 __all__ = ["InMemoryIncidentStore", "InMemoryStore"]
 
@@ -71,10 +72,16 @@ class _Entry:
         return False
 
 
-class InMemoryStore:
-    """Escalation rows, journals and the outbox, in dictionaries."""
+class InMemoryStore(UnitOfWork):
+    """Escalation rows, journals and the outbox, in dictionaries.
+
+    Atomic blocks (:meth:`atomic`) keep their promise in memory too: a block that raises undoes the rows,
+    journal events and outbox entries written inside it (and the incidents of an :class:`InMemoryIncidentStore`
+    made with ``unit=`` this store).
+    """
 
     def __init__(self) -> None:
+        super().__init__()
         self._rows: dict[str, EscalationRow] = {}  # incident id -> latest escalation
         self._events: dict[str, list[EscalationEvent]] = {}  # escalation id -> journal
         self._outbox: dict[str, _Entry] = {}  # idempotency key -> entry (insertion ordered)
@@ -119,9 +126,21 @@ class InMemoryStore:
             )
         self._rows[row.incident_id] = row
         self._leases.pop(row.incident_id, None)
-        if events:
-            self._events.setdefault(row.escalation_id, []).extend(events)
-        return self._insert(notifications) if notifications else []
+        journal = self._events.setdefault(row.escalation_id, [])
+        written = len(journal)
+        journal.extend(events)
+        fresh = self._insert(notifications) if notifications else []
+
+        def undo() -> None:
+            if held is None:
+                self._rows.pop(row.incident_id, None)
+            else:
+                self._rows[row.incident_id] = held
+            del journal[written:]
+            self._remove(fresh)
+
+        self.after_rollback(undo)
+        return fresh
 
     def claim_due(self, now: datetime, *, owner: str, lease_seconds: float, limit: int = 100) -> list[EscalationRow]:
         """Open escalations due by ``now`` and not leased to another owner, leased to ``owner``, earliest first."""
@@ -164,7 +183,19 @@ class InMemoryStore:
 
     def enqueue(self, notifications: Sequence[Notification]) -> list[Notification]:
         """Insert notifications that belong to no escalation; returns the new ones."""
-        return self._insert(notifications)
+        fresh = self._insert(notifications)
+        self.after_rollback(lambda: self._remove(fresh))
+        return fresh
+
+    def _remove(self, notifications: Sequence[Notification]) -> None:
+        """Take back notifications just inserted (their block rolled back)."""
+        for notification in notifications:
+            key = notification.key
+            self._outbox.pop(key, None)
+            self._unsettled.pop(key, None)
+            keys = self._by_escalation.get(notification.escalation_id)
+            if keys is not None and key in keys:
+                keys.remove(key)
 
     def _insert(self, notifications: Sequence[Notification]) -> list[Notification]:
         outbox = self._outbox
@@ -268,13 +299,17 @@ class InMemoryIncidentStore:
     """Incidents by id, open ones by dedup key, repeat counters, and every saved version.
 
     :param clock: dates the saved versions (default: the system clock).
+    :param unit: the store whose atomic blocks this store's writes belong to (an :class:`InMemoryStore`):
+        a block that rolls back undoes the saves and repeat counts made inside it.
     """
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, clock: Clock | None = None, *, unit: UnitOfWork | None = None) -> None:
         self._clock: Clock = clock if clock is not None else SystemClock()
+        self._unit = unit
         self._incidents: dict[str, Incident] = {}
         self._open_by_dedup: dict[str, str] = {}
         self._duplicates: dict[str, int] = {}
+        self._keys: dict[str, str] = {}  # Idempotency-Key -> the incident its request raised
         self._history: dict[str, list[IncidentChange]] = {}
 
     def get(self, incident_id: str) -> Incident | None:
@@ -284,12 +319,31 @@ class InMemoryIncidentStore:
     def save(self, incident: Incident) -> None:
         """Insert or replace; keeps the dedup index in step with the incident's state."""
         previous = self._incidents.get(incident.id)
+        touched = {
+            key: self._open_by_dedup.get(key) for key in (previous and previous.dedup_key, incident.dedup_key) if key
+        }
         if previous is not None and previous.dedup_key and self._open_by_dedup.get(previous.dedup_key) == incident.id:
             del self._open_by_dedup[previous.dedup_key]
         self._incidents[incident.id] = incident
         if incident.dedup_key and incident.state.is_open:
             self._open_by_dedup[incident.dedup_key] = incident.id
-        self._history.setdefault(incident.id, []).append(IncidentChange(at=self._clock.now(), incident=incident))
+        history = self._history.setdefault(incident.id, [])
+        history.append(IncidentChange(at=self._clock.now(), incident=incident))
+        if self._unit is not None:
+
+            def undo() -> None:
+                if previous is None:
+                    self._incidents.pop(incident.id, None)
+                else:
+                    self._incidents[incident.id] = previous
+                for key, held in touched.items():
+                    if held is None:
+                        self._open_by_dedup.pop(key, None)
+                    else:
+                        self._open_by_dedup[key] = held
+                history.pop()
+
+            self._unit.after_rollback(undo)
 
     def find_open(self, dedup_key: str) -> Incident | None:
         """The open incident with this dedup key, or None."""
@@ -300,7 +354,20 @@ class InMemoryIncidentStore:
         """Count one more repeat; returns the new count."""
         count = self._duplicates.get(incident_id, 0) + 1
         self._duplicates[incident_id] = count
+        if self._unit is not None:
+            self._unit.after_rollback(lambda: self._duplicates.__setitem__(incident_id, count - 1))
         return count
+
+    def remember_key(self, key: str, incident_id: str) -> None:
+        """Remember that the request with Idempotency-Key ``key`` raised ``incident_id``."""
+        if key not in self._keys:
+            self._keys[key] = incident_id
+            if self._unit is not None:
+                self._unit.after_rollback(lambda: self._keys.pop(key, None))
+
+    def recall_key(self, key: str) -> str | None:
+        """The incident the request with Idempotency-Key ``key`` raised, or None."""
+        return self._keys.get(key)
 
     def duplicates(self, incident_id: str) -> int:
         """How many repeats were folded into the incident."""

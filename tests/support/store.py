@@ -34,7 +34,7 @@ class Stores:
 
 def memory_stores(clock: tocsin.ManualClock) -> Stores:
     escalations = tocsin.InMemoryStore()
-    incidents = tocsin.InMemoryIncidentStore(clock)
+    incidents = tocsin.InMemoryIncidentStore(clock, unit=escalations)
 
     def reopen() -> Stores:
         return Stores("memory", escalations, incidents, clock, reopen)  # the same objects: a new engine on them

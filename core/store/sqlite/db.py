@@ -1,7 +1,8 @@
 """One SQLite file shared by the escalation store and the incident store: a single connection behind a lock.
 
-Every write is one explicit ``BEGIN IMMEDIATE`` transaction (it takes the write lock up front, so a
-read-check-write inside it cannot interleave with another writer, in this process or another one);
+Every write happens in an atomic block (:class:`~tocsin.store.unit.UnitOfWork`): the outermost is one
+explicit ``BEGIN IMMEDIATE`` transaction (it takes the write lock up front, so a read-check-write inside it
+cannot interleave with another writer, in this process or another one), a block inside it a savepoint;
 reads take the same lock. Documents are JSON written with the kernel's cattrs converter built from the
 plugin registry, so plugin-provided variants (targets, contacts) round-trip by their ``type`` tag.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,13 +24,14 @@ from tocsin.models import EscalationPolicy, Incident
 from tocsin.registry import Registry
 from tocsin.store.errors import StoreError
 from tocsin.store.sqlite.schema import connect, migrate
+from tocsin.store.unit import UnitOfWork
 
 __all__ = ["SQLiteDatabase"]
 
 T = TypeVar("T")
 
 
-class SQLiteDatabase:
+class SQLiteDatabase(UnitOfWork):
     """An open tocsin database file (schema migrated on open).
 
     :param path: the file (created if missing; its directory must exist), or ``":memory:"``.
@@ -45,9 +46,10 @@ class SQLiteDatabase:
     ) -> None:
         if synchronous not in ("full", "normal"):
             raise ValueError(f"synchronous must be 'full' or 'normal', got {synchronous!r}")
+        super().__init__()
         self.path = str(path)
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self._lock = threading.RLock()
+        self._lock = self._unit_lock  # reads and writes take the lock atomic blocks hold
         self._connection: sqlite3.Connection | None = connect(self.path, synchronous=synchronous)
         try:
             migrate(self._connection, self.path)
@@ -61,28 +63,54 @@ class SQLiteDatabase:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception rolls everything back and propagates (a database
-        fault as ``StoreError`` naming the file)."""
+        """An atomic block on the file: ``BEGIN IMMEDIATE`` ... ``COMMIT`` when outermost, a savepoint inside
+        another block. Any exception rolls the block back and propagates (a database fault as ``StoreError``
+        naming the file)."""
         with self._lock:
             connection = self._open()
             try:
-                connection.execute("BEGIN IMMEDIATE")
+                with self.atomic():
+                    yield connection
             except sqlite3.Error as exc:
-                raise StoreError(f"store {self.path}: cannot begin a transaction: {exc}") from None
-            try:
-                yield connection
-            except BaseException as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    connection.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"store {self.path}: {exc}") from None
-                raise
-            try:
-                connection.execute("COMMIT")
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    connection.execute("ROLLBACK")
-                raise StoreError(f"store {self.path}: commit failed: {exc}") from None
+                raise StoreError(f"store {self.path}: {exc}") from None
+
+    def _begin(self) -> None:
+        try:
+            self._open().execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path}: cannot begin a transaction: {exc}") from None
+
+    def _commit(self) -> None:
+        connection = self._open()
+        try:
+            connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
+            raise StoreError(f"store {self.path}: commit failed: {exc}") from None
+
+    def _rollback(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.execute("ROLLBACK")
+
+    def _savepoint(self, depth: int) -> None:
+        try:
+            self._open().execute(f"SAVEPOINT unit_{depth}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path}: cannot begin a savepoint: {exc}") from None
+
+    def _release(self, depth: int) -> None:
+        try:
+            self._open().execute(f"RELEASE unit_{depth}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path}: {exc}") from None
+
+    def _rollback_to(self, depth: int) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.execute(f"ROLLBACK TO unit_{depth}")
+                self._connection.execute(f"RELEASE unit_{depth}")
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

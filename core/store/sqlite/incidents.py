@@ -71,6 +71,21 @@ class SQLiteIncidentStore:
             ).fetchone()
         return int(count)
 
+    def remember_key(self, key: str, incident_id: str) -> None:
+        """Remember that the request with Idempotency-Key ``key`` raised ``incident_id``."""
+        at = to_micros(self.database.clock.now())
+        with self.database.transaction() as connection:
+            connection.execute(
+                "INSERT INTO idempotency_keys (key, incident_id, at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                (key, incident_id, at),
+            )
+
+    def recall_key(self, key: str) -> str | None:
+        """The incident the request with Idempotency-Key ``key`` raised, or None."""
+        with self.database.reading() as connection:
+            row = connection.execute("SELECT incident_id FROM idempotency_keys WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row is not None else None
+
     def duplicates(self, incident_id: str) -> int:
         """How many repeats were folded into the incident."""
         with self.database.reading() as connection:

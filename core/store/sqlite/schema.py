@@ -107,8 +107,24 @@ _V1: tuple[str, ...] = (
     )""",
 )
 
+# Version 2: the store enforces dedup (at most one open incident per dedup key: of open duplicates left by
+# older versions the newest keeps the key), and remembers the Idempotency-Key of each raised incident.
+_V2: tuple[str, ...] = (
+    """UPDATE incidents SET dedup_key = NULL
+       WHERE is_open = 1 AND dedup_key IS NOT NULL AND saved < (
+           SELECT MAX(newer.saved) FROM incidents AS newer
+           WHERE newer.is_open = 1 AND newer.dedup_key = incidents.dedup_key
+       )""",
+    "CREATE UNIQUE INDEX incidents_one_open_per_dedup_key ON incidents (dedup_key) WHERE is_open = 1",
+    """CREATE TABLE idempotency_keys (
+        key TEXT PRIMARY KEY,
+        incident_id TEXT NOT NULL,
+        at INTEGER NOT NULL
+    )""",
+)
+
 # Step n (1-based) brings a database from version n-1 to version n. Append only.
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

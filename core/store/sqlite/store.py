@@ -17,6 +17,7 @@ processor = IncidentProcessor.from_config(engine, config, incidents=store.incide
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ from tocsin.store.interfaces import OPEN_STATUSES, EscalationRow
 from tocsin.store.sqlite.db import SQLiteDatabase
 from tocsin.store.sqlite.incidents import SQLiteIncidentStore
 from tocsin.store.sqlite.outbox import SQLiteOutbox
+from tocsin.store.unit import Callback
 
 __all__ = ["SQLiteStore"]
 
@@ -65,6 +67,18 @@ class SQLiteStore(SQLiteOutbox):
             policy=override(omit=True),
             incident=override(omit=True),
         )
+
+    def atomic(self) -> contextlib.AbstractContextManager[None]:
+        """One unit of work on the file (escalations, outbox and incidents alike); see :mod:`tocsin.store.unit`."""
+        return self.database.atomic()
+
+    def after_commit(self, callback: Callback) -> None:
+        """Run ``callback`` once the outermost atomic block commits (now, outside one)."""
+        self.database.after_commit(callback)
+
+    def after_rollback(self, callback: Callback) -> None:
+        """Run ``callback`` if the current atomic block rolls back."""
+        self.database.after_rollback(callback)
 
     @property
     def path(self) -> str:
@@ -163,10 +177,12 @@ class SQLiteStore(SQLiteOutbox):
                     ],
                 )
             fresh = self._insert(connection, notifications) if notifications else []
-        if row.status in OPEN_STATUSES:
-            self._written[row.escalation_id] = (row.policy, row.incident)
-        else:
-            self._written.pop(row.escalation_id, None)
+            # Which snapshots the file holds is known only once the outermost block has committed.
+            if row.status in OPEN_STATUSES:
+                database.after_commit(lambda: self._written.__setitem__(row.escalation_id, (row.policy, row.incident)))
+            else:
+                database.after_commit(lambda: self._written.pop(row.escalation_id, None))
+            database.after_rollback(lambda: self._written.pop(row.escalation_id, None))
         return fresh
 
     def claim_due(self, now: datetime, *, owner: str, lease_seconds: float, limit: int = 100) -> list[EscalationRow]:
