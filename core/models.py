@@ -468,6 +468,9 @@ class Recipient:
     target: str  # the type tag of the target that produced it
     contact: ContactSpec | None = None  # the contact to deliver through, when the channel needs one
     urgency: Urgency = attrs.field(default=Urgency.HIGH, converter=Urgency)  # the paging target's urgency
+    # Which of the person's contacts on ``channel`` this is (0: the first): two webhooks or two e-mail
+    # contacts of one person are two recipients, each paged.
+    contact_number: int = 0
 
 
 @attrs.frozen(kw_only=True)

@@ -72,7 +72,16 @@ def non_empty(instance: Any, attribute: attrs.Attribute[Any], value: Sized) -> N
 
 
 def http_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    """An absolute ``http://`` or ``https://`` URL with a host."""
-    parts = urlsplit(value) if isinstance(value, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+    """An absolute ``http://`` or ``https://`` URL with a host and no credentials in it (a ``user:pass@`` would
+    end up in logs, delivery results and the API; send secrets in headers instead)."""
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise FieldError(attribute.name, f"needs an http:// or https:// URL, got {value!r}")
+    if "@" in parts.netloc:
+        shown = parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
+        raise FieldError(
+            attribute.name, f"must not carry credentials (user:password@), got {shown!r}; send them in headers"
+        )

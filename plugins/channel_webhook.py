@@ -32,7 +32,7 @@ from tocsin import (
     page_payload,
     urgencies_field,
 )
-from tocsin.delivery.webhook.post import OutcomeKind, make_session, post_json
+from tocsin.delivery.webhook.post import OutcomeKind, make_session, post_json, redact_url
 from tocsin.delivery.webhook.signing import secret_bytes
 from tocsin.delivery.webhook.ssrf import validate_networks
 from tocsin.validators import http_url, positive
@@ -111,7 +111,7 @@ class WebhookSender:
             now=datetime.now(UTC),  # receivers check the signature's timestamp against their real clock
             headers=headers,
         )
-        detail = outcome.reason if outcome.status is not None else f"POST {url} failed: {outcome.reason}"
+        detail = outcome.reason if outcome.status is not None else f"POST {redact_url(url)} failed: {outcome.reason}"
         return DeliveryResult(
             key=notification.key,
             ok=outcome.delivered,

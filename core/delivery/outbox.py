@@ -28,6 +28,7 @@ from tocsin.clock import Clock
 from tocsin.delivery.channels import ChannelError, ChannelSet, Sender
 from tocsin.delivery.retry import RetryPolicy
 from tocsin.delivery.settings import DeliverySettings
+from tocsin.delivery.urls import redact_url
 from tocsin.logs import get_logger
 from tocsin.models import DeliveryResult, Notification
 from tocsin.store.interfaces import DeliveryStore
@@ -298,11 +299,12 @@ class Outbox:
             return result, None
         key, attempt = result.key, result.attempts
         if result.gone:
-            reason = f"endpoint {where[1]} is disabled: {result.detail}"
+            shown = redact_url(where[1])
+            reason = f"endpoint {shown} is disabled: {result.detail}"
             self._store.disable_endpoint(where[0], where[1], reason, now)
             if self._disabled is not None:
                 self._disabled[where] = reason
-            _log.warning("endpoint disabled", channel=where[0], endpoint=where[1], detail=result.detail)
+            _log.warning("endpoint disabled", channel=where[0], endpoint=shown, detail=result.detail)
         elif result.retryable:
             wait = self._retry.next_delay(attempt, rng=self._rng, retry_after=result.retry_after)
             if wait is not None:

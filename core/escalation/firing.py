@@ -44,12 +44,17 @@ def round_robin_cursor(store: object) -> RoundRobinCursor:
     return next_start
 
 
-def notification_key(escalation_id: str, round: int, pass_number: int, level: int, channel: str, address: str) -> str:
+def notification_key(
+    escalation_id: str, round: int, pass_number: int, level: int, channel: str, address: str, contact_number: int = 0
+) -> str:
     """The idempotency key of one page: the same inputs always give the same key (level -1: an
-    announcement, the routing ``notify`` message sent when the escalation's schedule begins)."""
+    announcement, the routing ``notify`` message sent when the escalation's schedule begins). A person's
+    second contact on one channel gets ``~1`` after the address, the third ``~2``: the first keeps the key
+    it always had."""
+    who = f"{channel}/{address}" if not contact_number else f"{channel}/{address}~{contact_number}"
     if level < 0:
-        return f"{escalation_id}/notify/{channel}/{address}"
-    return f"{escalation_id}/r{round}/p{pass_number}/l{level}/{channel}/{address}"
+        return f"{escalation_id}/notify/{who}"
+    return f"{escalation_id}/r{round}/p{pass_number}/l{level}/{who}"
 
 
 class Firer:
@@ -183,6 +188,7 @@ class Firer:
                         firing.level,
                         recipient.channel,
                         recipient.address,
+                        recipient.contact_number,
                     ),
                     incident_id=incident.id,
                     policy_id=policy_id,

@@ -180,7 +180,8 @@ class TargetExecutor:
         *,
         people: list[str] | None = None,
     ) -> tuple[list[Recipient], list[tuple[str, str]]]:
-        """The recipients of one level at ``now``, each (channel, address) once, and any recorded problems.
+        """The recipients of one level at ``now``, each contact once (a person reached by two targets is paged
+        once per contact; two contacts on one channel are two recipients), and any recorded problems.
 
         :param people: a list to fill with the addresses of the people the level reached (through
             ``ctx.person``), each once, in order: who can acknowledge the page.
@@ -194,7 +195,7 @@ class TargetExecutor:
             ctx.urgency = urgency
             low = urgency is not _HIGH  # a recipient built without an urgency is high: only low needs stamping
             for recipient in self._run(expand, target, ctx):
-                mark = (recipient.channel, recipient.address)
+                mark = (recipient.channel, recipient.address, recipient.contact_number)
                 if mark not in seen:
                     seen.add(mark)
                     if low and recipient.urgency is not urgency:
@@ -237,10 +238,22 @@ class TargetExecutor:
         if user is None or not user.contacts:
             found = (Recipient(address=address, channel=self._default_channel, target=target, urgency=urgency),)
         else:
-            found = tuple(
-                Recipient(address=address, channel=contact.type, target=target, contact=contact, urgency=urgency)
-                for contact in user.contacts
-                if urgency in getattr(contact, "urgencies", ALL_URGENCIES)
-            )
+            per_channel: dict[str, int] = {}
+            reached = []
+            for contact in user.contacts:
+                if urgency not in getattr(contact, "urgencies", ALL_URGENCIES):
+                    continue
+                number = per_channel[contact.type] = per_channel.get(contact.type, -1) + 1
+                reached.append(
+                    Recipient(
+                        address=address,
+                        channel=contact.type,
+                        target=target,
+                        contact=contact,
+                        urgency=urgency,
+                        contact_number=number,
+                    )
+                )
+            found = tuple(reached)
         cache[key] = found
         return found

@@ -176,6 +176,62 @@ async def test_an_unreachable_webhook_is_a_failure_that_names_the_url():
     assert detail.startswith(f"POST {url} failed:")
 
 
+async def test_a_person_with_two_webhooks_is_paged_on_both():
+    async with WebhookReceiver() as first, WebhookReceiver() as second:
+        eng = engine(channels=loopback_webhooks())
+        contacts = [WebhookContact(url=first.url), WebhookContact(url=second.url)]
+        eng.executor().register_user("a@x", contacts=contacts)
+        eng.register_policy(policy("p", level(0, user("a@x")), level(5, user("a@x"))))
+        eng.start_escalation(incident(), "p")
+        await eng.outbox.flush()
+        await eng.outbox.aclose()
+    assert len(first.bodies) == len(second.bodies) == 1  # de-duplicated by contact, not by channel
+    keys = {first.bodies[0]["idempotency_key"], second.bodies[0]["idempotency_key"]}
+    assert keys == {"inc-1#1/r0/p0/l0/webhook/a@x", "inc-1#1/r0/p0/l0/webhook/a@x~1"}
+    assert statuses(eng) == [("a@x", "sent", "HTTP 200 OK"), ("a@x", "sent", "HTTP 200 OK")]
+
+
+async def test_a_person_reached_by_two_targets_at_one_level_is_paged_once_per_contact():
+    async with WebhookReceiver() as receiver:
+        eng = engine(channels=loopback_webhooks())
+        eng.executor().register_user("a@x", contacts=[WebhookContact(url=receiver.url)])
+        eng.executor().register_team("db", ["a@x"])
+        eng.register_policy(policy("p", level(0, user("a@x"), team("db"))))
+        eng.start_escalation(incident(), "p")
+        await eng.outbox.flush()
+        await eng.outbox.aclose()
+    assert len(receiver.bodies) == 1
+
+
+def test_a_webhook_url_with_credentials_is_refused_without_echoing_them():
+    with pytest.raises(tocsin.ConfigError) as caught:
+        tocsin.parse_config(
+            {
+                "policies": [
+                    {
+                        "id": "p",
+                        "levels": [
+                            {"targets": [{"type": "webhook", "url": "https://pager:s3cret@hooks.example.com/x"}]}
+                        ],
+                    }
+                ]
+            },
+            engine().plugins.registry,
+            source="tocsin.yaml",
+        )
+    message = str(caught.value)
+    assert "must not carry credentials" in message and "***@hooks.example.com" in message
+    assert "s3cret" not in message
+
+
+async def test_an_attempt_on_a_url_with_credentials_reports_without_them():
+    url = f"http://pager:s3cret-pass@127.0.0.1:{_free_port()}/hook"
+    async with tocsin.make_session(["127.0.0.1/32"]) as session:
+        outcome = await tocsin.post_json(session, url, b"{}", message_id="msg_1", secrets=None, timeout=2.0, now=START)
+    assert outcome.kind is tocsin.OutcomeKind.FAILED
+    assert "s3cret-pass" not in outcome.reason and "pager" not in outcome.reason
+
+
 # --- email ---------------------------------------------------------------------------------------------
 
 

@@ -20,10 +20,11 @@ import attrs
 from aiohttp.abc import AbstractResolver
 
 from tocsin.delivery.retry import parse_retry_after
+from tocsin.delivery.urls import redact_url, scrub
 from tocsin.delivery.webhook.signing import Secret, message_headers, webhook_headers
 from tocsin.delivery.webhook.ssrf import GuardedConnector, IPNetwork, UnsafeDestination, make_connector
 
-__all__ = ["OutcomeKind", "WebhookOutcome", "make_session", "post_json"]
+__all__ = ["OutcomeKind", "WebhookOutcome", "make_session", "post_json", "redact_url"]
 
 USER_AGENT = "tocsin-webhooks"
 _RETRY_STATUSES = frozenset({408, 429})
@@ -103,6 +104,21 @@ async def post_json(
     ``webhook-signature``); an empty list, a bad secret or a bad message id raises ``ValueError`` (a
     configuration mistake, not a delivery outcome).
     """
+    outcome = await _post(session, url, payload_bytes, message_id, secrets, timeout, now, max_retry_after, headers)
+    return attrs.evolve(outcome, reason=scrub(outcome.reason, url))  # never a password in a delivery result
+
+
+async def _post(
+    session: aiohttp.ClientSession,
+    url: str,
+    payload_bytes: bytes,
+    message_id: str,
+    secrets: Secret | Iterable[Secret] | None,
+    timeout: float,
+    now: datetime,
+    max_retry_after: float,
+    headers: Mapping[str, str] | None,
+) -> WebhookOutcome:
     connector = session.connector
     if not isinstance(connector, GuardedConnector):
         raise TypeError("post_json needs a session from make_session(): its connector enforces the SSRF policy")
