@@ -43,6 +43,7 @@ from tocsin.intake.inbound import (
     UnknownIntegrationError,
 )
 from tocsin.intake.processor import IncidentProcessor, ProcessResult
+from tocsin.intake.reconciler import Reconciliation, reconcile
 from tocsin.integrations.events import EventAction, IncidentDefaults, IncidentEvent, Integration, PayloadError
 from tocsin.manager import PluginInfo, PluginLoadFailure, Plugins, load_plugins
 from tocsin.models import (
@@ -212,6 +213,7 @@ __all__ = [
     "ProcessResult",
     "Receipt",
     "Recipient",
+    "Reconciliation",
     "Registry",
     "RepeatConfig",
     "Resolution",
@@ -274,6 +276,7 @@ __all__ = [
     "parse_config",
     "parse_retry_after",
     "post_json",
+    "reconcile",
     "select_policy",
     "signature_header",
     "urgencies_field",

@@ -144,6 +144,8 @@ class StorageSettings:
     backend: StorageBackend = StorageBackend.SQLITE
     path: str = "./tocsin.db"
     synchronous: Synchronous = Synchronous.FULL
+    # How often the reconciler looks for incidents and escalations that disagree (it also runs at start-up).
+    reconcile_every_seconds: int = attrs.field(default=300, validator=positive)
 
 
 def check_server(server: ServerSettings) -> Iterator[tuple[str, str]]:

@@ -1,5 +1,5 @@
-"""Where incidents come in: the incident processor (dedup, routing, policy choice, escalation start) and the
-applying side of inbound integrations."""
+"""Where incidents come in: the incident processor (dedup, routing, policy choice, escalation start), the
+applying side of inbound integrations, and the reconciler that repairs what should never be found broken."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tocsin.intake.inbound import (
     UnknownIntegrationError,
 )
 from tocsin.intake.processor import IncidentProcessor, ProcessResult
+from tocsin.intake.reconciler import Reconciliation, reconcile
 
 __all__ = [
     "EventOutcome",
@@ -22,6 +23,8 @@ __all__ = [
     "IntegrationSetupError",
     "ProcessResult",
     "Receipt",
+    "Reconciliation",
     "SourceError",
     "UnknownIntegrationError",
+    "reconcile",
 ]

@@ -90,6 +90,11 @@ class IncidentProcessor:
         return cls(engine, rules=config.rules, incidents=incidents, notify_channels=config.notify_channels)
 
     @property
+    def engine(self) -> EscalationEngine:
+        """The escalation engine incidents are escalated on."""
+        return self._engine
+
+    @property
     def routing(self) -> RoutingRuleEvaluator:
         """The routing rule evaluator."""
         return self._routing

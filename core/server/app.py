@@ -87,10 +87,15 @@ def _lifespan(service: Service, *, run_monitor: bool, close_storage: bool):
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = service.engine
         timer = asyncio.create_task(engine.run_monitor(), name="tocsin-monitor") if run_monitor else None
+        auditor = asyncio.create_task(_reconcile_forever(service), name="tocsin-reconciler") if run_monitor else None
         _log.info("serving", storage=service.storage.name, policies=len(service.config.policies))
         try:
             yield
         finally:
+            if auditor is not None:
+                auditor.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await auditor
             if timer is not None:
                 engine.stop_monitor()
                 await timer  # lets deliveries in flight finish
@@ -100,3 +105,16 @@ def _lifespan(service: Service, *, run_monitor: bool, close_storage: bool):
             _log.info("stopped")
 
     return lifespan
+
+
+async def _reconcile_forever(service: Service) -> None:
+    """The reconciler at start-up and then every ``storage.reconcile_every_seconds``; a pass that fails (the
+    store is down) is logged and tried again at the next one."""
+    while True:
+        try:
+            done = service.reconcile()
+            if done.repairs:
+                _log.warning("reconciler repaired the store", started=len(done.started), resolved=len(done.resolved))
+        except Exception as exc:
+            _log.error("reconciler pass failed", error=f"{type(exc).__name__}: {exc}")
+        await asyncio.sleep(service.config.storage.reconcile_every_seconds)

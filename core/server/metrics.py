@@ -85,8 +85,16 @@ class Metrics:
         )
         self.incidents_received = Counter(
             "tocsin_incidents_received",
-            "Incidents posted to the API: created, or a duplicate folded into an open incident.",
+            "Incidents posted to the API: created, a duplicate folded into an open incident, or a replayed "
+            "Idempotency-Key.",
             ["result"],
+            registry=self.registry,
+        )
+        self.reconciler_repairs = Counter(
+            "tocsin_reconciler_repairs",
+            "What the reconciler repaired: an open incident's missing escalation started, or the open escalation "
+            "of a resolved incident resolved. Normally zero.",
+            ["kind"],
             registry=self.registry,
         )
         self.notifications = Counter(

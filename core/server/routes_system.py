@@ -5,24 +5,27 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from tocsin import __version__
-from tocsin.server.endpoints import Call, Endpoint
+from tocsin.server.endpoints import Call, Endpoint, Reply
 from tocsin.server.metrics import CONTENT_TYPE, monitor_lag
 from tocsin.server.views import Health
 
 __all__ = ["ENDPOINTS"]
 
 
-async def health(call: Call) -> Health:
-    """GET /health."""
+async def health(call: Call) -> Health | Reply:
+    """GET /health: 200 while the store takes writes, 503 (saying why) when it does not."""
     service = call.service
     engine = service.engine
-    return Health(
-        status="ok",
+    fault = service.storage.probe()
+    answer = Health(
+        status="ok" if fault is None else "store failing",
         version=__version__,
         storage=service.storage.name,
         open_escalations=engine.active_count(),
         monitor_lag_seconds=monitor_lag(engine),
+        store_error=fault,
     )
+    return answer if fault is None else Reply(status=503, body=answer)
 
 
 async def metrics(call: Call) -> Response:
@@ -41,9 +44,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         path="/health",
         handler=health,
         summary="Liveness: version, store, open escalations, timer lag",
+        description="503 with the same body when the store cannot take writes (locked, read-only, disk full).",
         tag="service",
         scope=None,
         response=Health,
+        answers={503: "the store is failing: `store_error` says why"},
     ),
     Endpoint(
         method="GET",

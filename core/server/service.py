@@ -20,6 +20,7 @@ from tocsin.escalation.engine import EscalationEngine
 from tocsin.incidents import incident_from_json
 from tocsin.intake.inbound import Inbound
 from tocsin.intake.processor import IncidentProcessor, ProcessResult
+from tocsin.intake.reconciler import Reconciliation, reconcile
 from tocsin.manager import Plugins
 from tocsin.models import EscalationState, Incident, IncidentState
 from tocsin.schedules.resolver import ScheduleResolver, compile_schedule
@@ -90,6 +91,15 @@ class Service:
         self.metrics.incidents_received.labels(outcome).inc()
         escalation = public_state(result.escalation) if result.escalation is not None else None
         return attrs.evolve(result, escalation=escalation)
+
+    def reconcile(self) -> Reconciliation:
+        """One reconciler pass over the store (see :mod:`tocsin.intake.reconciler`), counted in /metrics."""
+        done = reconcile(self.processor)
+        if done.started:
+            self.metrics.reconciler_repairs.labels("started").inc(len(done.started))
+        if done.resolved:
+            self.metrics.reconciler_repairs.labels("resolved").inc(len(done.resolved))
+        return done
 
     def incident(self, incident_id: str) -> IncidentDetail:
         """The incident, its repeat count and its escalation; 404 naming the id when there is none."""

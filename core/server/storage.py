@@ -31,6 +31,7 @@ class Storage:
     incidents: IncidentStore
     name: str
     close: Callable[[], None] = _nothing
+    probe: Callable[[], str | None] = _nothing  # None: the store takes writes; else what is wrong (for /health)
 
 
 def memory_storage(clock: Clock | None = None) -> Storage:
@@ -51,7 +52,9 @@ def sqlite_storage(path: str, registry: Registry, clock: Clock, *, synchronous: 
         raise ServerError(f"storage: {exc}") from None
     except OSError as exc:
         raise ServerError(f"storage: cannot open {path}: {exc.strerror or exc}") from None
-    return Storage(escalations=store, incidents=store.incidents, name="sqlite", close=store.close)
+    return Storage(
+        escalations=store, incidents=store.incidents, name="sqlite", close=store.close, probe=store.database.probe
+    )
 
 
 def open_storage(settings: StorageSettings, registry: Registry, clock: Clock) -> Storage:

@@ -176,13 +176,15 @@ class RouteAnswer:
 
 @attrs.frozen(kw_only=True)
 class Health:
-    """The service is up: its version, store, open escalations and how far the timer is behind (seconds)."""
+    """The service is up: its version, store, open escalations and how far the timer is behind (seconds).
+    ``status`` is ``ok``, or ``store failing`` (answered with 503) with ``store_error`` saying what is wrong."""
 
     status: str
     version: str
     storage: str
     open_escalations: int
     monitor_lag_seconds: float
+    store_error: str | None = None
 
 
 def public_state(state: EscalationState) -> EscalationState:

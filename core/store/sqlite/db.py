@@ -48,9 +48,13 @@ class SQLiteDatabase(UnitOfWork):
             raise ValueError(f"synchronous must be 'full' or 'normal', got {synchronous!r}")
         super().__init__()
         self.path = str(path)
+        self.last_fault: str | None = None  # why the latest write failed; None once one succeeds
+        self._busy_timeout_ms = 5000
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._lock = self._unit_lock  # reads and writes take the lock atomic blocks hold
-        self._connection: sqlite3.Connection | None = connect(self.path, synchronous=synchronous)
+        self._connection: sqlite3.Connection | None = connect(
+            self.path, synchronous=synchronous, busy_timeout_ms=self._busy_timeout_ms
+        )
         try:
             migrate(self._connection, self.path)
         except StoreError:
@@ -74,11 +78,34 @@ class SQLiteDatabase(UnitOfWork):
             except sqlite3.Error as exc:
                 raise StoreError(f"store {self.path}: {exc}") from None
 
+    def probe(self) -> str | None:
+        """Whether the file can take a write now: None when it can, else what is wrong (locked by another
+        process, read-only, the last commit failed because the disk is full). Waits at most a moment: for
+        /health, which must answer fast while a write waits on a lock."""
+        if not self._lock.acquire(timeout=0.2):
+            return self.last_fault  # busy in this process: the last write says how the store is doing
+        try:
+            connection = self._open()
+            connection.execute("PRAGMA busy_timeout = 100")
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                return f"store {self.path}: cannot write: {exc}"
+            finally:
+                connection.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            return self.last_fault
+        except (sqlite3.Error, StoreError) as exc:
+            return str(exc)
+        finally:
+            self._lock.release()
+
     def _begin(self) -> None:
         try:
             self._open().execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path}: cannot begin a transaction: {exc}") from None
+            self.last_fault = f"store {self.path}: cannot begin a transaction: {exc}"
+            raise StoreError(self.last_fault) from None
 
     def _commit(self) -> None:
         connection = self._open()
@@ -87,7 +114,9 @@ class SQLiteDatabase(UnitOfWork):
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 connection.execute("ROLLBACK")
-            raise StoreError(f"store {self.path}: commit failed: {exc}") from None
+            self.last_fault = f"store {self.path}: commit failed: {exc}"
+            raise StoreError(self.last_fault) from None
+        self.last_fault = None
 
     def _rollback(self) -> None:
         if self._connection is not None:

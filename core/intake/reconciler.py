@@ -1,0 +1,81 @@
+"""The reconciler: defence in depth for "the store is the truth" (as Grafana OnCall's auditor is).
+
+Every operation is one unit of work, so an open incident always has the escalation its policy gave it and a
+resolved incident never keeps an open one. A store written by an older tocsin, an incident store on another
+database than the escalations, or a bug could still break that; the reconciler finds and repairs it, at
+start-up and periodically, logs each repair and counts it (``tocsin_reconciler_repairs`` in /metrics). On a
+healthy store it finds nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import attrs
+
+from tocsin.escalation.errors import EscalationNotActiveError, UnknownIncidentError
+from tocsin.intake.processor import IncidentProcessor
+from tocsin.logs import get_logger
+
+__all__ = ["RECONCILER", "Reconciliation", "reconcile"]
+
+RECONCILER = "tocsin reconciler"  # who the journal says resolved an escalation the reconciler ended
+_PAGE = 500
+_log = get_logger(component="reconciler")
+
+
+@attrs.frozen(kw_only=True)
+class Reconciliation:
+    """What one pass repaired: incidents whose escalation was started, escalations resolved."""
+
+    started: tuple[str, ...] = ()  # open incidents that should have been escalating and now are
+    resolved: tuple[str, ...] = ()  # open escalations of incidents that were resolved, closed or missing
+
+    @property
+    def repairs(self) -> int:
+        """How many things were repaired (0 on a healthy store)."""
+        return len(self.started) + len(self.resolved)
+
+
+def reconcile(processor: IncidentProcessor) -> Reconciliation:
+    """One pass over the store: start the missing escalations of open incidents, resolve the open escalations
+    of incidents that are not open. Each repair is its own unit of work; one that fails is logged and left to
+    the next pass."""
+    engine = processor.engine
+    incidents = processor.incidents
+    started: list[str] = []
+    offset = 0
+    while True:
+        page = incidents.list_incidents(open_only=True, limit=_PAGE, offset=offset)
+        for incident in page:
+            try:
+                if processor.repair(incident) is not None:
+                    started.append(incident.id)
+                    _log.warning("open incident had no escalation; started it", incident_id=incident.id)
+            except Exception as exc:
+                _log.error(
+                    "repairing an incident failed", incident_id=incident.id, error=f"{type(exc).__name__}: {exc}"
+                )
+        if len(page) < _PAGE:
+            break
+        offset += _PAGE
+    resolved: list[str] = []
+    for row in engine.store.load_open():
+        incident = incidents.get(row.incident_id)
+        if incident is not None and incident.state.is_open:
+            continue
+        try:
+            with contextlib.suppress(UnknownIncidentError, EscalationNotActiveError):
+                engine.resolve_escalation(row.incident_id, by=RECONCILER)
+                resolved.append(row.incident_id)
+                state = "missing" if incident is None else incident.state.value
+                _log.warning(
+                    "escalation of a closed incident was open; resolved it",
+                    incident_id=row.incident_id,
+                    incident_state=state,
+                )
+        except Exception as exc:
+            _log.error(
+                "resolving an escalation failed", incident_id=row.incident_id, error=f"{type(exc).__name__}: {exc}"
+            )
+    return Reconciliation(started=tuple(started), resolved=tuple(resolved))
