@@ -34,6 +34,7 @@ class Service:
         self.port = free_port()
         self.process: asyncio.subprocess.Process | None = None
         self.runs = 0
+        self.env: dict[str, str] = {}  # extra environment for the next start (e.g. TOCSIN_CRASH_AT)
 
     @property
     def url(self) -> str:
@@ -42,7 +43,7 @@ class Service:
     async def start(self) -> None:
         self.runs += 1
         log = open(self.logs / f"serve-{self.runs}.log", "wb")  # noqa: SIM115 - closed with the process
-        env = {**os.environ, "TOCSIN_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "TOCSIN_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONUNBUFFERED": "1", **self.env}
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tocsin", "serve", "--config", str(self.config), "--port", str(self.port),
             stdout=log, stderr=log, env=env,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from tocsin.clock import Clock
 from tocsin.instants import to_micros
 from tocsin.models import EscalationEvent, EscalationPolicy, EscalationStatus, Incident, Notification
 from tocsin.registry import Registry
+from tocsin.store.crashpoints import crash_point
 from tocsin.store.errors import StaleStateError, StoreError
 from tocsin.store.interfaces import OPEN_STATUSES, EscalationRow
 from tocsin.store.sqlite.db import SQLiteDatabase
@@ -40,6 +42,7 @@ from tocsin.store.unit import Callback
 __all__ = ["SQLiteStore"]
 
 _OPEN = "status IN ('active', 'acknowledged')"
+_CRASH_POINTS = bool(os.environ.get("TOCSIN_CRASH_AT"))  # the kill tests' crash points (tocsin.store.crashpoints)
 _ROW_COLUMNS = "escalation_id, policy, incident, state"
 
 
@@ -177,6 +180,10 @@ class SQLiteStore(SQLiteOutbox):
                     ],
                 )
             fresh = self._insert(connection, notifications) if notifications else []
+            if _CRASH_POINTS:
+                kinds = [event.kind for event in events]
+                crash_point("before-commit", kinds)
+                database.after_commit(lambda: crash_point("after-commit", kinds))
             # Which snapshots the file holds is known only once the outermost block has committed.
             if row.status in OPEN_STATUSES:
                 database.after_commit(lambda: self._written.__setitem__(row.escalation_id, (row.policy, row.incident)))
