@@ -34,13 +34,18 @@ def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
         return
     _configured = True
     use_json = (not sys.stderr.isatty()) if json is None else json
-    renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    # Tracebacks as plain text, never rendered with their locals: one request with a 400-deep payload, logged
+    # with a rich traceback of its frames' locals, once held the event loop for minutes.
+    if use_json:
+        rendering: list[Any] = [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+    else:
+        rendering = [structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
+            *rendering,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
@@ -48,9 +53,9 @@ def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
     )
 
 
-def get_logger(name: str | None = None, **context: Any) -> Any:
-    """A structlog logger bound to ``context`` (and ``logger=name`` when given)."""
-    if name is not None:
-        context = {"logger": name, **context}
-    # Bind rather than pass to get_logger(): its own ``logger`` parameter would swallow ours.
-    return structlog.get_logger().bind(**context)
+def get_logger(**context: Any) -> Any:
+    """A structlog logger bound to ``context`` (``component=...`` names the part of tocsin that logs). It is
+    lazy: a logger made at import time follows :func:`configure_logging` even when that runs later."""
+    # structlog.get_logger(**values) keeps the values on a lazy proxy; .bind() on it would assemble the logger
+    # with the configuration of that moment, before configure_logging ran.
+    return structlog.get_logger(**context)

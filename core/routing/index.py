@@ -106,7 +106,7 @@ def report_failure(compiled: CompiledRule, exc: Exception) -> None:
     if compiled.reported:
         return
     compiled.reported = True
-    log = get_logger("tocsin.routing.router", rule=compiled.name)
+    log = get_logger(component="routing", rule=compiled.name)
     if isinstance(exc, TimeoutError):
         log.warning("routing.condition_timed_out", detail="a condition ran out of time; counted as no match")
     else:

@@ -26,6 +26,7 @@ from tocsin.escalation.errors import EscalationError
 from tocsin.logs import get_logger
 from tocsin.server.auth import Principal
 from tocsin.server.errors import ApiError, api_error, from_config_error, invalid
+from tocsin.server.guards import MAX_DEPTH, check_instant, lone_surrogate_path, nesting_depth
 from tocsin.store.errors import StaleStateError, StoreError
 
 if TYPE_CHECKING:
@@ -163,14 +164,20 @@ class Call:
         raw = b"".join(chunks)
         if not raw.strip():
             return None
+        if nesting_depth(raw) > MAX_DEPTH:
+            raise ApiError(400, f"malformed JSON: arrays and objects nest more than {MAX_DEPTH} deep")
         try:
-            return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+            document = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
         except UnicodeDecodeError:
             raise ApiError(400, "malformed JSON: the body is not UTF-8") from None
         except json.JSONDecodeError as exc:
             raise ApiError(400, f"malformed JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
         except ValueError as exc:
             raise ApiError(400, f"malformed JSON: {exc}") from None
+        where = lone_surrogate_path(raw, document)
+        if where is not None:
+            raise invalid([(where, "holds a lone surrogate (such as \\ud800): not text that can be stored")])
+        return document
 
     async def body(self) -> Any:
         """The body structured as the endpoint's ``body`` class (None when optional and empty); 422 with the
@@ -235,9 +242,10 @@ def _parse_query(request: Request, params: tuple[QueryParam, ...]) -> dict[str, 
 def _query_value(param: QueryParam, raw: str) -> Any:
     if param.kind is datetime:
         try:
-            return datetime.fromisoformat(raw.strip())
+            value = datetime.fromisoformat(raw.strip())
         except ValueError:
             raise ValueError(f"expected an ISO 8601 date-time such as 2026-03-08T09:00:00Z, got {raw!r}") from None
+        return check_instant(value)
     if param.kind is bool:
         if raw.lower() not in ("true", "false"):
             raise ValueError(f"expected true or false, got {raw!r}")
