@@ -18,21 +18,41 @@ def compile_equals(expected: Any) -> Callable[[Any], bool]:
     """``test(actual)``: true when ``actual`` equals ``expected``; false on a missing field or another type."""
     _needs_value("equals", expected)
     if isinstance(expected, bool):
-        return lambda actual, expected=expected: actual is expected
+
+        def is_flag(actual: Any, expected: bool = expected) -> bool:
+            return actual is expected
+
+        return is_flag
     if isinstance(expected, str):
         text = str.__str__(expected)
-        return lambda actual, text=text: actual == text
+
+        def is_text(actual: Any, text: str = text) -> bool:
+            return actual == text
+
+        return is_text
     if is_number(expected):
         number = expected
-        return lambda actual, number=number: actual == number and is_number(actual)
-    return lambda actual, expected=expected: json_equal(actual, expected)
+
+        def is_equal_number(actual: Any, number: Any = number) -> bool:
+            return actual == number and is_number(actual)
+
+        return is_equal_number
+
+    def is_json_equal(actual: Any, expected: Any = expected) -> bool:
+        return json_equal(actual, expected)
+
+    return is_json_equal
 
 
 def compile_not_equals(expected: Any) -> Callable[[Any], bool]:
     """The exact negation of ``equals`` (so a missing field is "not equal")."""
     _needs_value("not_equals", expected)
     test = compile_equals(expected)
-    return lambda actual, test=test: not test(actual)
+
+    def is_not_equal(actual: Any, test: Callable[[Any], bool] = test) -> bool:
+        return not test(actual)
+
+    return is_not_equal
 
 
 def equals_keys(expected: Any) -> tuple[Hashable, ...] | None:

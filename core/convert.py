@@ -8,13 +8,14 @@ tagged unions on ``type`` for plugin-provided variants, ISO 8601 for date-times,
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, get_args, get_origin
 
 import attrs
 import cattrs
 from cattrs.errors import (
+    AttributeValidationNote,
     ClassValidationError,
     ForbiddenExtraKeysError,
     IterableValidationError,
@@ -68,7 +69,7 @@ def structure_faults(exc: BaseException, path: str = "$") -> list[ConversionFaul
     if isinstance(exc, (ClassValidationError, IterableValidationError)):
         with_notes, without = exc.group_exceptions()
         for inner, note in with_notes:
-            if isinstance(exc, ClassValidationError):
+            if isinstance(note, AttributeValidationNote):  # what a ClassValidationError groups by
                 inner_path = f"{path}.{note.name}"
             elif isinstance(note.index, str):
                 inner_path = f"{path}[{note.index!r}]"
@@ -94,7 +95,7 @@ def _leaf(exc: BaseException, cl: Any, path: str) -> list[ConversionFault]:
     return [(path, _message(exc, cl))]
 
 
-def _strict(kind: type, accept: tuple[type, ...], reject: tuple[type, ...] = ()):
+def _strict(kind: type, accept: tuple[type, ...], reject: tuple[type, ...] = ()) -> Callable[[Any, Any], Any]:
     def structure(value: Any, _: Any) -> Any:
         if isinstance(value, accept) and not isinstance(value, reject):
             return kind(value)
@@ -147,7 +148,7 @@ def _is_other_sequence(cl: Any) -> bool:
     return homogeneous and not _is_str_sequence(cl)
 
 
-def _strict_sequence(converter: cattrs.Converter, cl: Any):
+def _strict_sequence(converter: cattrs.Converter, cl: Any) -> Callable[[Any, Any], Any]:
     # cattrs would take a string (or a mapping's keys) for a sequence; here only a list will do. Faults
     # are collected per index, in cattrs' own format, so every bad item is reported.
     item_type = get_args(cl)[0]
@@ -199,16 +200,16 @@ def make_converter(registry: Registry) -> cattrs.Converter:
         point.variant: getattr(registry, point.key) for point in EXTENSION_POINTS if point.variant is not None
     }
     for marker, table in tables.items():
-        converter.register_structure_hook_func(
-            lambda cl, marker=marker: cl is marker, variant_structure_hook(converter, table)
-        )
-        converter.register_unstructure_hook_func(
-            lambda cl, marker=marker: cl is marker, lambda value: _unstructure_variant(converter, value)
-        )
+
+        def is_marker(cl: Any, marker: type = marker) -> bool:
+            return cl is marker
+
+        converter.register_structure_hook_func(is_marker, variant_structure_hook(converter, table))
+        converter.register_unstructure_hook_func(is_marker, lambda value: _unstructure_variant(converter, value))
     return converter
 
 
-def variant_structure_hook(converter: cattrs.Converter, table: Table[Any]):
+def variant_structure_hook(converter: cattrs.Converter, table: Table[Any]) -> Callable[[Any, Any], Any]:
     def structure(value: Any, _: Any) -> Any:
         if not isinstance(value, Mapping):
             raise VariantError(

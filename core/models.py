@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -192,6 +192,10 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class Incident:
     """One incident. Routing actions produce new versions with ``attrs.evolve``; nothing mutates one."""
@@ -204,7 +208,7 @@ class Incident:
     state: IncidentState = attrs.field(default=IncidentState.DETECTED, converter=IncidentState)
     incident_type: IncidentType = attrs.field(default=IncidentType.UNKNOWN, converter=IncidentType)
     priority_score: int = attrs.field()
-    assignees: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    assignees: tuple[str, ...] = attrs.field(default=(), converter=_names)
     labels: Mapping[str, str] = attrs.field(factory=dict)
     payload: Any = None
     dedup_key: str | None = None

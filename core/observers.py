@@ -67,6 +67,17 @@ class Observers:
 
     __slots__ = tuple(name.removeprefix("tocsin_").removeprefix("escalation_") for name in OBSERVER_HOOKS)
 
+    # One per name in OBSERVER_HOOKS, without its prefix (set in __init__).
+    incident_processed: Hook | None
+    started: Hook | None
+    level_fired: Hook | None
+    acknowledged: Hook | None
+    resolved: Hook | None
+    cancelled: Hook | None
+    completed: Hook | None
+    notification_delivered: Hook | None
+    notification_failed: Hook | None
+
     def __init__(self, hook_relay: Any | None) -> None:
         for name in OBSERVER_HOOKS:
             caller = getattr(hook_relay, name, None) if hook_relay is not None else None

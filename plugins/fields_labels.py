@@ -15,7 +15,11 @@ def compile_label(field: str) -> Callable[[Incident], Any]:
     key = field[len(PREFIX) :]
     if not key:
         raise ValueError(f"{field!r} needs a label key after {PREFIX!r}, e.g. 'labels.team'")
-    return lambda incident, key=key: incident.labels.get(key, MISSING)
+
+    def label(incident: Incident, key: str = key) -> Any:
+        return incident.labels.get(key, MISSING)
+
+    return label
 
 
 @hookimpl

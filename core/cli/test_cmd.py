@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -39,7 +40,8 @@ def test_command(
         for line in differences:
             out_console.print(f"  {line}", markup=False)
         out_console.print("  pages sent:", markup=False)
-        for page in result.pages() or [None]:
+        pages: list[dict[str, Any] | None] = [*result.pages()] or [None]
+        for page in pages:
             out_console.print(f"    {describe_page(page) if page else '(none)'}", markup=False)
         out_console.print(f"  final status: {result.status or 'no escalation'}", markup=False)
     total = len(scenario_files)

@@ -119,6 +119,8 @@ class ServerSettings:
     auth: AuthMode = AuthMode.TOKENS
     tokens: tuple[ApiToken, ...] = ()
     max_body_bytes: int = attrs.field(default=1_048_576, validator=positive)
+    # A request body must arrive whole within this long (a client that stalls mid-body gets a 408).
+    body_timeout_seconds: float = attrs.field(default=10.0, validator=positive)
     ack_rate_limit: AckRateLimit = attrs.field(factory=AckRateLimit)
 
 

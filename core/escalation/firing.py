@@ -80,20 +80,20 @@ class Firer:
             event = run.next_event()
             if event is None or event[0] > now:
                 break
-            due, firing = event
-            if firing is None:
+            due, step = event
+            if step is None:
                 firings.append(self._retrigger(run, due, events))
                 continue
-            if firing is ROTATE:
+            if step is ROTATE:
                 firings.append(_rotate(run, due))
                 continue
-            if firing[1] < 0:
+            if step[1] < 0:
                 run.announced = True
             else:
-                run.pass_number, run.level, run.anchor = firing
+                run.pass_number, run.level, run.anchor = step
                 if run.rotation:
                     run.rotation = ()  # the next level is due: the rotation of this one is over
-            firings.append(Firing(run.round, firing[0], firing[1], due))
+            firings.append(Firing(run.round, step[0], step[1], due))
         cut = now - self._late_after
         if not firings or firings[0].due >= cut:  # due times only grow: nothing is late
             return [(firing, False) for firing in firings]

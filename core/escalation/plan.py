@@ -20,7 +20,8 @@ Timing, in integer microseconds (exact, so nothing drifts):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from datetime import datetime
+from typing import NamedTuple, TypedDict
 
 from tocsin.escalation.level_rules import LevelRules
 from tocsin.escalation.targets import CompiledLevel
@@ -334,7 +335,13 @@ def state_from_row(row: EscalationRow, next_level: int | None = None, **extra: o
     )
 
 
-def _smart_state(smart: SmartRow | None) -> dict[str, object]:
+class _SmartState(TypedDict, total=False):
+    snoozed_until: datetime | None
+    acks: tuple[str, ...]
+    awaiting_acks: tuple[str, ...]
+
+
+def _smart_state(smart: SmartRow | None) -> _SmartState:
     if smart is None:
         return {}
     snoozed = from_micros(smart.snoozed_until) if smart.snoozed_until is not None else None

@@ -189,7 +189,7 @@ class TargetExecutor:
         ctx = ExpandContext(self, now, incident)
         if people is not None:
             ctx.people = people
-        seen: set[tuple[str, str]] = set()
+        seen: set[tuple[str, str, int]] = set()
         recipients: list[Recipient] = []
         for expand, target, urgency in level:
             ctx.urgency = urgency
@@ -236,7 +236,9 @@ class TargetExecutor:
             return cached
         user = self.users.get(address)
         if user is None or not user.contacts:
-            found = (Recipient(address=address, channel=self._default_channel, target=target, urgency=urgency),)
+            found: tuple[Recipient, ...] = (
+                Recipient(address=address, channel=self._default_channel, target=target, urgency=urgency),
+            )
         else:
             per_channel: dict[str, int] = {}
             reached = []

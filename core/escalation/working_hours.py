@@ -23,7 +23,7 @@ window that spans a DST change is as long as the clocks say (an hour shorter or 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -49,22 +49,28 @@ class WorkingHoursError(ValueError):
     """A working-hours window that cannot be compiled (an unknown time zone)."""
 
 
-def _quoted(name: str):
+def _quoted(name: str, value: Any) -> Any:
     # YAML 1.1 reads an unquoted 17:30 as the base-60 number 1050: say so, rather than "expected a string".
-    def convert(value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool):
-            written = f"{value // 60}:{value % 60:02d}" if 0 <= value <= 24 * 60 else str(value)
-            raise FieldError(
-                name,
-                f'write times of day in quotes, such as "09:00"; got the number {value} (YAML reads {written} '
-                "without quotes as a number)",
-            )
-        return value
-
-    return convert
+    if isinstance(value, int) and not isinstance(value, bool):
+        written = f"{value // 60}:{value % 60:02d}" if 0 <= value <= 24 * 60 else str(value)
+        raise FieldError(
+            name,
+            f'write times of day in quotes, such as "09:00"; got the number {value} (YAML reads {written} '
+            "without quotes as a number)",
+        )
+    return value
 
 
-def _clock_time(*, allow_24: bool):
+# Named functions, not closures: the attrs plugin of mypy reads a converter's type only from a named function.
+def _quoted_start(value: Any) -> Any:
+    return _quoted("start", value)
+
+
+def _quoted_end(value: Any) -> Any:
+    return _quoted("end", value)
+
+
+def _clock_time(*, allow_24: bool) -> Callable[[Any, attrs.Attribute, str], None]:
     def check(instance: Any, attribute: attrs.Attribute, value: str) -> None:
         match = _CLOCK.match(value) if isinstance(value, str) else None
         hour, minute = (int(match.group(1)), int(match.group(2))) if match else (-1, -1)
@@ -95,8 +101,8 @@ class WorkingInterval:
 
     days: tuple[int, ...] = attrs.field(validator=_week_days)
     # Typed Any for the config loader (see ``_quoted``); always a "HH:MM" string once built.
-    start: Any = attrs.field(converter=_quoted("start"), validator=_clock_time(allow_24=False))
-    end: Any = attrs.field(converter=_quoted("end"), validator=_clock_time(allow_24=True))
+    start: Any = attrs.field(converter=_quoted_start, validator=_clock_time(allow_24=False))
+    end: Any = attrs.field(converter=_quoted_end, validator=_clock_time(allow_24=True))
 
     def restrictions(self) -> TimeRestrictions:
         """The same window as the schedules' :class:`~tocsin.TimeRestrictions`."""

@@ -61,14 +61,14 @@ def reconcile(processor: IncidentProcessor) -> Reconciliation:
         offset += _PAGE
     resolved: list[str] = []
     for row in engine.store.load_open():
-        incident = incidents.get(row.incident_id)
-        if incident is not None and incident.state.is_open:
+        found = incidents.get(row.incident_id)
+        if found is not None and found.state.is_open:
             continue
         try:
             with contextlib.suppress(UnknownIncidentError, EscalationNotActiveError):
                 engine.resolve_escalation(row.incident_id, by=RECONCILER)
                 resolved.append(row.incident_id)
-                state = "missing" if incident is None else incident.state.value
+                state = "missing" if found is None else found.state.value
                 _log.warning(
                     "escalation of a closed incident was open; resolved it",
                     incident_id=row.incident_id,

@@ -12,7 +12,7 @@ from cattrs.errors import AttributeValidationNote, ClassValidationError
 
 from tocsin.convert import variant_structure_hook
 from tocsin.integrations.events import IncidentDefaults, Integration
-from tocsin.models import FieldError
+from tocsin.models import FieldError, SourceSpec
 from tocsin.registry import INTEGRATION_KEYS, Table
 
 __all__ = ["register_integration_hooks"]
@@ -52,7 +52,7 @@ def _integration_structure(converter: cattrs.Converter, table: Table[Any]) -> Ca
             attempt("token_env", lambda: converter.structure(value["token_env"], str)) if "token_env" in value else None
         )
         defaults = attempt("defaults", lambda: converter.structure(value.get("defaults") or {}, IncidentDefaults))
-        source = None
+        source: SourceSpec | None = None
         try:
             source = converter.structure(rest, cls)
         except ClassValidationError as exc:
@@ -61,6 +61,7 @@ def _integration_structure(converter: cattrs.Converter, table: Table[Any]) -> Ca
             errors.append(exc)
         if errors:
             raise ClassValidationError("While structuring an integration", errors, Integration)
+        assert source is not None  # structured without a fault
         try:
             return Integration(source=source, token=token, token_env=token_env, defaults=defaults)
         except FieldError as exc:

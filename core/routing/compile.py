@@ -184,17 +184,39 @@ def conjunction(conditions: Sequence[CompiledCondition]) -> Predicate:
     # Default arguments rather than closure cells: fewer objects to touch per rule when rules are many.
     if len(pairs) == 1:
         ((g1, t1),) = pairs
-        return lambda incident, g1=g1, t1=t1: t1(g1(incident))
+
+        def one(incident: Incident, g1: Getter = g1, t1: Test = t1) -> bool:
+            return t1(g1(incident))
+
+        return one
     if len(pairs) == 2:
         (g1, t1), (g2, t2) = pairs
-        return lambda incident, g1=g1, t1=t1, g2=g2, t2=t2: t1(g1(incident)) and t2(g2(incident))
+
+        def two(incident: Incident, g1: Getter = g1, t1: Test = t1, g2: Getter = g2, t2: Test = t2) -> bool:
+            return t1(g1(incident)) and t2(g2(incident))
+
+        return two
     if len(pairs) == 3:
         (g1, t1), (g2, t2), (g3, t3) = pairs
-        return lambda incident, g1=g1, t1=t1, g2=g2, t2=t2, g3=g3, t3=t3: (
-            t1(g1(incident)) and t2(g2(incident)) and t3(g3(incident))
-        )
+
+        def three(
+            incident: Incident,
+            g1: Getter = g1,
+            t1: Test = t1,
+            g2: Getter = g2,
+            t2: Test = t2,
+            g3: Getter = g3,
+            t3: Test = t3,
+        ) -> bool:
+            return t1(g1(incident)) and t2(g2(incident)) and t3(g3(incident))
+
+        return three
     frozen = tuple(pairs)
-    return lambda incident, frozen=frozen: all(test(get(incident)) for get, test in frozen)
+
+    def every(incident: Incident, frozen: tuple[tuple[Getter, Test], ...] = frozen) -> bool:
+        return all(test(get(incident)) for get, test in frozen)
+
+    return every
 
 
 def _always(incident: Incident) -> bool:

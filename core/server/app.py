@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -82,7 +82,9 @@ def create_app(
     return app
 
 
-def _lifespan(service: Service, *, run_monitor: bool, close_storage: bool):
+def _lifespan(
+    service: Service, *, run_monitor: bool, close_storage: bool
+) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = service.engine

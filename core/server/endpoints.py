@@ -7,6 +7,7 @@ endpoint's status), a :class:`Reply` (another status), or a Starlette ``Response
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -15,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -156,11 +157,20 @@ class Call:
             raise ApiError(413, f"request body of {declared} bytes is over the limit of {limit} bytes")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in self.request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ApiError(413, f"request body is over the limit of {limit} bytes")
-            chunks.append(chunk)
+        wait = self.service.body_timeout
+        try:
+            async with asyncio.timeout(wait):
+                async for chunk in self.request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise ApiError(413, f"request body is over the limit of {limit} bytes")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise ApiError(
+                408, f"the request body did not arrive within {wait:g} s", headers={"Connection": "close"}
+            ) from None
+        except ClientDisconnect:
+            raise ApiError(400, "the request body ended before its Content-Length") from None
         raw = b"".join(chunks)
         if not raw.strip():
             return None

@@ -74,7 +74,9 @@ async def snooze_incident(call: Call) -> IncidentDetail:
     return call.service.snooze(call.path("incident_id"), request.minutes, request.by or call.actor)
 
 
-def _action(verb: str, handler: Any, scope: Scope, summary: str, description: str, extra: tuple[int, ...] = ()):
+def _action(
+    verb: str, handler: Any, scope: Scope, summary: str, description: str, extra: tuple[int, ...] = ()
+) -> Endpoint:
     return Endpoint(
         method="POST",
         path=f"/v1/incidents/{{incident_id}}/{verb}",

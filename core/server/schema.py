@@ -15,7 +15,7 @@ import types
 import typing
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, ClassVar, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, NamedTuple, cast, get_args, get_origin, get_type_hints
 
 import attrs
 
@@ -153,7 +153,7 @@ def _fields(cls: type) -> list[tuple[str, bool, Any]]:
                 found.append((field.name, True, default))
         return found
     defaults = getattr(cls, "_field_defaults", {})
-    return [(name, name in defaults, defaults.get(name)) for name in cls._fields]
+    return [(name, name in defaults, defaults.get(name)) for name in cast("type[NamedTuple]", cls)._fields]
 
 
 def _json_default(value: Any) -> bool:

@@ -62,6 +62,7 @@ class Service:
         self.reader = make_converter(registry)
         self.writer = response_converter(registry)
         self.max_body_bytes = settings.max_body_bytes
+        self.body_timeout = settings.body_timeout_seconds
 
     # --- incidents -----------------------------------------------------------------------------------------
 
@@ -187,7 +188,9 @@ class Service:
             raise ApiError(404, f"no schedule {schedule_id!r}; known: {known}")
         return resolver
 
-    def span(self, resolver: ScheduleResolver, start: datetime | None, end: datetime | None, default: timedelta):
+    def span(
+        self, resolver: ScheduleResolver, start: datetime | None, end: datetime | None, default: timedelta
+    ) -> tuple[datetime, datetime]:
         """``(start, end)`` in the schedule's time zone (naive values are its local time); 422 when the
         range is empty or longer than a year."""
         low = resolver.localize(start if start is not None else self.clock.now())

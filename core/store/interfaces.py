@@ -183,11 +183,11 @@ class EscalationStore(DeliveryStore, Protocol):
         inside another joins it (and undoes only itself if it raises)."""
         ...
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
+    def after_commit(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` once the outermost atomic block has committed (at once, outside a block)."""
         ...
 
-    def after_rollback(self, callback: Callable[[], None]) -> None:
+    def after_rollback(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` if the current atomic block rolls back (never, outside a block)."""
         ...
 

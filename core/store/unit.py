@@ -19,7 +19,7 @@ from tocsin.logs import get_logger
 
 __all__ = ["Callback", "UnitOfWork"]
 
-Callback = Callable[[], None]
+Callback = Callable[[], object]  # what a callback returns is ignored
 _log = get_logger(component="store")
 
 

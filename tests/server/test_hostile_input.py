@@ -5,6 +5,7 @@ stays fast meanwhile. Error logs are plain text, never tracebacks rendered with 
 from __future__ import annotations
 
 import json
+import socket
 import statistics
 import subprocess
 import sys
@@ -116,3 +117,28 @@ def test_an_error_log_is_plain_json_with_a_plain_traceback_even_from_a_logger_ma
     assert record["event"] == "boom" and record["component"] == "escalation"
     assert record["exception"].startswith("Traceback (most recent call last):")
     assert "ZeroDivisionError" in record["exception"]
+
+
+@pytest.fixture(scope="module")
+def impatient():
+    document = CONFIG.replace("max_body_bytes: 4096", "max_body_bytes: 4096\n  body_timeout_seconds: 0.5")
+    app = create_app(load(document, plugins()), plugins(), storage=memory_storage(), clock=tocsin.ManualClock(START))
+    with ServerThread(app) as running:
+        yield running
+
+
+def test_a_body_shorter_than_its_content_length_is_a_408_and_health_stays_fast(impatient):
+    host, port = urllib.parse.urlsplit(impatient.url).netloc.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as stalled:
+        stalled.sendall(
+            b"POST /v1/incidents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {RESPONDER}\r\nContent-Length: 100\r\n\r\n".encode()
+            + b'{"title": "'
+        )
+        timings = [health_ms(impatient) for _ in range(5)]  # while the stalled body holds its request open
+        answer = stalled.recv(65536).decode()
+    assert statistics.median(timings) < 100, timings
+    status_line, _, rest = answer.partition("\r\n")
+    assert status_line == "HTTP/1.1 408 Request Timeout", answer
+    body = json.loads(rest.partition("\r\n\r\n")[2])
+    assert body["error"] == "the request body did not arrive within 0.5 s"
