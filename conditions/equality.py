@@ -26,7 +26,7 @@ def compile_equals(expected: Any) -> Callable[[Any], bool]:
     if isinstance(expected, str):
         text = str.__str__(expected)
 
-        def is_text(actual: Any, text: str = text) -> bool:
+        def is_text(actual: object, text: str = text) -> bool:
             return actual == text
 
         return is_text

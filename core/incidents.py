@@ -34,7 +34,8 @@ def _converter() -> cattrs.Converter:
 
 def incident_to_json(incident: Incident) -> dict[str, Any]:
     """``incident`` as a JSON-ready dict with every field, e.g. ``{"id": …, "severity": "P1", …}``."""
-    return _converter().unstructure(incident, unstructure_as=Incident)
+    document: dict[str, Any] = _converter().unstructure(incident, unstructure_as=Incident)
+    return document
 
 
 def incident_from_json(document: Any, *, source: str = "<incident>") -> Incident:

@@ -256,7 +256,7 @@ def _urgency_tuple(value: Any) -> tuple[Urgency, ...]:
     return tuple(Urgency(item) for item in value)
 
 
-def _some_urgency(instance: object, attribute: attrs.Attribute, value: tuple[Urgency, ...]) -> None:
+def _some_urgency(instance: object, attribute: attrs.Attribute[Any], value: tuple[Urgency, ...]) -> None:
     if not value:
         raise FieldError(attribute.name, "must name at least one urgency (high, low); leave it out to take both")
 
@@ -274,7 +274,7 @@ def urgencies_field() -> Any:
 # --- schedules ----------------------------------------------------------------------------------------
 
 
-def _days(instance: object, attribute: attrs.Attribute, value: tuple[int, ...]) -> None:
+def _days(instance: object, attribute: attrs.Attribute[Any], value: tuple[int, ...]) -> None:
     if not value:
         raise FieldError(attribute.name, "must name at least one day (0=Sunday … 6=Saturday)")
     for day in value:
@@ -344,7 +344,7 @@ class OnCallSchedule:
 # --- escalation policies ------------------------------------------------------------------------------
 
 
-def _window_name(instance: object, attribute: attrs.Attribute, value: str | None) -> None:
+def _window_name(instance: object, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is not None and (not isinstance(value, str) or not value.strip()):
         raise FieldError(attribute.name, f"needs the name of a working_hours window, got {value!r}")
 
@@ -405,7 +405,7 @@ class RepeatConfig:
     interval_minutes: int = attrs.field(validator=at_least(0))
 
 
-def _levels(instance: object, attribute: attrs.Attribute, value: tuple[EscalationLevel, ...]) -> None:
+def _levels(instance: object, attribute: attrs.Attribute[Any], value: tuple[EscalationLevel, ...]) -> None:
     if not value:
         raise FieldError("levels", "a policy needs at least one level")
     for index, level in enumerate(value):

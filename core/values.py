@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Hashable, Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from tocsin.registry import MISSING
 
@@ -61,9 +61,9 @@ def index_key(value: Any) -> Hashable | None:
     """
     kind = type(value)
     if kind is str:
-        return value
+        return cast(str, value)  # mypy does not narrow ``value`` through ``kind``
     if kind is int:
-        return value
+        return cast(int, value)
     if kind is float:
         return value if value == value else None
     if kind is bool:

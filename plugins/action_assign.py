@@ -9,7 +9,7 @@ import attrs
 from tocsin import ActionContext, ActionRegistrar, FieldError, hookimpl
 
 
-def _assignees(instance: Any, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+def _assignees(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
     if not value:
         raise FieldError(attribute.name, "needs at least one assignee")
     for person in value:

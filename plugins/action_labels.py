@@ -13,7 +13,7 @@ import attrs
 from tocsin import ActionContext, ActionRegistrar, FieldError, hookimpl
 
 
-def _labels(instance: Any, attribute: attrs.Attribute, value: Mapping[str, str]) -> None:
+def _labels(instance: Any, attribute: attrs.Attribute[Any], value: Mapping[str, str]) -> None:
     if not value:
         raise FieldError(attribute.name, "needs at least one label")
     for key, text in value.items():

@@ -13,7 +13,7 @@ import attrs
 from tocsin import ActionContext, ActionRegistrar, FieldError, hookimpl
 
 
-def _channels(instance: Any, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+def _channels(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
     if not value:
         raise FieldError(attribute.name, "needs at least one channel")
     for channel in value:

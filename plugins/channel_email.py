@@ -30,7 +30,7 @@ from tocsin import (
 from tocsin.validators import port
 
 
-def _address(instance: Any, attribute: attrs.Attribute, value: str | None) -> None:
+def _address(instance: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is not None and (not isinstance(value, str) or "@" not in value):
         raise FieldError(attribute.name, f"needs an e-mail address, got {value!r}")
 

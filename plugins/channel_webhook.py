@@ -40,7 +40,7 @@ from tocsin.validators import http_url, positive
 _log = structlog.get_logger(component="webhook")
 
 
-def _secrets(instance: Any, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+def _secrets(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
     for index, secret in enumerate(value):
         try:
             secret_bytes(secret)

@@ -12,7 +12,7 @@ from tocsin.rotation import PeriodicRotation, Rotation, between
 from tocsin.wallclock import DAY, HOUR, MINUTE, WEEK, parse_weekday, week_position
 
 
-def _day_name(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+def _day_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     try:
         parse_weekday(value)
     except ValueError as exc:

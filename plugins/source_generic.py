@@ -37,7 +37,7 @@ Search = Callable[[Any, str], Any]
 _PLAIN_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
-def _expression(instance: Any, attribute: attrs.Attribute, value: str | None) -> None:
+def _expression(instance: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is None:
         return
     try:

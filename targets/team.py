@@ -10,7 +10,7 @@ import attrs
 from tocsin import Config, ExpandContext, FieldError, Recipient, TargetRegistrar, Urgency, hookimpl
 
 
-def _team_id(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+def _team_id(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if not isinstance(value, str) or not value:
         raise FieldError(attribute.name, f"needs a team id, got {value!r}")
 

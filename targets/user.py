@@ -9,7 +9,7 @@ import attrs
 from tocsin import ExpandContext, FieldError, Recipient, TargetRegistrar, Urgency, hookimpl
 
 
-def _address(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+def _address(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise FieldError(attribute.name, f"needs an address, got {value!r}")
 

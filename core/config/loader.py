@@ -99,14 +99,14 @@ def parse_config(document: Any, registry: Registry, *, source: str = "<config>")
 def dump_config(config: Config, registry: Registry) -> dict[str, Any]:
     """Unstructure ``config`` back into a plain document (defaults left out) that loads to an equal one."""
     converter = config_converter(registry)
-    document = converter.unstructure(attrs.evolve(config, channels={}))
+    document: dict[str, Any] = converter.unstructure(attrs.evolve(config, channels={}))
     document.pop("channels", None)
     if config.channels:
         document["channels"] = {name: converter.unstructure(value) for name, value in config.channels.items()}
     return document
 
 
-def _structure_channels(raw: Any, registry: Registry, converter: Any) -> tuple[dict[str, Any], list]:
+def _structure_channels(raw: Any, registry: Registry, converter: Any) -> tuple[dict[str, Any], list[ConversionFault]]:
     faults: list[ConversionFault] = []
     channels: dict[str, Any] = {}
     if not isinstance(raw, Mapping):

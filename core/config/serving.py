@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import attrs
 
@@ -65,7 +66,7 @@ class AuthMode(enum.StrEnum):
     NONE = "none"
 
 
-def _scopes(instance: object, attribute: attrs.Attribute, value: tuple[Scope, ...]) -> None:
+def _scopes(instance: object, attribute: attrs.Attribute[Any], value: tuple[Scope, ...]) -> None:
     if not value:
         raise FieldError(attribute.name, "must name at least one of read, respond, admin")
 

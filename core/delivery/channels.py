@@ -92,9 +92,10 @@ class ChannelSet:
                 if settings is None:
                     raise ChannelError(f"channel {channel!r} needs settings in the config's channels.{channel} section")
         try:
-            return entry.create(settings)
+            sender: Sender = entry.create(settings)
         except Exception as exc:
             raise ChannelError(f"channel {channel!r} could not start: {type(exc).__name__}: {exc}") from None
+        return sender
 
     async def aclose(self) -> None:
         """Close every sender that has an ``aclose()`` (HTTP sessions and the like)."""

@@ -31,7 +31,7 @@ RoundRobinCursor = Callable[[str, int, int], int]
 
 def round_robin_cursor(store: object) -> RoundRobinCursor:
     """The store's ``next_round_robin``; a store without one gets a cursor kept in this process."""
-    cursor = getattr(store, "next_round_robin", None)
+    cursor: RoundRobinCursor | None = getattr(store, "next_round_robin", None)
     if cursor is not None:
         return cursor
     counters: dict[tuple[str, int], int] = {}

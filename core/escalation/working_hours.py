@@ -70,8 +70,8 @@ def _quoted_end(value: Any) -> Any:
     return _quoted("end", value)
 
 
-def _clock_time(*, allow_24: bool) -> Callable[[Any, attrs.Attribute, str], None]:
-    def check(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+def _clock_time(*, allow_24: bool) -> Callable[[Any, attrs.Attribute[Any], str], None]:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
         match = _CLOCK.match(value) if isinstance(value, str) else None
         hour, minute = (int(match.group(1)), int(match.group(2))) if match else (-1, -1)
         ok = match is not None and 0 <= minute <= 59 and (0 <= hour <= 23 or (allow_24 and (hour, minute) == (24, 0)))
@@ -82,7 +82,7 @@ def _clock_time(*, allow_24: bool) -> Callable[[Any, attrs.Attribute, str], None
     return check
 
 
-def _week_days(instance: Any, attribute: attrs.Attribute, value: tuple[int, ...]) -> None:
+def _week_days(instance: Any, attribute: attrs.Attribute[Any], value: tuple[int, ...]) -> None:
     if not value:
         raise FieldError(attribute.name, "must name at least one day (0=Sunday … 6=Saturday)")
     for day in value:
@@ -90,7 +90,7 @@ def _week_days(instance: Any, attribute: attrs.Attribute, value: tuple[int, ...]
             raise FieldError(attribute.name, f"unknown day {day}: days are 0 (Sunday) to 6 (Saturday)")
 
 
-def _some_intervals(instance: Any, attribute: attrs.Attribute, value: tuple[WorkingInterval, ...]) -> None:
+def _some_intervals(instance: Any, attribute: attrs.Attribute[Any], value: tuple[WorkingInterval, ...]) -> None:
     if not value:
         raise FieldError(attribute.name, "a working-hours window needs at least one interval")
 

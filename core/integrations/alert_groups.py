@@ -50,7 +50,7 @@ class AlertGroupReader:
     group: bool = False
 
 
-def _label_name(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+def _label_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if not value:
         raise FieldError(attribute.name, "must name a label, got an empty string")
 

@@ -56,12 +56,12 @@ class EventAction(enum.StrEnum):
     RESOLVE = "resolve"  # the alert is over: resolve the open incident with the key (if any)
 
 
-def _dedup_key(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+def _dedup_key(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if not isinstance(value, str) or not value:
         raise FieldError(attribute.name, f"must be a non-empty string, got {value!r}")
 
 
-def _string_labels(instance: Any, attribute: attrs.Attribute, value: Mapping[str, str]) -> None:
+def _string_labels(instance: Any, attribute: attrs.Attribute[Any], value: Mapping[str, str]) -> None:
     for key, text in value.items():
         if not isinstance(key, str) or not key or not isinstance(text, str):
             raise FieldError(attribute.name, f"labels map non-empty strings to strings, got {key!r}: {text!r}")

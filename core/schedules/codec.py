@@ -19,7 +19,10 @@ def register_schedule_hooks(converter: cattrs.Converter) -> None:
     restrictions = converter.get_structure_hook(_RESTRICTIONS)
 
     def structure_restrictions(value: Any, _: Any) -> tuple[TimeRestrictions, ...]:
-        return restrictions([value] if isinstance(value, Mapping) else value, _RESTRICTIONS)
+        structured: tuple[TimeRestrictions, ...] = restrictions(
+            [value] if isinstance(value, Mapping) else value, _RESTRICTIONS
+        )
+        return structured
 
     def unstructure_restrictions(value: tuple[TimeRestrictions, ...]) -> Any:
         items = [converter.unstructure(item) for item in value]

@@ -142,7 +142,8 @@ class Call:
 
     def path(self, name: str) -> str:
         """The value of the path parameter ``name``."""
-        return self.request.path_params[name]
+        value: str = self.request.path_params[name]  # the routes' parameters are plain ``{name}``: strings
+        return value
 
     @property
     def actor(self) -> str | None:

@@ -36,7 +36,9 @@ REFINEMENTS: dict[tuple[type, str], dict[str, Any]] = {
 }
 
 
-def openapi_document(endpoints: Iterable[Endpoint], registry: Registry, *, version: str, open_api: bool) -> dict:
+def openapi_document(
+    endpoints: Iterable[Endpoint], registry: Registry, *, version: str, open_api: bool
+) -> dict[str, Any]:
     """The document for ``endpoints``; ``open_api`` (``auth: none``) leaves out the bearer requirement."""
     builder = SchemaBuilder(registry, REFINEMENTS)
     problem = {"application/json": {"schema": builder.schema(Problem, output=True)}}

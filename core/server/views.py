@@ -54,7 +54,7 @@ class ActionRequest:
 MAX_SNOOZE_MINUTES = 525_600  # a year
 
 
-def _snooze_minutes(instance: object, attribute: attrs.Attribute, value: int) -> None:
+def _snooze_minutes(instance: object, attribute: attrs.Attribute[Any], value: int) -> None:
     if not 1 <= value <= MAX_SNOOZE_MINUTES:
         raise FieldError(attribute.name, f"must be 1 to {MAX_SNOOZE_MINUTES} minutes, got {value}")
 

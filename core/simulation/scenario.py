@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -149,7 +149,7 @@ def _timezone(value: Any, faults: _Faults) -> str | None:
     except UnknownTimeZoneError as exc:
         faults.add("$.timezone", str(exc))
         return None
-    return value
+    return cast(str, value)  # load_zone took it, and only a string names a zone
 
 
 def _start(value: Any, faults: _Faults, timezone: str | None = None) -> datetime | None:

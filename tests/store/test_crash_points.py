@@ -50,6 +50,8 @@ async def test_a_kill_at_a_step_boundary_then_a_retry_pages_each_level_exactly_o
         "server": {"tokens": [{"name": "tester", "token": TOKEN, "scopes": ["admin"]}]},
         "storage": {"path": str(tmp_path / "tocsin.db")},
         "channels": {"webhook": {"allow_networks": ["127.0.0.1/32"], "secrets": [SECRET], "timeout_seconds": 2}},
+        # A page the kill caught mid-send is claimed again once its lease runs out: keep that short.
+        "delivery": {"timeout_seconds": 2, "lease_seconds": 3, "base_seconds": 1, "cap_seconds": 2},
         "policies": [
             {
                 "id": "pager",

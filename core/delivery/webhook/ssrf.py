@@ -85,7 +85,7 @@ def parse_networks(entries: Iterable[str | IPNetwork]) -> tuple[IPNetwork, ...]:
     return tuple(networks)
 
 
-def validate_networks(instance: Any, attribute: attrs.Attribute, value: Iterable[str]) -> None:
+def validate_networks(instance: Any, attribute: attrs.Attribute[Any], value: Iterable[str]) -> None:
     """An attrs validator for a settings field holding an allow-list: the fault names the bad entry's index."""
     try:
         parse_networks(value)
