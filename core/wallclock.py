@@ -24,6 +24,7 @@ import difflib
 import functools
 import zoneinfo
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import cast
 
 __all__ = [
     "DAY",
@@ -214,7 +215,7 @@ class Zone:
 
     def _offset(self, instant: int) -> int:
         moment = datetime.fromtimestamp(min(max(instant, _FIRST), _LAST), self.tzinfo)
-        return moment.utcoffset() // _SECOND  # type: ignore[operator]
+        return cast(timedelta, moment.utcoffset()) // _SECOND  # an aware datetime always has an offset
 
     def _block(self, key: int) -> _Block:
         low = (key << _BLOCK_BITS) - _MARGIN

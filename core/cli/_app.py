@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -29,18 +29,19 @@ app = typer.Typer(
 out_console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class UserError(TocsinError):
     """A mistake in how a command was called (a bad option value, a missing file)."""
 
 
-def user_errors(command: F) -> F:
+def user_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn tocsin's errors (and any other failure) into a message on stderr and exit code 1."""
 
     @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
         configure_logging()
         try:
             return command(*args, **kwargs)
@@ -52,7 +53,7 @@ def user_errors(command: F) -> F:
             err_console.print(f"error: {type(exc).__name__}: {exc}", markup=False)
         raise typer.Exit(1)
 
-    return run  # type: ignore[return-value]
+    return run
 
 
 def load_plugin_set() -> Plugins:

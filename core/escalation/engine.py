@@ -13,7 +13,7 @@ import functools
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from tocsin.clock import Clock
 from tocsin.delivery.channels import ChannelSet
@@ -52,21 +52,24 @@ from tocsin.store.interfaces import EscalationRow, EscalationStore
 
 __all__ = ["EscalationEngine"]
 
-_Operation = TypeVar("_Operation", bound=Callable[..., Any])
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 _ACTIVE = EscalationStatus.ACTIVE
 _ACKNOWLEDGED = EscalationStatus.ACKNOWLEDGED
 
 
-def _unit_of_work(method: _Operation) -> _Operation:
+def _unit_of_work(
+    method: Callable[Concatenate[EscalationEngine, _P], _R],
+) -> Callable[Concatenate[EscalationEngine, _P], _R]:
     """Run an engine operation as ONE atomic block of its store (joining the caller's block, if any): what it
     reads, fires and writes is durable together or not at all, and its cache updates follow the commit."""
 
     @functools.wraps(method)
-    def atomic(self: EscalationEngine, *args: Any, **kwargs: Any) -> Any:
+    def atomic(self: EscalationEngine, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         with self._store.atomic():
             return method(self, *args, **kwargs)
 
-    return atomic  # type: ignore[return-value]
+    return atomic
 
 
 class EscalationEngine:

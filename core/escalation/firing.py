@@ -220,7 +220,9 @@ class Firer:
         ``when`` is false (journalled as ``level_skipped``). Either way it ends the previous level's rotation."""
         level = firing.level
         run.rotation, run.rotation_step = (), 0
-        rules = run.plan.rules[level]  # type: ignore[index]
+        smart_rules = run.plan.rules
+        assert smart_rules is not None  # _fire calls this for a smart policy only
+        rules = smart_rules[level]
         if rules is None:
             recipients, notes = self._executor.fire(run.plan.levels[level], now, run.incident)
             run.awaiting = run.acks = ()

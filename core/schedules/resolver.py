@@ -119,9 +119,10 @@ class ScheduleResolver:
             if window is None:
                 return None
             low, high = max(low, window[0]), window[1]
-        held = layer.overrides.at(now) if layer.overrides is not None else None
-        if held is not None:
-            start, end, user = layer.overrides.segment(held)  # type: ignore[union-attr]
+        overrides = layer.overrides
+        held = overrides.at(now) if overrides is not None else None
+        if overrides is not None and held is not None:
+            start, end, user = overrides.segment(held)
             low = max(self.zone.instant(low), start)
             return user, layer.name, low, end if high is None else min(self.zone.instant(high), end)
         index = layer.handoffs.index(wall)
@@ -144,18 +145,24 @@ class ScheduleResolver:
         for index, layer in enumerate(self._layers):
             if wall < layer.start or (layer.windows is not None and not layer.windows.contains(wall)):
                 continue
-            held = layer.overrides.at(now) if layer.overrides is not None else None
-            if held is None:
+            overrides = layer.overrides
+            held = overrides.at(now) if overrides is not None else None
+            if overrides is None or held is None:
                 user = layer.users[layer.handoffs.index(wall) % layer.size]
             else:
-                user = layer.overrides.segment(held)[2]  # type: ignore[union-attr]
+                user = overrides.segment(held)[2]
             holders.append((user, index))
         if len(holders) < 2:
             return holders
         if self._precedence:
             return holders[-1:]
         seen: set[str] = set()
-        return [h for h in holders if not (h[0] in seen or seen.add(h[0]))]  # type: ignore[func-returns-value]
+        unique: list[tuple[str, int]] = []
+        for holder in holders:
+            if holder[0] not in seen:
+                seen.add(holder[0])
+                unique.append(holder)
+        return unique
 
     # -- range queries -------------------------------------------------------------------------------------
 
