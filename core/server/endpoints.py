@@ -27,7 +27,7 @@ from tocsin.escalation.errors import EscalationError
 from tocsin.logs import get_logger
 from tocsin.server.auth import Principal
 from tocsin.server.errors import ApiError, api_error, from_config_error, invalid
-from tocsin.server.guards import MAX_DEPTH, check_instant, lone_surrogate_path, nests_deeper_than
+from tocsin.server.guards import MAX_DEPTH, check_instant, lone_surrogate_path, nesting_depth
 from tocsin.store.errors import StaleStateError, StoreError
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ class Call:
         raw = b"".join(chunks)
         if not raw.strip():
             return None
-        if nests_deeper_than(raw, MAX_DEPTH):
+        if nesting_depth(raw) > MAX_DEPTH:
             raise ApiError(400, f"malformed JSON: arrays and objects nest more than {MAX_DEPTH} deep")
         try:
             document = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
