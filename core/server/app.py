@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from tocsin import __version__
 from tocsin.clock import Clock, SystemClock
@@ -63,13 +64,15 @@ def create_app(
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
+        headers = dict(exc.headers or {})
         if exc.status_code == 404:
             message = f"no endpoint {request.url.path}; see /openapi.json"
         elif exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}"
+            headers["Allow"] = _allowed_methods(request)
         else:
             message = str(exc.detail)
-        return problem_response(service, ApiError(exc.status_code, message, headers=exc.headers))
+        return problem_response(service, ApiError(exc.status_code, message, headers=headers))
 
     app = Starlette(
         routes=[endpoint.route(service) for endpoint in endpoints],
@@ -80,6 +83,17 @@ def create_app(
     document = openapi_document(endpoints, plugins.registry, version=__version__, open_api=service.auth.open)
     app.state.openapi = json.dumps(document, ensure_ascii=False).encode("utf-8")
     return app
+
+
+def _allowed_methods(request: Request) -> str:
+    """``Allow`` for a 405: the methods of every route with the request's path (Starlette names only those of
+    the first, and a path such as /v1/incidents has two routes, GET and POST)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE and isinstance(route, Route) and route.methods:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 def _lifespan(

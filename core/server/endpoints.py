@@ -27,7 +27,15 @@ from tocsin.escalation.errors import EscalationError
 from tocsin.logs import get_logger
 from tocsin.server.auth import Principal
 from tocsin.server.errors import ApiError, api_error, from_config_error, invalid
-from tocsin.server.guards import MAX_DEPTH, check_instant, lone_surrogate_path, nesting_depth
+from tocsin.server.guards import (
+    MAX_DEPTH,
+    instant_faults,
+    is_text,
+    json_number,
+    lone_surrogate_path,
+    nests_deeper_than,
+    parse_instant,
+)
 from tocsin.store.errors import StaleStateError, StoreError
 
 if TYPE_CHECKING:
@@ -36,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["Call", "Endpoint", "Handler", "QueryParam", "Reply", "json_response"]
 
 _log = get_logger(component="server")
+_CLOSE = {"Connection": "close"}  # a body that stalled: the connection cannot carry another request
 
 Handler = Callable[["Call"], Awaitable[Any]]
 
@@ -138,6 +147,7 @@ class Call:
         self.service = service
         self.endpoint = endpoint
         self.principal = principal
+        _check_text(request)
         self.params = _parse_query(request, endpoint.query)
 
     def path(self, name: str) -> str:
@@ -151,7 +161,9 @@ class Call:
         return self.principal.name if self.principal is not None else None
 
     async def json(self) -> Any:
-        """The body parsed as JSON (``None`` when empty). 413 over the size limit, 400 when it is not JSON."""
+        """The body parsed as JSON (``None`` when empty). 413 over the size limit (declared or read), 408 when it
+        does not arrive within ``server.body_timeout_seconds``, 400 when it is not JSON or nests more than
+        :data:`~tocsin.server.guards.MAX_DEPTH` deep, 422 naming a string that holds a lone surrogate."""
         limit = self.service.max_body_bytes
         declared = self.request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -167,18 +179,16 @@ class Call:
                         raise ApiError(413, f"request body is over the limit of {limit} bytes")
                     chunks.append(chunk)
         except TimeoutError:
-            raise ApiError(
-                408, f"the request body did not arrive within {wait:g} s", headers={"Connection": "close"}
-            ) from None
+            raise ApiError(408, f"the request body did not arrive within {wait:g} s", headers=_CLOSE) from None
         except ClientDisconnect:
             raise ApiError(400, "the request body ended before its Content-Length") from None
         raw = b"".join(chunks)
         if not raw.strip():
             return None
-        if nesting_depth(raw) > MAX_DEPTH:
+        if nests_deeper_than(raw, MAX_DEPTH):
             raise ApiError(400, f"malformed JSON: arrays and objects nest more than {MAX_DEPTH} deep")
         try:
-            document = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+            document = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=json_number)
         except UnicodeDecodeError:
             raise ApiError(400, "malformed JSON: the body is not UTF-8") from None
         except json.JSONDecodeError as exc:
@@ -206,17 +216,25 @@ class Call:
         if not isinstance(document, dict):
             raise invalid([("$", f"expected a JSON object, got {_json_kind(document)}")])
         try:
-            return self.service.reader.structure(document, cls)
+            structured: Any = self.service.reader.structure(document, cls)
         except ConfigError as exc:
             raise from_config_error(exc) from None
         except Exception as exc:
             raise invalid(structure_faults(exc)) from None
+        faults = instant_faults(structured, document)
+        if faults:
+            raise invalid(faults)
+        return structured
 
 
 def json_response(service: Service, body: Any, status: int, headers: Mapping[str, str] | None = None) -> Response:
     """``body`` (an attrs object) written as JSON by the response converter."""
     document = service.writer.unstructure(body)
-    content = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    try:
+        content = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate got this far: JSON's own \u escapes can still carry it
+        content = json.dumps(document, separators=(",", ":")).encode("ascii")
     return Response(content, status_code=status, headers=dict(headers or {}), media_type="application/json")
 
 
@@ -232,6 +250,15 @@ def _no_constant(name: str) -> Any:
 def _json_kind(value: Any) -> str:
     kinds = {list: "an array", str: "a string", bool: "true or false", int: "a number", float: "a number"}
     return kinds.get(type(value), "null")
+
+
+def _check_text(request: Request) -> None:
+    """422 for a path parameter that is not text (a lone surrogate): it could be neither stored nor logged.
+    uvicorn decodes percent-escapes as UTF-8 with replacement, so it never passes one; another server might.
+    (Query strings and headers are bytes that Starlette decodes with replacement: never a lone surrogate.)"""
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and not is_text(value):
+            raise invalid([(name, "holds a lone surrogate (such as \\ud800): not text")], location="path")
 
 
 def _parse_query(request: Request, params: tuple[QueryParam, ...]) -> dict[str, Any]:
@@ -252,11 +279,7 @@ def _parse_query(request: Request, params: tuple[QueryParam, ...]) -> dict[str, 
 
 def _query_value(param: QueryParam, raw: str) -> Any:
     if param.kind is datetime:
-        try:
-            value = datetime.fromisoformat(raw.strip())
-        except ValueError:
-            raise ValueError(f"expected an ISO 8601 date-time such as 2026-03-08T09:00:00Z, got {raw!r}") from None
-        return check_instant(value)
+        return parse_instant(raw, query=True)
     if param.kind is bool:
         if raw.lower() not in ("true", "false"):
             raise ValueError(f"expected true or false, got {raw!r}")

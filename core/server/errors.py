@@ -28,6 +28,7 @@ _STATUS_TEXT = {
     403: "forbidden",
     404: "not found",
     405: "method not allowed",
+    408: "the request body did not arrive in time",
     409: "conflict",
     413: "request body too large",
     422: "invalid request",

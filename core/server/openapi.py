@@ -11,6 +11,7 @@ from tocsin.models import Incident, Override, ScheduleLayer
 from tocsin.registry import Registry
 from tocsin.server.endpoints import Endpoint, QueryParam
 from tocsin.server.errors import reason
+from tocsin.server.guards import FIRST_YEAR, LAST_YEAR, QUERY_INSTANT_PATTERN
 from tocsin.server.schema import SchemaBuilder
 from tocsin.server.service import MAX_ID_LENGTH
 from tocsin.server.views import MAX_SNOOZE_MINUTES, Problem, SnoozeRequest
@@ -19,6 +20,7 @@ __all__ = ["openapi_document"]
 
 _PATH_PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
 _LOCAL_TIME = "ISO 8601 date-time; without a UTC offset it is the schedule's local time"
+_QUERY_TIME = f"{_LOCAL_TIME}; the year {FIRST_YEAR} to {LAST_YEAR}"
 
 # Field schemas the types alone cannot say.
 REFINEMENTS: dict[tuple[type, str], dict[str, Any]] = {
@@ -122,7 +124,7 @@ def _query_parameter(param: QueryParam) -> dict[str, Any]:
         if param.maximum is not None:
             schema["maximum"] = param.maximum
     elif param.kind is datetime:
-        schema = {"type": "string", "description": _LOCAL_TIME}
+        schema = {"type": "string", "pattern": QUERY_INSTANT_PATTERN, "description": _QUERY_TIME}
     else:
         schema = {"type": "string"}
     return {"name": param.name, "in": "query", "required": False, "description": param.description, "schema": schema}

@@ -13,8 +13,8 @@ from tocsin.server.views import ActionRequest, IncidentDetail, IncidentPage, Sno
 
 __all__ = ["ENDPOINTS"]
 
-_BODY_ERRORS = (400, 413, 422)
-_PER_INCIDENT = (400, 404, 409, 413, 422)
+_BODY_ERRORS = (400, 408, 413, 422)
+_PER_INCIDENT = (400, 404, 408, 409, 413, 422)
 
 
 async def create_incident(call: Call) -> Any:
@@ -22,7 +22,8 @@ async def create_incident(call: Call) -> Any:
     document = await call.json()
     if document is None:
         raise invalid([("$", "a JSON object with the incident's fields is required")])
-    result = call.service.create_incident(document, idempotency_key=call.request.headers.get("idempotency-key"))
+    key = call.request.headers.get("idempotency-key")
+    result = await call.service.create_incident(document, idempotency_key=key)
     return Reply(status=200, body=result) if result.duplicate or result.replayed else result
 
 

@@ -81,6 +81,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         tag="integrations",
         scope=None,
         response=Receipt,
-        errors=(400, 401, 404, 413, 422),
+        errors=(400, 401, 404, 408, 413, 422),
     ),
 )

@@ -16,7 +16,7 @@ async def evaluate_rules(call: Call) -> RouteAnswer:
     if isinstance(incident, dict) and "created_at" not in incident:
         document = {**document, "incident": {**incident, "created_at": call.service.clock.now().isoformat()}}
     request: EvaluateRequest = call.structure(document)
-    return call.service.evaluate(request.incident, request.explain)
+    return await call.service.evaluate(request.incident, request.explain)
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -33,6 +33,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         scope=Scope.READ,
         response=RouteAnswer,
         body=EvaluateRequest,
-        errors=(400, 413, 422),
+        errors=(400, 408, 413, 422),
     ),
 )

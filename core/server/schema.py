@@ -21,6 +21,7 @@ import attrs
 
 from tocsin.models import ActionSpec, ContactSpec, RotationSpec, TargetSpec, TimeRestrictions
 from tocsin.registry import Registry, Table
+from tocsin.server.guards import INSTANT_PATTERN
 
 __all__ = ["SchemaBuilder", "json_schema_ref"]
 
@@ -61,6 +62,8 @@ class SchemaBuilder:
 
     def schema(self, tp: Any, *, output: bool) -> dict[str, Any]:
         """The schema of the type ``tp``; attrs classes become ``$ref``\\ s to components."""
+        if tp is datetime and not output:
+            return {"type": "string", "format": "date-time", "pattern": INSTANT_PATTERN}
         if tp in _PRIMITIVES:
             return dict(_PRIMITIVES[tp])
         if tp is Any or tp is object:

@@ -2,7 +2,8 @@
 operations the endpoints call, each checking everything before it writes anything.
 
 Handlers run in the event loop's thread (never in a thread pool), like the engine's monitor, so the engine
-and the stores see one caller at a time.
+and the stores see one caller at a time. Only routing, which reads neither, runs in a worker thread (see
+:mod:`.offload`): a slow regex condition holds up no other request.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from tocsin.models import EscalationState, Incident, IncidentState
 from tocsin.schedules.resolver import ScheduleResolver, compile_schedule
 from tocsin.server.auth import Authenticator
 from tocsin.server.errors import ApiError, from_config_error, invalid
+from tocsin.server.guards import instant_faults
 from tocsin.server.metrics import Metrics
+from tocsin.server.offload import OffloadedRouting
 from tocsin.server.ratelimit import RateLimiter
 from tocsin.server.storage import Storage
 from tocsin.server.views import IncidentDetail, IncidentPage, MatchedRule, RouteAnswer, public_state, response_converter
@@ -54,7 +57,10 @@ class Service:
         self.clock = clock
         self.auth = auth if auth is not None else Authenticator(settings)
         self.engine = EscalationEngine(plugins, storage.escalations, clock=clock, config=config)
-        self.processor = IncidentProcessor.from_config(self.engine, config, incidents=storage.incidents)
+        self.routing = OffloadedRouting(registry, config.rules)
+        self.processor = IncidentProcessor(
+            self.engine, evaluator=self.routing, incidents=storage.incidents, notify_channels=config.notify_channels
+        )
         self.inbound = Inbound(config.integrations, registry, self.processor, clock=clock)  # POST /v1/integrations
         self.schedules: dict[str, ScheduleResolver] = {s.id: compile_schedule(s, registry) for s in config.schedules}
         self.ack_limit = RateLimiter(settings.ack_rate_limit.per_minute, clock=clock)
@@ -66,10 +72,11 @@ class Service:
 
     # --- incidents -----------------------------------------------------------------------------------------
 
-    def create_incident(self, document: Any, *, idempotency_key: str | None = None) -> ProcessResult:
+    async def create_incident(self, document: Any, *, idempotency_key: str | None = None) -> ProcessResult:
         """Dedup, route and escalate the incident in ``document``; 422 before anything is written when the
         document is not a valid incident, 409 when its ``id`` names an incident that is already closed. A
-        retry with an ``idempotency_key`` already used answers with what the first attempt made."""
+        retry with an ``idempotency_key`` already used answers with what the first attempt made. The rules
+        run in a worker thread; the rest in the event loop."""
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_ID_LENGTH:
             raise invalid([("Idempotency-Key", f"must be 1 to {MAX_ID_LENGTH} characters")], location="header")
         if not isinstance(document, dict):
@@ -80,14 +87,18 @@ class Service:
             incident = incident_from_json(document, source="body")
         except ConfigError as exc:
             raise from_config_error(exc) from None
+        faults = instant_faults(incident, document)
+        if faults:
+            raise invalid(faults)
         if not incident.id or "/" in incident.id or len(incident.id) > MAX_ID_LENGTH:
             raise invalid([("$.id", f"must be 1 to {MAX_ID_LENGTH} characters without '/'")])
-        known = self.processor.get_incident(incident.id)
-        if known is not None and not known.state.is_open:
-            raise ApiError(
-                409, f"incident {incident.id!r} exists and is {known.state.value}; post a new incident without 'id'"
-            )
-        result = self.processor.process(incident, idempotency_key=idempotency_key)
+        known = self._not_closed(incident.id)
+        if self._repeats(incident, known):
+            result = self.processor.process(incident, idempotency_key=idempotency_key)
+        else:
+            async with self.routing.routed_ahead(incident):
+                self._not_closed(incident.id)  # again: the store may have changed while the rules ran
+                result = self.processor.process(incident, idempotency_key=idempotency_key)
         outcome = "replayed" if result.replayed else "duplicate" if result.duplicate else "created"
         self.metrics.incidents_received.labels(outcome).inc()
         escalation = public_state(result.escalation) if result.escalation is not None else None
@@ -201,9 +212,10 @@ class Service:
             raise invalid([("end", "the range may be at most 366 days long")], location="query")
         return low, high
 
-    def evaluate(self, incident: Incident, explain: bool) -> RouteAnswer:
-        """Route ``incident`` as a dry run: nothing is stored, delivered or started."""
-        explanation = self.processor.routing.explain(incident)
+    async def evaluate(self, incident: Incident, explain: bool) -> RouteAnswer:
+        """Route ``incident`` as a dry run: nothing is stored, delivered or started. The rules run in a worker
+        thread."""
+        explanation = await self.routing.explain_ahead(incident)
         result = explanation.result
         policy = self.engine.find_policy_for_incident(result.incident, result.policy_id)
         return RouteAnswer(
@@ -216,6 +228,23 @@ class Service:
         )
 
     # --- lookups -------------------------------------------------------------------------------------------
+
+    def _not_closed(self, incident_id: str) -> Incident | None:
+        """The stored incident ``incident_id`` (None when there is none); 409 when it is resolved or closed."""
+        known = self.processor.get_incident(incident_id)
+        if known is not None and not known.state.is_open:
+            raise ApiError(
+                409, f"incident {incident_id!r} exists and is {known.state.value}; post a new incident without 'id'"
+            )
+        return known
+
+    def _repeats(self, incident: Incident, known: Incident | None) -> bool:
+        """Whether ``incident`` repeats an open one (``known`` is the stored incident with its id), which the
+        processor folds in without routing. A guess made before the processor's unit of work: it decides
+        again, so a wrong guess only costs time."""
+        if incident.dedup_key and self.storage.incidents.find_open(incident.dedup_key) is not None:
+            return True
+        return known is not None and known.state.is_open
 
     def _known(self, incident_id: str) -> Incident:
         incident = self.processor.get_incident(incident_id)

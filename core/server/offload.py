@@ -1,0 +1,62 @@
+"""Routing off the event loop: a rule's ``matches`` condition may spend its whole regex timeout on one value,
+and while it runs in the event loop's thread every other request waits (``/health`` too).
+
+:class:`OffloadedRouting` routes an incident in a worker thread first, and answers the incident processor's
+own ``route`` call for that same incident object (made on the event loop, before its unit of work) with the
+result. Routing reads only the compiled rules and the incident, never the engine or the stores, so a worker
+thread may run it while the loop serves other requests; everything that writes still runs in the loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+
+import anyio.to_thread
+
+from tocsin.models import Incident, RoutingRule
+from tocsin.registry import Registry
+from tocsin.routing.actions import RoutingResult
+from tocsin.routing.explain import RoutingExplanation
+from tocsin.routing.router import RoutingRuleEvaluator
+
+__all__ = ["OffloadedRouting"]
+
+
+class OffloadedRouting(RoutingRuleEvaluator):
+    """A :class:`RoutingRuleEvaluator` that can route and explain in a worker thread.
+
+    :param registry: the loaded plugins' registry.
+    :param rules: the routing rules, in definition order (no playbooks: the server starts none).
+    """
+
+    def __init__(self, registry: Registry, rules: Iterable[RoutingRule]) -> None:
+        super().__init__(registry, rules)
+        _ = self.plan  # built now, once: worker threads only ever read it
+        self._ready: dict[int, tuple[Incident, RoutingResult]] = {}
+
+    @contextlib.asynccontextmanager
+    async def routed_ahead(self, incident: Incident) -> AsyncIterator[None]:
+        """Route ``incident`` in a worker thread; within the block, :meth:`route` of this very object answers
+        with that result at once."""
+        routed = await anyio.to_thread.run_sync(self._route_now, incident)
+        key = id(incident)
+        self._ready[key] = (incident, routed)
+        try:
+            yield
+        finally:
+            self._ready.pop(key, None)
+
+    async def explain_ahead(self, incident: Incident) -> RoutingExplanation:
+        """:meth:`explain`, in a worker thread."""
+        return await anyio.to_thread.run_sync(self.explain, incident)
+
+    def route(self, incident: Incident) -> RoutingResult:
+        """The result routed ahead for ``incident`` (the same object) if there is one; else route it now."""
+        ready = self._ready.get(id(incident))
+        if ready is not None and ready[0] is incident:
+            return ready[1]
+        return self._route_now(incident)
+
+    def _route_now(self, incident: Incident) -> RoutingResult:
+        return super().route(incident)
