@@ -149,6 +149,9 @@ class StorageSettings:
     synchronous: Synchronous = Synchronous.FULL
     # How often the reconciler looks for incidents and escalations that disagree (it also runs at start-up).
     reconcile_every_seconds: int = attrs.field(default=300, validator=positive)
+    # How long a request waits for the store's write lock while another process holds it, before it is
+    # answered 503 (nothing changed). The wait is asynchronous: other requests go on meanwhile.
+    lock_wait_seconds: float = attrs.field(default=5.0, validator=positive)
 
 
 def check_server(server: ServerSettings) -> Iterator[tuple[str, str]]:

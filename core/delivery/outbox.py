@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ from tocsin.delivery.settings import DeliverySettings
 from tocsin.delivery.urls import redact_url
 from tocsin.logs import get_logger
 from tocsin.models import DeliveryResult, Notification
+from tocsin.store.errors import StoreBusyError
 from tocsin.store.interfaces import DeliveryStore
 
 __all__ = ["DeliveryListener", "MemorySink", "Outbox", "Sender"]
@@ -283,12 +285,28 @@ class Outbox:
             answer = await self._attempt(notification, where[0])
         now = self._clock.now()
         result, retry_at = self._settle(attrs.evolve(answer, key=key, at=now, attempts=attempt), where, now)
-        self._store.finish(result, retry_at=retry_at)
+        await self._record(result, retry_at)
         for listener in self._listeners:
             try:
                 listener(notification, result)
             except Exception:
                 _log.exception("delivery listener failed", key=key)
+
+    async def _record(self, result: DeliveryResult, retry_at: datetime | None) -> None:
+        """Record an attempt's result. While another process holds the store's lock, try again after short
+        waits for as long as the claim's lease surely still runs (the send took at most the timeout): a send whose
+        result is lost would be sent again."""
+        give_up = time.monotonic() + self._lease - self._timeout
+        wait = 0.01
+        while True:
+            try:
+                self._store.finish(result, retry_at=retry_at)
+                return
+            except StoreBusyError:
+                if time.monotonic() + wait > give_up:
+                    raise
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 0.25)
 
     def _settle(
         self, result: DeliveryResult, where: _Endpoint, now: datetime

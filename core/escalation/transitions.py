@@ -110,9 +110,11 @@ class Transitions:
 
     def tick(self, now: int, retry_after: int) -> int:
         """Step every escalation due at or before ``now``. One whose step fails (a store fault) is retried with
-        backoff: after 1 s, 2 s, 4 s, … but never later than ``retry_after``."""
+        backoff: after 1 s, 2 s, 4 s, … but never later than ``retry_after``; the ones still due after a store
+        fault are not tried now (each would meet it too, and wait its busy timeout) but retried with it."""
         fired = 0
-        for incident_id in self.queue.pop_due(now):
+        due = self.queue.pop_due(now)
+        for index, incident_id in enumerate(due):
             run = self.runs.get(incident_id)
             if run is None:
                 continue
@@ -135,6 +137,10 @@ class Transitions:
                     exc_info=not isinstance(exc, StoreError),  # a fault of the store is not a bug to trace
                 )
                 self.queue.schedule(incident_id, now + wait)
+                if isinstance(exc, StoreError):  # the next steps would meet the same fault: try them with this one
+                    for later in due[index + 1 :]:
+                        self.queue.schedule(later, now + wait)
+                    break
         return fired
 
     def catch_up(self, run: Run, now: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -36,7 +37,7 @@ from tocsin.server.guards import (
     nests_deeper_than,
     parse_instant,
 )
-from tocsin.store.errors import StaleStateError, StoreError
+from tocsin.store.errors import StaleStateError, StoreBusyError, StoreError
 
 if TYPE_CHECKING:
     from tocsin.server.service import Service
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["Call", "Endpoint", "Handler", "QueryParam", "Reply", "json_response"]
 
 _log = get_logger(component="server")
+_FIRST_LOCK_WAIT, _LONGEST_LOCK_WAIT = 0.01, 0.25  # seconds between tries while the store is locked
 _CLOSE = {"Connection": "close"}  # a body that stalled: the connection cannot carry another request
 
 Handler = Callable[["Call"], Awaitable[Any]]
@@ -119,7 +121,7 @@ class Endpoint:
             if self.scope is not None:
                 principal = service.auth.authenticate(request.headers.get("authorization"), self.scope)
             call = Call(request, service, self, principal)
-            answer = await self.handler(call)
+            answer = await self._handle(call)
         except ApiError as exc:
             return problem_response(service, exc)
         except (EscalationError, StaleStateError) as exc:
@@ -138,6 +140,25 @@ class Endpoint:
             return json_response(service, answer.body, answer.status)
         return json_response(service, answer, self.status)
 
+    async def _handle(self, call: Call) -> Any:
+        """The handler's answer. While another process holds the store's lock, its unit of work fails at once
+        and changes nothing, so it is run again after a short asynchronous wait (other requests go on), until
+        ``storage.lock_wait_seconds`` have passed; then the store's error stands (503)."""
+        deadline: float | None = None
+        wait = _FIRST_LOCK_WAIT
+        while True:
+            try:
+                return await self.handler(call)
+            except StoreBusyError:
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + call.service.lock_wait
+                if now >= deadline:
+                    raise
+            # Jittered, so that two instances do not retry in step; the last try comes at the deadline.
+            await asyncio.sleep(min(wait * random.uniform(0.5, 1.0), deadline - now))
+            wait = min(wait * 2, _LONGEST_LOCK_WAIT)
+
 
 class Call:
     """One request as a handler sees it: the service, the caller, path and query values, and the body."""
@@ -147,6 +168,7 @@ class Call:
         self.service = service
         self.endpoint = endpoint
         self.principal = principal
+        self._raw: bytes | None = None
         _check_text(request)
         self.params = _parse_query(request, endpoint.query)
 
@@ -164,6 +186,27 @@ class Call:
         """The body parsed as JSON (``None`` when empty). 413 over the size limit (declared or read), 408 when it
         does not arrive within ``server.body_timeout_seconds``, 400 when it is not JSON or nests more than
         :data:`~tocsin.server.guards.MAX_DEPTH` deep, 422 naming a string that holds a lone surrogate."""
+        if self._raw is None:  # read once: a handler run again (the store was locked) parses it again
+            self._raw = await self._read()
+        raw = self._raw
+        if not raw.strip():
+            return None
+        if nests_deeper_than(raw, MAX_DEPTH):
+            raise ApiError(400, f"malformed JSON: arrays and objects nest more than {MAX_DEPTH} deep")
+        try:
+            document = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=json_number)
+        except UnicodeDecodeError:
+            raise ApiError(400, "malformed JSON: the body is not UTF-8") from None
+        except json.JSONDecodeError as exc:
+            raise ApiError(400, f"malformed JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        except ValueError as exc:
+            raise ApiError(400, f"malformed JSON: {exc}") from None
+        where = lone_surrogate_path(raw, document)
+        if where is not None:
+            raise invalid([(where, "holds a lone surrogate (such as \\ud800): not text that can be stored")])
+        return document
+
+    async def _read(self) -> bytes:
         limit = self.service.max_body_bytes
         declared = self.request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -182,23 +225,7 @@ class Call:
             raise ApiError(408, f"the request body did not arrive within {wait:g} s", headers=_CLOSE) from None
         except ClientDisconnect:
             raise ApiError(400, "the request body ended before its Content-Length") from None
-        raw = b"".join(chunks)
-        if not raw.strip():
-            return None
-        if nests_deeper_than(raw, MAX_DEPTH):
-            raise ApiError(400, f"malformed JSON: arrays and objects nest more than {MAX_DEPTH} deep")
-        try:
-            document = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=json_number)
-        except UnicodeDecodeError:
-            raise ApiError(400, "malformed JSON: the body is not UTF-8") from None
-        except json.JSONDecodeError as exc:
-            raise ApiError(400, f"malformed JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-        except ValueError as exc:
-            raise ApiError(400, f"malformed JSON: {exc}") from None
-        where = lone_surrogate_path(raw, document)
-        if where is not None:
-            raise invalid([(where, "holds a lone surrogate (such as \\ud800): not text that can be stored")])
-        return document
+        return b"".join(chunks)
 
     async def body(self) -> Any:
         """The body structured as the endpoint's ``body`` class (None when optional and empty); 422 with the

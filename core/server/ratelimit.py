@@ -41,6 +41,12 @@ class RateLimiter:
         hits.append(now)
         return None
 
+    def take_back(self, key: str) -> None:
+        """Forget the latest hit on ``key`` (the request it counted did nothing, and may be tried again)."""
+        hits = self._hits.get(key)
+        if hits:
+            hits.pop()
+
     def _forget(self, horizon: datetime) -> None:
         for key in [key for key, hits in self._hits.items() if not hits or hits[-1] <= horizon]:
             del self._hits[key]

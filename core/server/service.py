@@ -33,6 +33,7 @@ from tocsin.server.offload import OffloadedRouting
 from tocsin.server.ratelimit import RateLimiter
 from tocsin.server.storage import Storage
 from tocsin.server.views import IncidentDetail, IncidentPage, MatchedRule, RouteAnswer, public_state, response_converter
+from tocsin.store.errors import StoreError
 
 __all__ = ["MAX_ID_LENGTH", "Service"]
 
@@ -69,6 +70,7 @@ class Service:
         self.writer = response_converter(registry)
         self.max_body_bytes = settings.max_body_bytes
         self.body_timeout = settings.body_timeout_seconds
+        self.lock_wait = config.storage.lock_wait_seconds
 
     # --- incidents -----------------------------------------------------------------------------------------
 
@@ -144,8 +146,12 @@ class Service:
                 f"incident {incident_id!r}: too many acknowledgements; try again in {wait:g} seconds",
                 headers={"Retry-After": str(int(wait))},
             )
-        self._escalation(incident_id)
-        self.engine.acknowledge_escalation(incident_id, by or "api")
+        try:
+            self._escalation(incident_id)
+            self.engine.acknowledge_escalation(incident_id, by or "api")
+        except StoreError:
+            self.ack_limit.take_back(incident_id)  # the store changed nothing, and the request may be run again
+            raise
         return self.incident(incident_id)
 
     def resolve(self, incident_id: str, by: str | None) -> IncidentDetail:

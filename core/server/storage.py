@@ -40,14 +40,27 @@ def memory_storage(clock: Clock | None = None) -> Storage:
     return Storage(escalations=escalations, incidents=InMemoryIncidentStore(clock, unit=escalations), name="memory")
 
 
-def sqlite_storage(path: str, registry: Registry, clock: Clock, *, synchronous: str = "full") -> Storage:
+# The longest one store call of the server waits on another process's lock, holding the event loop meanwhile;
+# a request or delivery that meets the lock is tried again after an asynchronous wait instead (see endpoints).
+SERVER_BUSY_TIMEOUT_MS = 25
+
+
+def sqlite_storage(
+    path: str,
+    registry: Registry,
+    clock: Clock,
+    *,
+    synchronous: str = "full",
+    busy_timeout_ms: int = SERVER_BUSY_TIMEOUT_MS,
+) -> Storage:
     """Stores in the SQLite file at ``path`` (created and migrated if needed); ``synchronous`` is ``full`` or
-    ``normal`` (see :class:`~tocsin.config.serving.Synchronous`).
+    ``normal`` (see :class:`~tocsin.config.serving.Synchronous`). A call that meets another process's lock
+    fails after ``busy_timeout_ms`` with :class:`~tocsin.store.errors.StoreBusyError`, which the server retries.
 
     :raises ServerError: when the file cannot be opened (a missing directory, a newer schema, not a database).
     """
     try:
-        store = SQLiteStore(path, registry, clock=clock, synchronous=synchronous)
+        store = SQLiteStore(path, registry, clock=clock, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
     except TocsinError as exc:
         raise ServerError(f"storage: {exc}") from None
     except OSError as exc:

@@ -6,9 +6,7 @@ files, a real server on 127.0.0.1."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import stat
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -105,17 +103,6 @@ def test_health_says_when_another_process_holds_the_store_locked(server):
     assert body["status"] == "store failing"
     assert "locked" in body["store_error"]
     assert get(f"{server.url}/health")[0] == 200  # recovered
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only files")
-def test_health_says_when_the_store_file_is_read_only(server):
-    mode = server.path.stat().st_mode
-    server.path.chmod(stat.S_IRUSR)
-    try:
-        status, _, body = get(f"{server.url}/health")
-    finally:
-        server.path.chmod(mode)
-    assert status == 503 and body["store_error"]
 
 
 def test_a_request_while_the_store_is_locked_is_a_503_and_its_retry_raises_the_incident_once(server):

@@ -22,13 +22,16 @@ from tocsin.clock import Clock, SystemClock
 from tocsin.convert import make_converter
 from tocsin.models import EscalationPolicy, Incident
 from tocsin.registry import Registry
-from tocsin.store.errors import StoreError
+from tocsin.store.errors import StoreBusyError, StoreError
 from tocsin.store.sqlite.schema import connect, migrate
 from tocsin.store.unit import UnitOfWork
 
 __all__ = ["SQLiteDatabase"]
 
 T = TypeVar("T")
+
+_OPENING_TIMEOUT_MS = 5000  # opening and migrating wait for another process's lock as long as it takes, nearly
+_PROBE_TIMEOUT_MS = 20  # /health asks whether a write could begin now, not whether it could after a wait
 
 
 class SQLiteDatabase(UnitOfWork):
@@ -39,24 +42,34 @@ class SQLiteDatabase(UnitOfWork):
     :param clock: where "now" comes from for what the store stamps itself (incident history).
     :param synchronous: ``"full"`` (every commit survives power loss) or ``"normal"`` (survives a crash of
         the process; faster).
+    :param busy_timeout_ms: how long one statement waits for a lock another process holds before it fails
+        with :class:`~tocsin.store.errors.StoreBusyError` (the server keeps this short and retries without
+        holding its event loop; opening and migrating the file always waits up to 5 s).
     """
 
     def __init__(
-        self, path: str | Path, registry: Registry, *, clock: Clock | None = None, synchronous: str = "full"
+        self,
+        path: str | Path,
+        registry: Registry,
+        *,
+        clock: Clock | None = None,
+        synchronous: str = "full",
+        busy_timeout_ms: int = 5000,
     ) -> None:
         if synchronous not in ("full", "normal"):
             raise ValueError(f"synchronous must be 'full' or 'normal', got {synchronous!r}")
         super().__init__()
         self.path = str(path)
         self.last_fault: str | None = None  # why the latest write failed; None once one succeeds
-        self._busy_timeout_ms = 5000
+        self._busy_timeout_ms = busy_timeout_ms
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._lock = self._unit_lock  # reads and writes take the lock atomic blocks hold
         self._connection: sqlite3.Connection | None = connect(
-            self.path, synchronous=synchronous, busy_timeout_ms=self._busy_timeout_ms
+            self.path, synchronous=synchronous, busy_timeout_ms=_OPENING_TIMEOUT_MS
         )
         try:
             migrate(self._connection, self.path)
+            self._connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         except StoreError:
             self._connection.close()
             raise
@@ -76,7 +89,7 @@ class SQLiteDatabase(UnitOfWork):
                 with self.atomic():
                     yield connection
             except sqlite3.Error as exc:
-                raise StoreError(f"store {self.path}: {exc}") from None
+                raise _fault(exc, f"store {self.path}: {exc}") from None
 
     def probe(self) -> str | None:
         """Whether the file can take a write now: None when it can, else what is wrong (locked by another
@@ -86,10 +99,13 @@ class SQLiteDatabase(UnitOfWork):
             return self.last_fault  # busy in this process: the last write says how the store is doing
         try:
             connection = self._open()
-            connection.execute("PRAGMA busy_timeout = 100")
+            connection.execute(f"PRAGMA busy_timeout = {_PROBE_TIMEOUT_MS}")
             try:
                 connection.execute("BEGIN IMMEDIATE")
-                connection.execute("ROLLBACK")
+                try:  # a write that is never kept: a read-only file lets the transaction begin, not this
+                    connection.execute("UPDATE schema_version SET version = version")
+                finally:
+                    connection.execute("ROLLBACK")
             except sqlite3.Error as exc:
                 return f"store {self.path}: cannot write: {exc}"
             finally:
@@ -105,7 +121,7 @@ class SQLiteDatabase(UnitOfWork):
             self._open().execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             self.last_fault = f"store {self.path}: cannot begin a transaction: {exc}"
-            raise StoreError(self.last_fault) from None
+            raise _fault(exc, self.last_fault) from None
 
     def _commit(self) -> None:
         connection = self._open()
@@ -115,7 +131,7 @@ class SQLiteDatabase(UnitOfWork):
             with contextlib.suppress(sqlite3.Error):
                 connection.execute("ROLLBACK")
             self.last_fault = f"store {self.path}: commit failed: {exc}"
-            raise StoreError(self.last_fault) from None
+            raise _fault(exc, self.last_fault) from None
         self.last_fault = None
 
     def _rollback(self) -> None:
@@ -149,7 +165,7 @@ class SQLiteDatabase(UnitOfWork):
             try:
                 yield connection
             except sqlite3.Error as exc:
-                raise StoreError(f"store {self.path}: {exc}") from None
+                raise _fault(exc, f"store {self.path}: {exc}") from None
 
     def dump(self, value: Any) -> str:
         """``value`` (an attrs instance) as compact JSON."""
@@ -192,6 +208,14 @@ class SQLiteDatabase(UnitOfWork):
         if self._connection is None:
             raise StoreError(f"store {self.path} is closed")
         return self._connection
+
+
+def _fault(exc: sqlite3.Error, message: str) -> StoreError:
+    """``exc`` as the store's error: :class:`StoreBusyError` when another connection holds the lock."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return StoreBusyError(message)
+    return StoreError(message)
 
 
 def _passthrough(cls: type[T], structure: Callable[[Any, Any], T]) -> Callable[[Any, Any], T]:

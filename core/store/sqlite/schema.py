@@ -9,6 +9,7 @@ applies the steps it has not seen yet, each in its own transaction, and records 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -136,6 +137,10 @@ def connect(path: str | Path, *, synchronous: str = "full", busy_timeout_ms: int
         parent = Path(name).parent
         if not parent.is_dir():
             raise StoreError(f"store {name}: the directory {parent} does not exist")
+        for place in (Path(name), parent):  # the database, and beside it its -wal and -shm files
+            if place.exists() and not os.access(place, os.W_OK):
+                why = "its filesystem is mounted read-only" if _read_only_mount(place) else "this user may not write it"
+                raise StoreError(f"store {name}: {place} is read-only ({why}); tocsin must write its database there")
     try:
         connection = sqlite3.connect(
             name, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
@@ -149,6 +154,10 @@ def connect(path: str | Path, *, synchronous: str = "full", busy_timeout_ms: int
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"store {name}: cannot open as a SQLite database: {exc}") from None
     return connection
+
+
+def _read_only_mount(place: Path) -> bool:
+    return bool(os.statvfs(place).f_flag & os.ST_RDONLY)
 
 
 def migrate(connection: sqlite3.Connection, name: str) -> int:

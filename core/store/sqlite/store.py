@@ -54,12 +54,21 @@ class SQLiteStore(SQLiteOutbox):
     :param clock: the clock the incident history is stamped with (give the engine's).
     :param synchronous: ``"full"`` (default: a commit survives power loss) or ``"normal"`` (a commit survives
         a crash of the process).
+    :param busy_timeout_ms: how long a write waits for another process's lock before it fails with
+        :class:`~tocsin.store.errors.StoreBusyError`.
     """
 
     def __init__(
-        self, path: str | Path, registry: Registry, *, clock: Clock | None = None, synchronous: str = "full"
+        self,
+        path: str | Path,
+        registry: Registry,
+        *,
+        clock: Clock | None = None,
+        synchronous: str = "full",
+        busy_timeout_ms: int = 5000,
     ) -> None:
-        super().__init__(SQLiteDatabase(path, registry, clock=clock, synchronous=synchronous))
+        database = SQLiteDatabase(path, registry, clock=clock, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
+        super().__init__(database)
         self.incidents = SQLiteIncidentStore(self.database)
         self._written: dict[str, tuple[EscalationPolicy, Incident]] = {}  # open escalations' stored snapshots
         self._policies: dict[str, EscalationPolicy] = {}  # policy JSON -> one shared object
