@@ -17,8 +17,8 @@ import yaml
 from support.delivery_receiver import Receiver
 from support.processes import SECRET, TOKEN, Service
 
-INCIDENTS = 24
-KILLS = 12
+INCIDENTS = 30
+KILLS = 20
 SEED = 20261203
 
 
