@@ -1,139 +1,247 @@
 """tocsin: a rules-engine plugin framework for incident escalation.
 
-The public face of the kernel. Plugins and embedding applications import from here.
+The public face of the kernel. Plugins and embedding applications import from here. Each name is imported
+the first time it is used (see :mod:`tocsin._lazy`), so ``import tocsin`` stays light.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tocsin import _moved
-from tocsin.clock import Clock, ManualClock, SystemClock
-from tocsin.config import Config, dump_config, load_config, parse_config
-from tocsin.config.serving import ApiToken, ServerSettings, StorageSettings
-from tocsin.delivery.channels import ChannelError, ChannelSet, Sender
-from tocsin.delivery.outbox import MemorySink, Outbox
-from tocsin.delivery.payload import PAYLOAD_VERSION, page_payload, page_subject, page_text
-from tocsin.delivery.retry import RetryPolicy, parse_retry_after
-from tocsin.delivery.settings import DeliverySettings
-from tocsin.delivery.webhook.signing import InvalidSignature, signature_header, webhook_headers
-from tocsin.errors import ConfigError, ConfigIssue, PluginError, TocsinError
-from tocsin.escalation.engine import EscalationEngine
-from tocsin.escalation.errors import (
-    EscalationActiveError,
-    EscalationError,
-    EscalationNotActiveError,
-    PolicyDisabledError,
-    PolicyError,
-    UnknownIncidentError,
-    UnknownPolicyError,
-)
-from tocsin.escalation.targets import ExpandContext, TargetExecutor
-from tocsin.escalation.working_hours import WorkingHours, WorkingInterval, WorkingWindow, compile_working_hours
-from tocsin.hookspecs import hookimpl, hookspec
-from tocsin.incidents import incident_from_json, incident_to_json
-from tocsin.intake.inbound import (
-    EventOutcome,
-    EventResult,
-    Inbound,
-    IntegrationSetupError,
-    Receipt,
-    SourceError,
-    UnknownIntegrationError,
-)
-from tocsin.intake.processor import IncidentProcessor, ProcessResult
-from tocsin.intake.reconciler import Reconciliation, reconcile
-from tocsin.integrations.events import EventAction, IncidentDefaults, IncidentEvent, Integration, PayloadError
-from tocsin.manager import PluginInfo, PluginLoadFailure, Plugins, load_plugins
-from tocsin.models import (
-    ALL_URGENCIES,
-    AckMode,
-    ActionSpec,
-    ContactSpec,
-    Delivery,
-    DeliveryResult,
-    DeliveryStatus,
-    EscalationEvent,
-    EscalationLevel,
-    EscalationPolicy,
-    EscalationState,
-    EscalationStatus,
-    FieldError,
-    Incident,
-    IncidentState,
-    IncidentType,
-    LevelCondition,
-    Notification,
-    OnCallSchedule,
-    Override,
-    Recipient,
-    RepeatConfig,
-    Resolution,
-    RotationSpec,
-    RoundRobin,
-    RoutingRule,
-    RuleCondition,
-    ScheduleLayer,
-    Severity,
-    SourceSpec,
-    TargetSpec,
-    TimeRestrictions,
-    Urgency,
-    User,
-    urgencies_field,
-)
-from tocsin.registry import (
-    MISSING,
-    ActionRegistrar,
-    ChannelRegistrar,
-    ExtractorRegistrar,
-    OperatorRegistrar,
-    Registry,
-    RotationRegistrar,
-    SourceRegistrar,
-    TargetRegistrar,
-    UnknownNameError,
-)
-from tocsin.routing.actions import ActionContext, Effect, Playbook, RoutingResult
-from tocsin.routing.compile import ConditionSet, RuleError, compile_conditions
-from tocsin.routing.explain import RoutingExplanation, RuleExplanation
-from tocsin.routing.policies import select_policy
-from tocsin.routing.router import RoutingRuleEvaluator
-from tocsin.schedules.resolver import Gap, OnCallEntry, ScheduleError, ScheduleResolver, Shift, compile_schedule
-from tocsin.store.errors import StaleStateError, StoreError
-from tocsin.store.interfaces import DeliveryStore, EscalationRow, EscalationStore, IncidentChange, IncidentStore
-from tocsin.store.memory import InMemoryIncidentStore, InMemoryStore
-from tocsin.store.sqlite.store import SQLiteStore
+from tocsin._lazy import attach
 
 if TYPE_CHECKING:
+    from tocsin.clock import Clock, ManualClock, SystemClock
+    from tocsin.config import Config, dump_config, load_config, parse_config
+    from tocsin.config.serving import ApiToken, ServerSettings, StorageSettings
+    from tocsin.delivery.channels import ChannelError, ChannelSet, Sender
+    from tocsin.delivery.outbox import MemorySink, Outbox
+    from tocsin.delivery.payload import PAYLOAD_VERSION, page_payload, page_subject, page_text
+    from tocsin.delivery.retry import RetryPolicy, parse_retry_after
+    from tocsin.delivery.settings import DeliverySettings
     from tocsin.delivery.webhook.post import OutcomeKind, WebhookOutcome, make_session, post_json
+    from tocsin.delivery.webhook.signing import InvalidSignature, signature_header, webhook_headers
     from tocsin.delivery.webhook.ssrf import DestinationPolicy, UnsafeDestination
+    from tocsin.errors import ConfigError, ConfigIssue, PluginError, TocsinError
+    from tocsin.escalation.engine import EscalationEngine
+    from tocsin.escalation.errors import (
+        EscalationActiveError,
+        EscalationError,
+        EscalationNotActiveError,
+        PolicyDisabledError,
+        PolicyError,
+        UnknownIncidentError,
+        UnknownPolicyError,
+    )
+    from tocsin.escalation.targets import ExpandContext, TargetExecutor
+    from tocsin.escalation.working_hours import WorkingHours, WorkingInterval, WorkingWindow, compile_working_hours
+    from tocsin.hookspecs import hookimpl, hookspec
+    from tocsin.incidents import incident_from_json, incident_to_json
+    from tocsin.intake.inbound import (
+        EventOutcome,
+        EventResult,
+        Inbound,
+        IntegrationSetupError,
+        Receipt,
+        SourceError,
+        UnknownIntegrationError,
+    )
+    from tocsin.intake.processor import IncidentProcessor, ProcessResult
+    from tocsin.intake.reconciler import Reconciliation, reconcile
+    from tocsin.integrations.events import EventAction, IncidentDefaults, IncidentEvent, Integration, PayloadError
+    from tocsin.manager import PluginInfo, PluginLoadFailure, Plugins, load_plugins
+    from tocsin.models import (
+        ALL_URGENCIES,
+        AckMode,
+        ActionSpec,
+        ContactSpec,
+        Delivery,
+        DeliveryResult,
+        DeliveryStatus,
+        EscalationEvent,
+        EscalationLevel,
+        EscalationPolicy,
+        EscalationState,
+        EscalationStatus,
+        FieldError,
+        Incident,
+        IncidentState,
+        IncidentType,
+        LevelCondition,
+        Notification,
+        OnCallSchedule,
+        Override,
+        Recipient,
+        RepeatConfig,
+        Resolution,
+        RotationSpec,
+        RoundRobin,
+        RoutingRule,
+        RuleCondition,
+        ScheduleLayer,
+        Severity,
+        SourceSpec,
+        TargetSpec,
+        TimeRestrictions,
+        Urgency,
+        User,
+        urgencies_field,
+    )
+    from tocsin.registry import (
+        MISSING,
+        ActionRegistrar,
+        ChannelRegistrar,
+        ExtractorRegistrar,
+        OperatorRegistrar,
+        Registry,
+        RotationRegistrar,
+        SourceRegistrar,
+        TargetRegistrar,
+        UnknownNameError,
+    )
+    from tocsin.routing.actions import ActionContext, Effect, Playbook, RoutingResult
+    from tocsin.routing.compile import ConditionSet, RuleError, compile_conditions
+    from tocsin.routing.explain import RoutingExplanation, RuleExplanation
+    from tocsin.routing.policies import select_policy
+    from tocsin.routing.router import RoutingRuleEvaluator
+    from tocsin.schedules.resolver import Gap, OnCallEntry, ScheduleError, ScheduleResolver, Shift, compile_schedule
+    from tocsin.store.errors import StaleStateError, StoreError
+    from tocsin.store.interfaces import DeliveryStore, EscalationRow, EscalationStore, IncidentChange, IncidentStore
+    from tocsin.store.memory import InMemoryIncidentStore, InMemoryStore
+    from tocsin.store.sqlite.store import SQLiteStore
+else:
+    __getattr__, __dir__ = attach(
+        __name__,
+        {
+            "tocsin.clock": ("Clock", "ManualClock", "SystemClock"),
+            "tocsin.config": ("Config", "dump_config", "load_config", "parse_config"),
+            "tocsin.config.serving": ("ApiToken", "ServerSettings", "StorageSettings"),
+            "tocsin.delivery.channels": ("ChannelError", "ChannelSet", "Sender"),
+            "tocsin.delivery.outbox": ("MemorySink", "Outbox"),
+            "tocsin.delivery.payload": ("PAYLOAD_VERSION", "page_payload", "page_subject", "page_text"),
+            "tocsin.delivery.retry": ("RetryPolicy", "parse_retry_after"),
+            "tocsin.delivery.settings": ("DeliverySettings",),
+            "tocsin.delivery.webhook.post": ("OutcomeKind", "WebhookOutcome", "make_session", "post_json"),
+            "tocsin.delivery.webhook.signing": ("InvalidSignature", "signature_header", "webhook_headers"),
+            "tocsin.delivery.webhook.ssrf": ("DestinationPolicy", "UnsafeDestination"),
+            "tocsin.errors": ("ConfigError", "ConfigIssue", "PluginError", "TocsinError"),
+            "tocsin.escalation.engine": ("EscalationEngine",),
+            "tocsin.escalation.errors": (
+                "EscalationActiveError",
+                "EscalationError",
+                "EscalationNotActiveError",
+                "PolicyDisabledError",
+                "PolicyError",
+                "UnknownIncidentError",
+                "UnknownPolicyError",
+            ),
+            "tocsin.escalation.targets": ("ExpandContext", "TargetExecutor"),
+            "tocsin.escalation.working_hours": (
+                "WorkingHours",
+                "WorkingInterval",
+                "WorkingWindow",
+                "compile_working_hours",
+            ),
+            "tocsin.hookspecs": ("hookimpl", "hookspec"),
+            "tocsin.incidents": ("incident_from_json", "incident_to_json"),
+            "tocsin.intake.inbound": (
+                "EventOutcome",
+                "EventResult",
+                "Inbound",
+                "IntegrationSetupError",
+                "Receipt",
+                "SourceError",
+                "UnknownIntegrationError",
+            ),
+            "tocsin.intake.processor": ("IncidentProcessor", "ProcessResult"),
+            "tocsin.intake.reconciler": ("Reconciliation", "reconcile"),
+            "tocsin.integrations.events": (
+                "EventAction",
+                "IncidentDefaults",
+                "IncidentEvent",
+                "Integration",
+                "PayloadError",
+            ),
+            "tocsin.manager": ("PluginInfo", "PluginLoadFailure", "Plugins", "load_plugins"),
+            "tocsin.models": (
+                "ALL_URGENCIES",
+                "AckMode",
+                "ActionSpec",
+                "ContactSpec",
+                "Delivery",
+                "DeliveryResult",
+                "DeliveryStatus",
+                "EscalationEvent",
+                "EscalationLevel",
+                "EscalationPolicy",
+                "EscalationState",
+                "EscalationStatus",
+                "FieldError",
+                "Incident",
+                "IncidentState",
+                "IncidentType",
+                "LevelCondition",
+                "Notification",
+                "OnCallSchedule",
+                "Override",
+                "Recipient",
+                "RepeatConfig",
+                "Resolution",
+                "RotationSpec",
+                "RoundRobin",
+                "RoutingRule",
+                "RuleCondition",
+                "ScheduleLayer",
+                "Severity",
+                "SourceSpec",
+                "TargetSpec",
+                "TimeRestrictions",
+                "Urgency",
+                "User",
+                "urgencies_field",
+            ),
+            "tocsin.registry": (
+                "MISSING",
+                "ActionRegistrar",
+                "ChannelRegistrar",
+                "ExtractorRegistrar",
+                "OperatorRegistrar",
+                "Registry",
+                "RotationRegistrar",
+                "SourceRegistrar",
+                "TargetRegistrar",
+                "UnknownNameError",
+            ),
+            "tocsin.routing.actions": ("ActionContext", "Effect", "Playbook", "RoutingResult"),
+            "tocsin.routing.compile": ("ConditionSet", "RuleError", "compile_conditions"),
+            "tocsin.routing.explain": ("RoutingExplanation", "RuleExplanation"),
+            "tocsin.routing.policies": ("select_policy",),
+            "tocsin.routing.router": ("RoutingRuleEvaluator",),
+            "tocsin.schedules.resolver": (
+                "Gap",
+                "OnCallEntry",
+                "ScheduleError",
+                "ScheduleResolver",
+                "Shift",
+                "compile_schedule",
+            ),
+            "tocsin.store.errors": ("StaleStateError", "StoreError"),
+            "tocsin.store.interfaces": (
+                "DeliveryStore",
+                "EscalationRow",
+                "EscalationStore",
+                "IncidentChange",
+                "IncidentStore",
+            ),
+            "tocsin.store.memory": ("InMemoryIncidentStore", "InMemoryStore"),
+            "tocsin.store.sqlite.store": ("SQLiteStore",),
+        },
+    )
 
 __version__ = "0.1.0"
 
 _moved.install()  # the pre-package module paths (tocsin.signing, tocsin.sqlite_store, ...) still import
-
-# Webhook delivery names need aiohttp: imported on first use, so ``import tocsin`` stays light.
-_LAZY = {
-    "DestinationPolicy": "tocsin.delivery.webhook.ssrf",
-    "UnsafeDestination": "tocsin.delivery.webhook.ssrf",
-    "OutcomeKind": "tocsin.delivery.webhook.post",
-    "WebhookOutcome": "tocsin.delivery.webhook.post",
-    "make_session": "tocsin.delivery.webhook.post",
-    "post_json": "tocsin.delivery.webhook.post",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a lazily exported name (see ``_LAZY``) the first time it is used."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tocsin' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
 
 __all__ = [
     "ALL_URGENCIES",

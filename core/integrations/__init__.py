@@ -3,20 +3,45 @@ alert-group body that Alertmanager and Grafana share. Sources themselves are plu
 
 from __future__ import annotations
 
-from tocsin.integrations.alert_groups import AlertGroupSettings, alert_group_events, labels_fingerprint
-from tocsin.integrations.events import (
-    DEFAULT_SEVERITY_MAP,
-    EventAction,
-    IncidentDefaults,
-    IncidentEvent,
-    Integration,
-    PayloadError,
-    list_at,
-    mapping_at,
-    severity_lookup,
-    string_at,
-    string_map_at,
-)
+from typing import TYPE_CHECKING
+
+from tocsin._lazy import attach
+
+if TYPE_CHECKING:
+    from tocsin.integrations.alert_groups import AlertGroupSettings, alert_group_events, labels_fingerprint
+    from tocsin.integrations.events import (
+        DEFAULT_SEVERITY_MAP,
+        EventAction,
+        IncidentDefaults,
+        IncidentEvent,
+        Integration,
+        PayloadError,
+        list_at,
+        mapping_at,
+        severity_lookup,
+        string_at,
+        string_map_at,
+    )
+else:
+    __getattr__, __dir__ = attach(
+        __name__,
+        {
+            "tocsin.integrations.alert_groups": ("AlertGroupSettings", "alert_group_events", "labels_fingerprint"),
+            "tocsin.integrations.events": (
+                "DEFAULT_SEVERITY_MAP",
+                "EventAction",
+                "IncidentDefaults",
+                "IncidentEvent",
+                "Integration",
+                "PayloadError",
+                "list_at",
+                "mapping_at",
+                "severity_lookup",
+                "string_at",
+                "string_map_at",
+            ),
+        },
+    )
 
 __all__ = [
     "DEFAULT_SEVERITY_MAP",

@@ -3,9 +3,23 @@ final shifts over a range, restriction windows, coverage gaps and iCalendar feed
 
 from __future__ import annotations
 
-from tocsin.schedules.answers import Gap, OnCallEntry, Shift
-from tocsin.schedules.resolver import ScheduleError, ScheduleResolver, compile_schedule
-from tocsin.schedules.windows import WeeklyWindows, weekly_windows
+from typing import TYPE_CHECKING
+
+from tocsin._lazy import attach
+
+if TYPE_CHECKING:
+    from tocsin.schedules.answers import Gap, OnCallEntry, Shift
+    from tocsin.schedules.resolver import ScheduleError, ScheduleResolver, compile_schedule
+    from tocsin.schedules.windows import WeeklyWindows, weekly_windows
+else:
+    __getattr__, __dir__ = attach(
+        __name__,
+        {
+            "tocsin.schedules.answers": ("Gap", "OnCallEntry", "Shift"),
+            "tocsin.schedules.resolver": ("ScheduleError", "ScheduleResolver", "compile_schedule"),
+            "tocsin.schedules.windows": ("WeeklyWindows", "weekly_windows"),
+        },
+    )
 
 __all__ = [
     "Gap",

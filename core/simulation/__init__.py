@@ -3,7 +3,20 @@
 
 from __future__ import annotations
 
-from tocsin.simulation.runner import SimulationResult, simulate
-from tocsin.simulation.scenario import Scenario, load_scenario
+from typing import TYPE_CHECKING
+
+from tocsin._lazy import attach
+
+if TYPE_CHECKING:
+    from tocsin.simulation.runner import SimulationResult, simulate
+    from tocsin.simulation.scenario import Scenario, load_scenario
+else:
+    __getattr__, __dir__ = attach(
+        __name__,
+        {
+            "tocsin.simulation.runner": ("SimulationResult", "simulate"),
+            "tocsin.simulation.scenario": ("Scenario", "load_scenario"),
+        },
+    )
 
 __all__ = ["Scenario", "SimulationResult", "load_scenario", "simulate"]

@@ -3,9 +3,29 @@ in-memory implementation; the SQLite one is in :mod:`tocsin.store.sqlite`."""
 
 from __future__ import annotations
 
-from tocsin.store.errors import StaleStateError, StoreError
-from tocsin.store.interfaces import DeliveryStore, EscalationRow, EscalationStore, IncidentChange, IncidentStore
-from tocsin.store.memory import InMemoryIncidentStore, InMemoryStore
+from typing import TYPE_CHECKING
+
+from tocsin._lazy import attach
+
+if TYPE_CHECKING:
+    from tocsin.store.errors import StaleStateError, StoreError
+    from tocsin.store.interfaces import DeliveryStore, EscalationRow, EscalationStore, IncidentChange, IncidentStore
+    from tocsin.store.memory import InMemoryIncidentStore, InMemoryStore
+else:
+    __getattr__, __dir__ = attach(
+        __name__,
+        {
+            "tocsin.store.errors": ("StaleStateError", "StoreError"),
+            "tocsin.store.interfaces": (
+                "DeliveryStore",
+                "EscalationRow",
+                "EscalationStore",
+                "IncidentChange",
+                "IncidentStore",
+            ),
+            "tocsin.store.memory": ("InMemoryIncidentStore", "InMemoryStore"),
+        },
+    )
 
 __all__ = [
     "DeliveryStore",
