@@ -1,24 +1,28 @@
 """structlog, configured once: human-readable on a terminal, JSON lines otherwise.
 
+structlog is imported when tocsin first logs, not when this module is: importing structlog (it loads rich
+too) would cost a command that never logs, such as ``tocsin check``, a tenth of a second. A logger from
+:func:`get_logger` is made on its first use, and :func:`configure_logging` takes effect as soon as structlog
+is loaded: at once when it is, else at tocsin's first log line.
+
 A traceback is always plain text, never rendered with its frames' locals: one request with a 400-deep payload,
 logged with a rich traceback of every frame's locals, once held the event loop (and every other request) for
 minutes. That holds before :func:`configure_logging` runs too, and when it never does (tocsin embedded in a
-program, the test suite): importing this module replaces structlog's default rich traceback formatter with the
-plain one, unless the program configured structlog first.
+program, the test suite): when structlog loads, or at this module's import if it is loaded already,
+structlog's default rich traceback formatter is replaced with the plain one, unless the program configured
+structlog first.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
+from types import ModuleType
 from typing import Any
-
-import structlog
 
 __all__ = ["configure_logging", "get_logger"]
 
-_configured = False
+_requested: tuple[bool | None, str] | None = None  # configure_logging's (json, level), kept until structlog loads
+_state = "waiting"  # then "defaults" (plain tracebacks, nothing requested yet) or "configured" (as requested)
 
 
 class _Stderr:
@@ -35,12 +39,70 @@ class _Stderr:
 def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
     """Configure structlog to write to stderr. ``json=None`` picks JSON unless stderr is a terminal.
 
-    Safe to call more than once: only the first call configures.
+    Safe to call more than once: only the first call's settings count. They apply at once when structlog is
+    loaded, else when tocsin first logs; a later call applies them if structlog has been loaded since (by a
+    plugin that imports it itself, say).
     """
-    global _configured
-    if _configured:
-        return
-    _configured = True
+    global _requested
+    if _requested is None:
+        _requested = (json, level)
+    if "structlog" in sys.modules:
+        _settle()
+
+
+def get_logger(**context: Any) -> Any:
+    """A structlog logger bound to ``context`` (``component=...`` names the part of tocsin that logs). It is
+    lazy: a logger made at import time loads structlog only when it first logs, and follows
+    :func:`configure_logging` even when that runs later."""
+    return _Logger(context)
+
+
+class _Logger:
+    """Stands in for ``structlog.get_logger(**context)`` until its first use, then hands every attribute to it."""
+
+    __slots__ = ("_context", "_logger")
+
+    def __init__(self, context: dict[str, Any]) -> None:
+        self._context = context
+        self._logger: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        logger = self._logger
+        if logger is None:
+            structlog = _structlog()
+            # structlog.get_logger(**values) keeps the values on a lazy proxy; .bind() on it would assemble the
+            # logger with the configuration of that moment, before configure_logging ran.
+            logger = self._logger = structlog.get_logger(**self._context)
+        return getattr(logger, name)
+
+    def __repr__(self) -> str:
+        return f"<tocsin logger {self._context!r}>"
+
+
+def _structlog() -> ModuleType:
+    """structlog, imported and configured (see the module's docs)."""
+    import structlog
+
+    _settle()
+    return structlog
+
+
+def _settle() -> None:
+    """Configure the loaded structlog as :func:`configure_logging` asked, or else with plain tracebacks."""
+    global _state
+    if _requested is not None and _state != "configured":
+        _state = "configured"
+        _configure(*_requested)
+    elif _state == "waiting":
+        _state = "defaults"
+        _plain_tracebacks_by_default()
+
+
+def _configure(json: bool | None, level: str) -> None:
+    import logging
+
+    import structlog
+
     use_json = (not sys.stderr.isatty()) if json is None else json
     # Tracebacks as plain text, never rendered with their locals (see the module's docs).
     if use_json:
@@ -63,6 +125,10 @@ def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
 def _plain_tracebacks_by_default() -> None:
     """structlog's default configuration, but with plain tracebacks (its default renders them with rich and
     every frame's locals); left alone when the program configured structlog already."""
+    import os
+
+    import structlog
+
     if structlog.is_configured():
         return
     colors = not os.environ.get("NO_COLOR") and (
@@ -80,12 +146,5 @@ def _plain_tracebacks_by_default() -> None:
     )
 
 
-_plain_tracebacks_by_default()
-
-
-def get_logger(**context: Any) -> Any:
-    """A structlog logger bound to ``context`` (``component=...`` names the part of tocsin that logs). It is
-    lazy: a logger made at import time follows :func:`configure_logging` even when that runs later."""
-    # structlog.get_logger(**values) keeps the values on a lazy proxy; .bind() on it would assemble the logger
-    # with the configuration of that moment, before configure_logging ran.
-    return structlog.get_logger(**context)
+if "structlog" in sys.modules:  # loaded already (by the program): nothing to save by waiting
+    _settle()

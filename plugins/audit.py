@@ -9,11 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import structlog
-
 from tocsin import DeliveryResult, EscalationState, Incident, Notification, hookimpl
+from tocsin.logs import get_logger
 
-_log = structlog.get_logger(audit=True)  # lazy: configured logging applies
+_log = get_logger(audit=True)  # lazy: structlog loads at the first line, and configured logging applies
 
 
 def _quiet() -> bool:

@@ -8,10 +8,6 @@ mail server never blocks the event loop; the server accepting the message counts
 
 from __future__ import annotations
 
-import asyncio
-import smtplib
-import ssl
-from email.message import EmailMessage
 from typing import Any, ClassVar
 
 import attrs
@@ -59,16 +55,23 @@ class EmailSettings:
 
 
 class EmailSender:
-    """Sends each page as one message (a fresh SMTP connection per message, in a thread)."""
+    """Sends each page as one message (a fresh SMTP connection per message, in a thread). smtplib and asyncio
+    are imported when the first page is sent: a command that only reads the config never loads them."""
 
     def __init__(self, settings: EmailSettings) -> None:
         self._settings = settings
 
     async def deliver(self, notification: Notification) -> DeliveryResult:
         """Hand the message to the SMTP server; ``ok`` when it accepted the recipient."""
+        import asyncio
+
         return await asyncio.to_thread(self._send, notification)
 
     def _send(self, notification: Notification) -> DeliveryResult:
+        import smtplib
+        import ssl
+        from email.message import EmailMessage
+
         settings = self._settings
         contact = notification.recipient.contact
         to = (

@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import attrs
-import structlog
 
 from tocsin import ChannelRegistrar, DeliveryResult, Notification, Urgency, hookimpl, urgencies_field
+from tocsin.logs import get_logger
 
 
 @attrs.frozen(kw_only=True)
@@ -25,7 +25,7 @@ class LogSender:
     """Writes one ``page`` line per notification."""
 
     def __init__(self) -> None:
-        self._log = structlog.get_logger(channel="log")
+        self._log = get_logger(channel="log")
 
     async def deliver(self, notification: Notification) -> DeliveryResult:
         """Log the page; always confirmed."""

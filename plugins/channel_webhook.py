@@ -12,15 +12,12 @@ are permanent. A webhook *target* reaches this channel with the URL as the recip
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import aiohttp
 import attrs
-import structlog
 
 from tocsin import (
     ChannelRegistrar,
@@ -32,12 +29,17 @@ from tocsin import (
     page_payload,
     urgencies_field,
 )
-from tocsin.delivery.webhook.post import OutcomeKind, make_session, post_json, redact_url
 from tocsin.delivery.webhook.signing import secret_bytes
 from tocsin.delivery.webhook.ssrf import validate_networks
+from tocsin.logs import get_logger
 from tocsin.validators import http_url, positive
 
-_log = structlog.get_logger(component="webhook")
+if TYPE_CHECKING:
+    import asyncio
+
+    import aiohttp
+
+_log = get_logger(component="webhook")
 
 
 def _secrets(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
@@ -77,7 +79,11 @@ def webhook_id(key: str) -> str:
 
 
 class WebhookSender:
-    """POSTs pages through one SSRF-guarded session (opened on first use in a loop, closed by ``aclose``)."""
+    """POSTs pages through one SSRF-guarded session (opened on first use in a loop, closed by ``aclose``).
+
+    aiohttp (and asyncio) are imported when the first page is sent: a command that only reads the config never
+    loads them.
+    """
 
     def __init__(self, settings: WebhookSettings) -> None:
         self._settings = settings
@@ -93,6 +99,8 @@ class WebhookSender:
 
     async def deliver(self, notification: Notification) -> DeliveryResult:
         """POST the payload once; the result says whether to retry, give up, or disable the endpoint."""
+        from tocsin.delivery.webhook.post import OutcomeKind, post_json, redact_url
+
         contact = notification.recipient.contact
         own = contact if isinstance(contact, WebhookContact) else None
         url = self.endpoint(notification)
@@ -122,6 +130,10 @@ class WebhookSender:
         )
 
     def _open(self) -> aiohttp.ClientSession:
+        import asyncio
+
+        from tocsin.delivery.webhook.post import make_session
+
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
             self._session = make_session(self._settings.allow_networks)  # a session belongs to one event loop
@@ -130,6 +142,8 @@ class WebhookSender:
 
     async def aclose(self) -> None:
         """Close the HTTP session."""
+        import asyncio
+
         if self._session is not None and self._loop is asyncio.get_running_loop():
             await self._session.close()
         self._session = None

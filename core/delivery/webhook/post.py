@@ -22,8 +22,9 @@ from aiohttp.abc import AbstractResolver
 from tocsin.delivery.retry import parse_retry_after
 from tocsin.delivery.urls import redact_url, scrub
 from tocsin.delivery.webhook.addresses import IPNetwork
+from tocsin.delivery.webhook.connector import GuardedConnector, make_connector
 from tocsin.delivery.webhook.signing import Secret, message_headers, webhook_headers
-from tocsin.delivery.webhook.ssrf import GuardedConnector, UnsafeDestination, make_connector
+from tocsin.delivery.webhook.ssrf import UnsafeDestination
 
 __all__ = ["OutcomeKind", "WebhookOutcome", "make_session", "post_json", "redact_url"]
 

@@ -8,40 +8,49 @@ are IPv6 addresses that wrap a refused IPv4 address (IPv4-mapped, NAT64, 6to4) o
 The check runs three times on the way to a socket: on the URL (scheme, credentials, literal or numeric hosts,
 metadata host names), on every address the resolver returns (refused ones are dropped; nothing left is an
 error), and on the address handed to ``connect()`` — aiohttp does not resolve a literal IP host, so this last
-check is what covers ``http://10.0.0.1/`` and friends.
+check is what covers ``http://10.0.0.1/`` and friends. The last two are :mod:`tocsin.delivery.webhook.connector`,
+the half of the guard that needs aiohttp.
 """
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from aiohttp import TCPConnector
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
-from yarl import URL
 
+from tocsin._lazy import attach
 from tocsin.delivery.webhook.addresses import METADATA_HOSTS, IPAddress, IPNetwork, is_metadata_endpoint, special_use
 from tocsin.errors import TocsinError
 from tocsin.models import FieldError
 
+if TYPE_CHECKING:
+    from yarl import URL
+
 __all__ = [
     "DestinationPolicy",
-    "GuardedConnector",
     "RefusedAddress",
-    "SafeResolver",
     "UnsafeDestination",
     "Verdict",
-    "guarded_socket_factory",
-    "make_connector",
     "parse_networks",
     "validate_networks",
 ]
 
-AddrInfo = tuple[int, int, int, str, tuple[Any, ...]]
+if not TYPE_CHECKING:
+    # The aiohttp half (the checking resolver, socket factory and connector) is in .connector, so that checking
+    # an allow-list in a config (validate_networks) does not load aiohttp; its names still import from here.
+    __getattr__, __dir__ = attach(
+        __name__,
+        {
+            "tocsin.delivery.webhook.connector": (
+                "GuardedConnector",
+                "SafeResolver",
+                "guarded_socket_factory",
+                "make_connector",
+            )
+        },
+    )
 
 
 class UnsafeDestination(TocsinError):
@@ -156,6 +165,8 @@ class DestinationPolicy:
 
         Host names are checked again on every address they resolve to, when the connection is made.
         """
+        from yarl import URL  # aiohttp's URL type, needed only here
+
         try:
             parsed = url if isinstance(url, URL) else URL(url)
         except (TypeError, ValueError) as exc:
@@ -170,79 +181,3 @@ class DestinationPolicy:
             raise UnsafeDestination(shown, "the URL carries credentials (user:password@); put secrets elsewhere")
         self.check_host(parsed.raw_host)
         return parsed
-
-
-class SafeResolver(AbstractResolver):
-    """A resolver that checks every answer: refused addresses are dropped; none left raises ``UnsafeDestination``."""
-
-    def __init__(self, policy: DestinationPolicy, resolver: AbstractResolver | None = None) -> None:
-        self.policy = policy
-        self._inner = resolver if resolver is not None else DefaultResolver()
-        self._owns_inner = resolver is None
-        self._closed = False
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        """Resolve ``host`` with the wrapped resolver and keep only the addresses the policy allows."""
-        self.policy.check_host(host)
-        answers = await self._inner.resolve(host, port, family)
-        kept: list[ResolveResult] = []
-        refused: list[str] = []
-        for answer in answers:
-            try:
-                verdict = self.policy.classify(answer["host"])
-            except ValueError:
-                refused.append(f"{answer['host']!r} (not an IP address)")
-                continue
-            if verdict.allowed:
-                kept.append(answer)
-            else:
-                refused.append(f"{verdict.address} ({verdict.reason})")
-        if not kept:
-            raise UnsafeDestination(host, "resolves only to refused addresses: " + "; ".join(refused))
-        return kept
-
-    async def close(self) -> None:
-        """Close the wrapped resolver if this one created it."""
-        if self._owns_inner and not self._closed:
-            self._closed = True
-            await self._inner.close()
-
-
-def guarded_socket_factory(policy: DestinationPolicy) -> Callable[[AddrInfo], socket.socket]:
-    """A ``socket_factory`` for ``aiohttp.TCPConnector``: checks the address about to be dialled, then opens it."""
-
-    def open_socket(addr_info: AddrInfo) -> socket.socket:
-        family, kind, proto, _, sockaddr = addr_info
-        try:
-            policy.check_address(str(sockaddr[0]))
-        except UnsafeDestination as exc:
-            raise RefusedAddress(exc.destination, exc.reason) from None
-        return socket.socket(family=family, type=kind, proto=proto)
-
-    return open_socket
-
-
-class GuardedConnector(TCPConnector):
-    """A ``TCPConnector`` that dials only what ``policy`` allows, whether the host is a name or a literal IP."""
-
-    def __init__(self, policy: DestinationPolicy, *, resolver: AbstractResolver | None = None, **kwargs: Any) -> None:
-        self.policy = policy
-        self._safe_resolver = SafeResolver(policy, resolver)
-        super().__init__(resolver=self._safe_resolver, socket_factory=guarded_socket_factory(policy), **kwargs)
-
-    async def close(self, *, abort_ssl: bool = False) -> None:
-        """Close the connections, then the resolver."""
-        try:
-            await super().close(abort_ssl=abort_ssl)
-        finally:
-            await self._safe_resolver.close()
-
-
-def make_connector(
-    allow_networks: Iterable[str | IPNetwork] = (), *, resolver: AbstractResolver | None = None, **kwargs: Any
-) -> GuardedConnector:
-    """A ``GuardedConnector`` for ``allow_networks``; ``resolver`` replaces DNS (tests inject a stub), ``kwargs`` go
-    to ``aiohttp.TCPConnector``. Call it inside a running event loop."""
-    return GuardedConnector(DestinationPolicy(allow_networks), resolver=resolver, **kwargs)
