@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tocsin.cli._app import app, load, out_console, user_errors
+from tocsin.cli._app import app, echo, load, user_errors
 
 
 @app.command()
@@ -14,8 +14,7 @@ from tocsin.cli._app import app, load, out_console, user_errors
 def check(config: Path = typer.Argument(..., help="The configuration file (YAML, TOML or JSON).")) -> None:
     """Validate CONFIG: exit 0 when it loads, else print one `FILE: $.path: message` line per fault."""
     _, loaded = load(config)
-    out_console.print(
+    echo(
         f"{config}: ok ({len(loaded.schedules)} schedules, {len(loaded.policies)} policies, "
-        f"{len(loaded.rules)} rules, {len(loaded.teams)} teams)",
-        markup=False,
+        f"{len(loaded.rules)} rules, {len(loaded.teams)} teams)"
     )

@@ -5,15 +5,15 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.measure import Measurement
-from rich.table import Table
 
-from tocsin.cli._app import UserError, app, emit_json, load, out_console, user_errors
-from tocsin.clock import SystemClock
-from tocsin.schedules.resolver import ScheduleResolver, compile_schedule
+from tocsin.cli._app import UserError, app, echo, emit_json, load, user_errors
+from tocsin.cli._tables import Table, show
+
+if TYPE_CHECKING:
+    from tocsin.schedules.resolver import ScheduleResolver
 
 DEFAULT_SPAN = timedelta(days=7)
 
@@ -33,16 +33,6 @@ def _when(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def _print(table: Table) -> None:
-    """Print ``table`` without cutting cells short: addresses and times are never shown with an ellipsis."""
-    needed = Measurement.get(out_console, out_console.options.update(max_width=1000), table).maximum
-    if needed <= out_console.width:
-        out_console.print(table)
-        return
-    wide = Console(file=out_console.file, width=needed, highlight=False, force_terminal=out_console.is_terminal)
-    wide.print(table)
-
-
 @app.command("oncall")
 @user_errors
 def oncall(
@@ -60,6 +50,9 @@ def oncall(
 
     Times without a UTC offset are read in the schedule's time zone; output times carry their offset.
     """
+    from tocsin.clock import SystemClock
+    from tocsin.schedules.resolver import compile_schedule
+
     if sum((shifts, gaps, ical)) > 1:
         raise UserError("choose one of --shifts, --gaps and --ical")
     plugins, loaded = load(config)
@@ -93,14 +86,12 @@ def _show_oncall(resolver: ScheduleResolver, instant: datetime, as_json: bool) -
     title = f"{schedule.name or schedule.id} at {_when(instant)}"
     if not entries:
         fallback = f"; fallback: {resolver.fallback.type}" if resolver.fallback is not None else ""
-        out_console.print(f"{title}: nobody is on call{fallback}", markup=False)
+        echo(f"{title}: nobody is on call{fallback}")
         return
-    table = Table(title=title)
-    for column in ("user", "layer", "from", "until"):
-        table.add_column(column)
+    table = Table(title, ("user", "layer", "from", "until"))
     for entry in entries:
         table.add_row(entry.user, entry.layer, _when(entry.shift_start), _when(entry.shift_end))
-    _print(table)
+    show(table)
 
 
 def _show_shifts(resolver: ScheduleResolver, low: datetime, high: datetime, as_json: bool) -> None:
@@ -108,12 +99,11 @@ def _show_shifts(resolver: ScheduleResolver, low: datetime, high: datetime, as_j
     if as_json:
         emit_json({"schedule": resolver.schedule.id, "shifts": [shift.as_dict() for shift in found]})
         return
-    table = Table(title=f"{resolver.schedule.name or resolver.schedule.id}: shifts {_when(low)} to {_when(high)}")
-    for column in ("user", "layer", "start", "end"):
-        table.add_column(column)
+    name = resolver.schedule.name or resolver.schedule.id
+    table = Table(f"{name}: shifts {_when(low)} to {_when(high)}", ("user", "layer", "start", "end"))
     for shift in found:
         table.add_row(shift.user, shift.layer, _when(shift.start), _when(shift.end))
-    _print(table)
+    show(table)
 
 
 def _show_gaps(resolver: ScheduleResolver, low: datetime, high: datetime, as_json: bool) -> None:
@@ -123,11 +113,9 @@ def _show_gaps(resolver: ScheduleResolver, low: datetime, high: datetime, as_jso
         return
     name = resolver.schedule.name or resolver.schedule.id
     if not found:
-        out_console.print(f"{name}: someone is on call from {_when(low)} to {_when(high)}", markup=False)
+        echo(f"{name}: someone is on call from {_when(low)} to {_when(high)}")
         return
-    table = Table(title=f"{name}: nobody on call")
-    for column in ("start", "end"):
-        table.add_column(column)
+    table = Table(f"{name}: nobody on call", ("start", "end"))
     for gap in found:
         table.add_row(_when(gap.start), _when(gap.end))
-    _print(table)
+    show(table)

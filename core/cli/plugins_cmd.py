@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 
-from tocsin.cli._app import app, emit_json, load_plugin_set, out_console, user_errors
-from tocsin.manager import Plugins
-from tocsin.registry import EXTENSION_POINTS
+from tocsin.cli._app import app, echo, emit_json, load_plugin_set, user_errors
+from tocsin.cli._tables import Table, show
+
+if TYPE_CHECKING:
+    from tocsin.manager import Plugins
 
 
 def describe_plugins(plugins: Plugins) -> dict[str, Any]:
@@ -28,17 +29,17 @@ def describe_plugins(plugins: Plugins) -> dict[str, Any]:
 @user_errors
 def plugins_command(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List the loaded plugins and every operator, extractor, action, rotation, target, channel and source."""
+    from tocsin.registry import EXTENSION_POINTS
+
     document = describe_plugins(load_plugin_set())
     if as_json:
         emit_json(document)
         return
-    table = Table(title="tocsin extension points")
-    for column in ("kind", "name", "plugin"):
-        table.add_column(column)
+    table = Table("tocsin extension points", ("kind", "name", "plugin"))
     for point in EXTENSION_POINTS:
         for name, entry in document[point.key].items():
             table.add_row(point.key, name, entry["plugin"])
-    out_console.print(table)
+    show(table)
     for plugin in document["plugins"]:
         dist = f" ({plugin['distribution']} {plugin['version']})" if plugin["distribution"] else ""
-        out_console.print(f"plugin {plugin['name']}{dist}", markup=False)
+        echo(f"plugin {plugin['name']}{dist}")

@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from tocsin.cli._app import app, emit_json, load, out_console, user_errors
-from tocsin.config import read_document
-from tocsin.incidents import incident_from_json, incident_to_json
-from tocsin.routing.actions import RoutingResult
-from tocsin.routing.explain import RoutingExplanation, condition_json
-from tocsin.routing.policies import select_policy
-from tocsin.routing.router import RoutingRuleEvaluator
+from tocsin.cli._app import app, echo, emit_json, load, user_errors
+from tocsin.cli._tables import Table, show
+
+if TYPE_CHECKING:
+    from tocsin.routing.actions import RoutingResult
+    from tocsin.routing.explain import RoutingExplanation
 
 
 @app.command("route")
@@ -31,6 +28,11 @@ def route(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Route the incident in INCIDENT_FILE through CONFIG's rules and show the result and the chosen policy."""
+    from tocsin.config import read_document
+    from tocsin.incidents import incident_from_json, incident_to_json
+    from tocsin.routing.policies import select_policy
+    from tocsin.routing.router import RoutingRuleEvaluator
+
     plugins, loaded = load(config)
     incident = incident_from_json(read_document(incident_file), source=str(incident_file))
     evaluator = RoutingRuleEvaluator(plugins.registry, loaded.rules)
@@ -55,38 +57,35 @@ def route(
 
 def _show_result(result: RoutingResult, policy_id: str | None) -> None:
     if result.matched:
-        matched = Table(title="matched rules (evaluation order)")
-        for column in ("#", "rule", "priority", "stop"):
-            matched.add_column(column)
+        matched = Table("matched rules (evaluation order)", ("#", "rule", "priority", "stop"))
         for number, rule in enumerate(result.matched, start=1):
-            matched.add_row(str(number), Text(rule.name), str(rule.priority), "yes" if rule.stop else "")
-        out_console.print(matched)
+            matched.add_row(str(number), rule.name, str(rule.priority), "yes" if rule.stop else "")
+        show(matched)
     else:
-        out_console.print("no rule matched", markup=False)
+        echo("no rule matched")
     if result.effects:
-        effects = Table(title="actions")
-        for column in ("rule", "action", "status", "detail"):
-            effects.add_column(column)
+        effects = Table("actions", ("rule", "action", "status", "detail"))
         for effect in result.effects:
-            effects.add_row(Text(effect.rule), Text(effect.action), effect.status, Text(effect.detail))
-        out_console.print(effects)
+            effects.add_row(effect.rule, effect.action, effect.status, effect.detail)
+        show(effects)
     incident = result.incident
     labels = ", ".join(f"{key}={value}" for key, value in incident.labels.items()) or "-"
-    out_console.print(f"severity: {incident.severity.value}", markup=False)
-    out_console.print(f"assignees: {', '.join(incident.assignees) or '-'}", markup=False)
-    out_console.print(f"labels: {labels}", markup=False)
-    out_console.print(f"notify: {', '.join(result.notify_channels) or '-'}", markup=False)
+    echo(f"severity: {incident.severity.value}")
+    echo(f"assignees: {', '.join(incident.assignees) or '-'}")
+    echo(f"labels: {labels}")
+    echo(f"notify: {', '.join(result.notify_channels) or '-'}")
     if result.suppress_minutes is not None:
-        out_console.print(f"suppressed for {result.suppress_minutes} minutes", markup=False)
-    out_console.print(f"policy: {policy_id or '(none applies)'}", markup=False)
+        echo(f"suppressed for {result.suppress_minutes} minutes")
+    echo(f"policy: {policy_id or '(none applies)'}")
 
 
 def _show_explanation(explanation: RoutingExplanation) -> None:
+    from tocsin.routing.explain import condition_json
+
     for entry in explanation.rules:
         verdict = "MATCHED" if entry.matched else "no match"
-        table = Table(title=Text(f"{entry.rule.name} (priority {entry.rule.priority}): {verdict} - {entry.reason}"))
-        for column in ("field", "operator", "expected", "value", "result"):
-            table.add_column(column)
+        title = f"{entry.rule.name} (priority {entry.rule.priority}): {verdict} - {entry.reason}"
+        table = Table(title, ("field", "operator", "expected", "value", "result"))
         for condition in entry.conditions:
             shown = condition_json(condition)
             value = "(missing)" if shown["missing"] else _text(shown["value"])
@@ -94,11 +93,10 @@ def _show_explanation(explanation: RoutingExplanation) -> None:
             if condition.error:
                 outcome += f" ({condition.error})"
             expected = "" if shown["expected"] is None else _text(shown["expected"])
-            cells = (condition.field, condition.operator, expected, value, outcome)
-            table.add_row(*(Text(cell) for cell in cells))
-        out_console.print(table)
+            table.add_row(condition.field, condition.operator, expected, value, outcome)
+        show(table)
         for effect in entry.effects:
-            out_console.print(f"  {effect.action}: {effect.status}: {effect.detail}", markup=False)
+            echo(f"  {effect.action}: {effect.status}: {effect.detail}")
 
 
 def _text(value: Any) -> str:

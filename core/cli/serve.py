@@ -6,41 +6,13 @@ flight are awaited, and the store is closed; the exit code is then 0.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import errno
-import signal
 import socket
-from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 
 import typer
-import uvicorn
 
-from tocsin.cli._app import UserError, app, err_console, load, user_errors
-from tocsin.server import create_app
-
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server, stopping gracefully on SIGINT/SIGTERM without re-raising the signal afterwards."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Turn SIGINT and SIGTERM into a graceful stop (a second SIGINT forces it) while serving."""
-        previous = {sig: signal.signal(sig, self._stop) for sig in _SIGNALS}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-    def _stop(self, sig: int, frame: FrameType | None) -> None:
-        if self.should_exit and sig == signal.SIGINT:
-            self.force_exit = True
-        self.should_exit = True
+from tocsin.cli._app import UserError, app, echo, load, user_errors
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -72,6 +44,13 @@ def serve(
     port: int | None = typer.Option(None, "--port", help="The TCP port (default: server.port, 8080)."),
 ) -> None:
     """Serve the HTTP API for CONFIG, run its escalations and deliver its notifications until stopped."""
+    import asyncio
+
+    import uvicorn
+
+    from tocsin.cli._uvicorn import GracefulServer
+    from tocsin.server import create_app
+
     plugins, loaded = load(config)
     host = host if host is not None else loaded.server.host
     port = port if port is not None else loaded.server.port
@@ -85,16 +64,16 @@ def serve(
         raise
     bound_host, bound_port = sock.getsockname()[:2]
     storage = application.state.service.storage.name
-    server = _Server(uvicorn.Config(application, lifespan="on", log_level="warning", access_log=False))
+    server = GracefulServer(uvicorn.Config(application, lifespan="on", log_level="warning", access_log=False))
     where = f"http://{_host(bound_host)}:{bound_port}"
-    err_console.print(f"tocsin: serving {where} (storage: {storage}, auth: {loaded.server.auth.value})", markup=False)
+    echo(f"tocsin: serving {where} (storage: {storage}, auth: {loaded.server.auth.value})", err=True)
     try:
         asyncio.run(server.serve(sockets=[sock]))
     finally:
         sock.close()
     if not server.started:
         raise UserError("the server stopped before it started serving (see the log above)")
-    err_console.print("tocsin stopped", markup=False)
+    echo("tocsin stopped", err=True)
 
 
 def _host(address: str) -> str:

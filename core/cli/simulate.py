@@ -6,13 +6,14 @@ Nothing is delivered: the timeline says what would be sent, to whom, through whi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from tocsin.cli._app import app, emit_json, load, out_console, user_errors
-from tocsin.simulation.runner import SimulationResult, simulate
-from tocsin.simulation.scenario import load_scenario
+from tocsin.cli._app import app, echo, emit_json, load, user_errors
+
+if TYPE_CHECKING:
+    from tocsin.simulation.runner import SimulationResult
 
 
 @app.command("simulate")
@@ -23,6 +24,9 @@ def simulate_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON: {timeline, status}."),
 ) -> None:
     """Run SCENARIO_FILE against CONFIG on a virtual clock and show every page and lifecycle event."""
+    from tocsin.simulation.runner import simulate
+    from tocsin.simulation.scenario import load_scenario
+
     plugins, loaded = load(config)
     result = simulate(load_scenario(scenario_file), loaded, plugins)
     if as_json:
@@ -33,10 +37,10 @@ def simulate_command(
 
 def show_timeline(result: SimulationResult) -> None:
     """Print the timeline, one line per entry, and the final status."""
-    out_console.print(f"{result.scenario.name} (from {result.scenario.start.isoformat()})", markup=False)
+    echo(f"{result.scenario.name} (from {result.scenario.start.isoformat()})")
     for entry in result.timeline:
-        out_console.print(_line(entry), markup=False)
-    out_console.print(f"status: {result.status or 'no escalation'}", markup=False)
+        echo(_line(entry))
+    echo(f"status: {result.status or 'no escalation'}")
 
 
 def _line(entry: dict[str, Any]) -> str:

@@ -7,10 +7,8 @@ from typing import Any
 
 import typer
 
-from tocsin.cli._app import app, err_console, load, out_console, user_errors
+from tocsin.cli._app import app, echo, load, user_errors
 from tocsin.errors import ConfigError
-from tocsin.simulation.runner import compare, describe_page, simulate
-from tocsin.simulation.scenario import load_scenario
 
 
 @app.command("test")
@@ -20,6 +18,9 @@ def test_command(
     config: Path = typer.Option(..., "--config", help="The configuration file (YAML, TOML or JSON)."),
 ) -> None:
     """Run each scenario against CONFIG and compare what would be paged with its expectations."""
+    from tocsin.simulation.runner import compare, describe_page, simulate
+    from tocsin.simulation.scenario import load_scenario
+
     plugins, loaded = load(config)
     failed = 0
     for path in scenario_files:
@@ -27,24 +28,24 @@ def test_command(
             scenario = load_scenario(path)
         except ConfigError as exc:
             failed += 1
-            err_console.print(f"ERROR {path}", markup=False)
-            err_console.print(str(exc), markup=False)
+            echo(f"ERROR {path}", err=True)
+            echo(str(exc), err=True)
             continue
         result = simulate(scenario, loaded, plugins)
         differences = compare(result)
         if not differences:
-            out_console.print(f"PASS {scenario.name} ({path}): {len(result.pages())} page(s)", markup=False)
+            echo(f"PASS {scenario.name} ({path}): {len(result.pages())} page(s)")
             continue
         failed += 1
-        out_console.print(f"FAIL {scenario.name} ({path})", markup=False)
+        echo(f"FAIL {scenario.name} ({path})")
         for line in differences:
-            out_console.print(f"  {line}", markup=False)
-        out_console.print("  pages sent:", markup=False)
+            echo(f"  {line}")
+        echo("  pages sent:")
         pages: list[dict[str, Any] | None] = [*result.pages()] or [None]
         for page in pages:
-            out_console.print(f"    {describe_page(page) if page else '(none)'}", markup=False)
-        out_console.print(f"  final status: {result.status or 'no escalation'}", markup=False)
+            echo(f"    {describe_page(page) if page else '(none)'}")
+        echo(f"  final status: {result.status or 'no escalation'}")
     total = len(scenario_files)
-    out_console.print(f"{total - failed} passed, {failed} failed", markup=False)
+    echo(f"{total - failed} passed, {failed} failed")
     if failed:
         raise typer.Exit(1)
