@@ -12,11 +12,10 @@ inline flags, nothing inside groups or classes, nothing optional.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable
 from typing import Any
-
-import regex
 
 from tocsin import OperatorRegistrar, hookimpl
 
@@ -27,11 +26,13 @@ MIN_LITERAL_CHARS = 3
 
 _PLAIN = frozenset(string.ascii_letters + string.digits + " _-:/,=@#%!;<>~&'\"")
 _ESCAPED_SELF = frozenset(string.punctuation + " ")
-_INLINE_FLAGS = regex.compile(r"\(\?[A-Za-z0-9^-]*\)")
+_INLINE_FLAGS = re.compile(r"\(\?[A-Za-z0-9^-]*\)")
 
 
 def compile_matches(expected: Any) -> Callable[[Any], bool]:
     """``test(actual)``: ``actual`` is a string in which the pattern is found (``regex.search``)."""
+    import regex  # loaded with the first pattern: checking a config without one never loads it
+
     if not isinstance(expected, str):
         raise ValueError(f"'matches' needs a regular expression (a string), got {expected!r}")
     if len(expected) > MAX_PATTERN_CHARS:
