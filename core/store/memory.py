@@ -8,6 +8,7 @@ a restart. :mod:`tocsin.store.sqlite.store` keeps the same promises on disk.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections import Counter
 from collections.abc import Sequence
@@ -91,6 +92,9 @@ class InMemoryStore(UnitOfWork):
         self._dead: list[str] = []  # keys in the order they were given up
         self._disabled: dict[tuple[str, str], str] = {}
         self._leases: dict[str, tuple[str, datetime]] = {}  # incident id -> (owner, lease end) of due work
+        # Open rows by due time, for claim_due: (next_due, escalation id, incident id). An entry whose row has
+        # since changed is dropped when it comes to the top (the row's own entry was pushed when it was written).
+        self._due: list[tuple[int, str, str]] = []
         self._round_robin: dict[tuple[str, int], int] = {}  # (policy id, level) -> rotations started
 
     # --- escalations -------------------------------------------------------------------------------------
@@ -125,6 +129,7 @@ class InMemoryStore(UnitOfWork):
                 f"{expected_version}, found {found}"
             )
         self._rows[row.incident_id] = row
+        self._index_due(row)
         self._leases.pop(row.incident_id, None)
         journal = self._events.setdefault(row.escalation_id, [])
         written = len(journal)
@@ -136,6 +141,7 @@ class InMemoryStore(UnitOfWork):
                 self._rows.pop(row.incident_id, None)
             else:
                 self._rows[row.incident_id] = held
+                self._index_due(held)
             del journal[written:]
             self._remove(fresh)
 
@@ -143,20 +149,43 @@ class InMemoryStore(UnitOfWork):
         return fresh
 
     def claim_due(self, now: datetime, *, owner: str, lease_seconds: float, limit: int = 100) -> list[EscalationRow]:
-        """Open escalations due by ``now`` and not leased to another owner, leased to ``owner``, earliest first."""
+        """Open escalations due by ``now`` and not leased to another owner, leased to ``owner``, earliest first.
+        Found by the due-time heap: the cost follows what is due, not how many escalations are open."""
         cut = to_micros(now)
         until = now + timedelta(seconds=lease_seconds)
-        due = sorted(
-            (
-                row
-                for row in self._rows.values()
-                if row.is_open and row.next_due is not None and row.next_due <= cut and self._free(row, owner, now)
-            ),
-            key=lambda row: (row.next_due, row.escalation_id),
-        )[:limit]
+        heap = self._due
+        rows = self._rows
+        due: list[EscalationRow] = []
+        held_elsewhere: list[tuple[int, str, str]] = []
+        taken: set[str] = set()
+        while heap and heap[0][0] <= cut and len(due) < limit:
+            entry = heapq.heappop(heap)
+            next_due, escalation_id, incident_id = entry
+            row = rows.get(incident_id)
+            if (
+                row is None
+                or not row.is_open
+                or row.next_due != next_due
+                or row.escalation_id != escalation_id
+                or incident_id in taken
+            ):
+                continue  # an entry of an earlier version of the row (or a duplicate): the row has its own
+            if not self._free(row, owner, now):
+                held_elsewhere.append(entry)
+                continue
+            taken.add(incident_id)
+            due.append(row)
+        for entry in held_elsewhere:
+            heapq.heappush(heap, entry)
         for row in due:
             self._leases[row.incident_id] = (owner, until)
+            assert row.next_due is not None
+            heapq.heappush(heap, (row.next_due, row.escalation_id, row.incident_id))  # due until it is stepped
         return due
+
+    def _index_due(self, row: EscalationRow) -> None:
+        if row.is_open and row.next_due is not None:
+            heapq.heappush(self._due, (row.next_due, row.escalation_id, row.incident_id))
 
     def _free(self, row: EscalationRow, owner: str, now: datetime) -> bool:
         lease = self._leases.get(row.incident_id)

@@ -205,6 +205,14 @@ class SQLiteStore(SQLiteOutbox):
         """Open escalations due by ``now`` and not leased to another owner, leased to ``owner``, earliest first."""
         at = to_micros(now)
         until = to_micros(now + timedelta(seconds=lease_seconds))
+        with self.database.reading() as connection:  # mostly nothing is due: then no write lock is taken
+            if (
+                connection.execute(
+                    f"SELECT 1 FROM escalations WHERE {_OPEN} AND next_due <= ? LIMIT 1", (at,)
+                ).fetchone()
+                is None
+            ):
+                return []
         with self.database.transaction() as connection:
             found = connection.execute(
                 f"SELECT seq, {_ROW_COLUMNS} FROM escalations WHERE {_OPEN} AND next_due <= ? "
