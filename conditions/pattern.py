@@ -177,4 +177,4 @@ def _skip_class(pattern: str, index: int) -> int | None:
 @hookimpl
 def tocsin_register_operators(register: OperatorRegistrar) -> None:
     """Register ``matches``; it costs more than the others, so rules test it after them."""
-    register("matches", compile_matches, cost=8)
+    register("matches", compile_matches, cost=8, slow=True)

@@ -39,7 +39,9 @@ def tocsin_register_operators(register: OperatorRegistrar) -> None:
     :param register: call ``register("starts_with", compile)`` for each operator. ``compile(expected)``
         receives the rule's value when the rule loads, raises ``ValueError`` with a readable message if it
         is unusable, and returns ``test(actual) -> bool``. ``actual`` is ``tocsin.MISSING`` when the
-        incident lacks the field. Pass ``takes_value=False`` for operators such as ``exists``.
+        incident lacks the field. Pass ``takes_value=False`` for operators such as ``exists``, and
+        ``slow=True`` for one whose test may run until a timeout of its own (a regular expression): the server
+        then routes in a worker thread.
     """
 
 

@@ -79,6 +79,10 @@ class OperatorSpec:
     ``keys(expected)``, when given, lets the rule index look rules up instead of scanning them: it returns
     the ``tocsin.values.index_key`` of every actual value for which the test is true (and for no other), or
     None when it cannot say. ``cost`` orders a rule's conditions: cheaper ones are tested first.
+
+    ``slow=True`` says a test may take long (up to a timeout of its own, as a regular expression that
+    backtracks): ``tocsin serve`` then runs routing in a worker thread, so that it holds up no other request.
+    Rules without a slow operator are routed in place (a thread hop costs more than most rules).
     """
 
     name: str
@@ -86,6 +90,7 @@ class OperatorSpec:
     takes_value: bool = True
     keys: Callable[[Any], Iterable[Hashable] | None] | None = None
     cost: int = 1
+    slow: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -272,10 +277,12 @@ class OperatorRegistrar(_Registrar):
         replace: bool = False,
         keys: Callable[[Any], Iterable[Hashable] | None] | None = None,
         cost: int = 1,
+        slow: bool = False,
     ) -> None:
         """Register operator ``name``; ``compile(expected)`` returns the predicate over the actual value.
-        ``keys`` and ``cost`` are optional hints for the rule index and condition order (see OperatorSpec)."""
-        spec = OperatorSpec(name=name, compile=compile, takes_value=takes_value, keys=keys, cost=cost)
+        ``keys`` and ``cost`` are optional hints for the rule index and condition order; ``slow`` says a test
+        may run until a timeout of its own (see OperatorSpec)."""
+        spec = OperatorSpec(name=name, compile=compile, takes_value=takes_value, keys=keys, cost=cost, slow=slow)
         self._registry.operators.add(name, spec, plugin=self.plugin, replace=replace)
 
 

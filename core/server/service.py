@@ -2,8 +2,8 @@
 operations the endpoints call, each checking everything before it writes anything.
 
 Handlers run in the event loop's thread (never in a thread pool), like the engine's monitor, so the engine
-and the stores see one caller at a time. Only routing, which reads neither, runs in a worker thread (see
-:mod:`.offload`): a slow regex condition holds up no other request.
+and the stores see one caller at a time. Only routing, which reads neither, runs in a worker thread when a
+rule has a slow condition (see :mod:`.offload`): a slow regex condition holds up no other request.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class Service:
         """Dedup, route and escalate the incident in ``document``; 422 before anything is written when the
         document is not a valid incident, 409 when its ``id`` names an incident that is already closed. A
         retry with an ``idempotency_key`` already used answers with what the first attempt made. The rules
-        run in a worker thread; the rest in the event loop."""
+        run in a worker thread when one has a slow condition; the rest in the event loop."""
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_ID_LENGTH:
             raise invalid([("Idempotency-Key", f"must be 1 to {MAX_ID_LENGTH} characters")], location="header")
         if not isinstance(document, dict):
