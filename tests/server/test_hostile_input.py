@@ -436,6 +436,12 @@ def test_health_stays_fast_while_incidents_are_routed_with_a_backtracking_regex(
     assert all(entry["log_level"] == "warning" for entry in logs if entry["event"] == "routing.condition_timed_out")
 
 
+def test_only_rules_with_a_slow_condition_are_routed_in_a_worker_thread(backtracking):
+    plain = make_server(DOCUMENT).app.state.service.routing
+    assert plain.offloads is False  # equals and in: routed in place, where a thread hop would cost more
+    assert backtracking.app.state.service.routing.offloads is True  # matches is registered slow
+
+
 # --- logs --------------------------------------------------------------------------------------------
 
 
