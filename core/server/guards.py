@@ -4,8 +4,11 @@ infinity), and instants at the edges of the calendar. Each check is linear in th
 
 from __future__ import annotations
 
+import collections.abc
+import functools
 import math
 import re
+import typing
 from array import array
 from datetime import datetime
 from itertools import accumulate
@@ -170,9 +173,39 @@ def instant_faults(value: Any, document: Any, path: str = "$") -> list[tuple[str
                 faults.append((where, str(exc)))
         elif attrs.has(type(item)):
             raw = written if isinstance(written, dict) else {}
-            for field in reversed(attrs.fields(type(item))):
-                pending.append((f"{where}.{field.name}", getattr(item, field.name), raw.get(field.name)))
+            for name in reversed(_instant_fields(type(item))):
+                pending.append((f"{where}.{name}", getattr(item, name), raw.get(name)))
         elif isinstance(item, (list, tuple)):
             raw_items = written if isinstance(written, list) and len(written) == len(item) else [None] * len(item)
             pending.extend(reversed([(f"{where}[{n}]", member, raw_items[n]) for n, member in enumerate(item)]))
     return faults
+
+
+@functools.cache
+def _instant_fields(cls: type) -> tuple[str, ...]:
+    """The fields of the attrs class ``cls`` whose type may hold a date-time (the others need no look)."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # a type that cannot be resolved here: look at every field
+        return tuple(field.name for field in attrs.fields(cls))
+    return tuple(field.name for field in attrs.fields(cls) if _may_hold_instant(hints.get(field.name, Any), set()))
+
+
+def _may_hold_instant(kind: Any, seen: set[type]) -> bool:
+    if kind is datetime or kind is Any:
+        return True
+    if isinstance(kind, type) and attrs.has(kind):
+        if kind in seen:
+            return False
+        seen.add(kind)
+        try:
+            hints = typing.get_type_hints(kind)
+        except Exception:
+            return True
+        return any(_may_hold_instant(hints.get(field.name, Any), seen) for field in attrs.fields(kind))
+    origin = typing.get_origin(kind)
+    if origin is None:
+        return False  # str, int, an enum: never a date-time
+    if origin in (dict, collections.abc.Mapping):
+        return False  # the guard looks into lists and attrs objects, not mappings
+    return any(_may_hold_instant(arg, seen) for arg in typing.get_args(kind) if arg is not Ellipsis)
