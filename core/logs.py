@@ -15,7 +15,9 @@ structlog first.
 
 from __future__ import annotations
 
+import atexit
 import sys
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -25,15 +27,59 @@ _requested: tuple[bool | None, str] | None = None  # configure_logging's (json, 
 _state = "waiting"  # then "defaults" (plain tracebacks, nothing requested yet) or "configured" (as requested)
 
 
-class _Stderr:
-    """Writes to whatever ``sys.stderr`` is when a line is written, not what it was when logging was set up
-    (a test runner or an embedding program may replace it, and close the one it replaced)."""
+class _LineSink:
+    """structlog's final logger: each event a line on ``sys.stderr`` (whatever it is when the line is written:
+    a test runner or an embedding program may replace it, and close the one it replaced).
 
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
+    In a running asyncio loop the lines are gathered and written, with one flush, when the loop has done what
+    it is doing — a request that logs five lines costs one write, not five flushed ones. Elsewhere (the CLI, a
+    worker thread) each line is written at once.
+    """
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def msg(self, message: str) -> None:
+        loop = _running_loop()
+        if loop is None:
+            self._write(message + "\n")
+            return
+        with self._lock:
+            self._lines.append(message)
+            first = len(self._lines) == 1
+        if first:
+            loop.call_soon(self.flush)
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
 
     def flush(self) -> None:
-        sys.stderr.flush()
+        """Write the lines gathered so far."""
+        with self._lock:
+            lines, self._lines = self._lines, []
+        if lines:
+            self._write("\n".join(lines) + "\n")
+
+    @staticmethod
+    def _write(text: str) -> None:
+        stream = sys.stderr
+        if stream is not None:
+            stream.write(text)
+            stream.flush()
+
+
+def _running_loop() -> Any:
+    asyncio = sys.modules.get("asyncio")  # never imported for this: the CLI's commands run without it
+    if asyncio is None:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+_SINK = _LineSink()
+atexit.register(_SINK.flush)
 
 
 def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
@@ -117,7 +163,7 @@ def _configure(json: bool | None, level: str) -> None:
             *rendering,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
+        logger_factory=lambda *args: _SINK,
         cache_logger_on_first_use=True,
     )
 
