@@ -254,8 +254,9 @@ class EscalationEngine:
         run = Run(f"{incident.id}#{_serial(previous) + 1}", incident, plan, now, now + hold)
         run.announce = tuple(announce)
         events = [EscalationEvent(at=from_micros(now), kind="started", detail=f"policy {policy_id}")]
-        self._transitions.step(run, now, None, events, [("started", {})])
-        return self._transitions.view(run)
+        written: list[Notification] = []
+        self._transitions.step(run, now, None, events, [("started", {})], written=written)
+        return self._transitions.view_new(run, written, events)
 
     @_unit_of_work
     def notify(self, incident: Incident, recipients: Sequence[Recipient]) -> list[Notification]:

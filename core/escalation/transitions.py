@@ -9,7 +9,7 @@ commit succeeds are the new notifications queued in the outbox and the observers
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from tocsin.delivery.outbox import Outbox
@@ -19,7 +19,9 @@ from tocsin.escalation.plan import Plan, Run, state_from_row
 from tocsin.instants import MICROS_PER_SECOND, from_micros
 from tocsin.logs import get_logger
 from tocsin.models import (
+    Delivery,
     DeliveryResult,
+    DeliveryStatus,
     EscalationEvent,
     EscalationPolicy,
     EscalationState,
@@ -35,6 +37,7 @@ __all__ = ["Hooks", "Transitions"]
 _log = get_logger(component="escalation")
 _ACTIVE = EscalationStatus.ACTIVE
 _ACKNOWLEDGED = EscalationStatus.ACKNOWLEDGED
+_PENDING = DeliveryStatus.PENDING
 _FIRST_RETRY = MICROS_PER_SECOND  # a step that failed on a store fault is first retried this much later
 Hooks = list[tuple[str, dict[str, Any]]]  # (observer short name, arguments besides ``state``)
 
@@ -70,10 +73,11 @@ class Transitions:
         events: list[EscalationEvent],
         hooks: Hooks,
         manual: bool = False,
+        written: list[Notification] | None = None,
     ) -> int:
         """One transition at ``now``: fire what is due, complete if nothing follows, commit, schedule, tell
-        observers. ``expected`` is the version the change was made on (None: a new escalation). Returns the
-        levels fired."""
+        observers. ``expected`` is the version the change was made on (None: a new escalation); ``written``,
+        when given, receives the notifications the commit added to the outbox. Returns the levels fired."""
         notifications: list[Notification] = []
         firings = self._firer.collect(run, now, events, manual)
         now_dt = from_micros(now)
@@ -97,6 +101,8 @@ class Transitions:
             # the change be seen.
             store.after_rollback(lambda: self.reload(incident_id))
             fresh = store.commit(run.to_row(), expected_version=expected, notifications=notifications, events=events)
+            if written is not None:
+                written.extend(fresh)
             store.after_commit(lambda: self._committed(run, fresh, now, hooks))
         return fired
 
@@ -165,6 +171,17 @@ class Transitions:
         """The full state of an escalation, with its deliveries and journal."""
         is_open = run.status is _ACTIVE or run.status is _ACKNOWLEDGED
         return self.view_row(run.to_row(), run.next_level() if is_open else None)
+
+    def view_new(self, run: Run, written: Sequence[Notification], events: Sequence[EscalationEvent]) -> EscalationState:
+        """The full state of an escalation that was just started, from what its first step wrote (its
+        notifications, all pending, and its journal) rather than read back from the store."""
+        is_open = run.status is _ACTIVE or run.status is _ACKNOWLEDGED
+        return state_from_row(
+            run.to_row(),
+            run.next_level() if is_open else None,
+            deliveries=tuple(Delivery(notification=notification, status=_PENDING) for notification in written),
+            events=tuple(events),
+        )
 
     def view_row(self, row: EscalationRow, next_level: int | None = None) -> EscalationState:
         """The full state of a stored escalation."""

@@ -95,7 +95,8 @@ class Service:
         if not incident.id or "/" in incident.id or len(incident.id) > MAX_ID_LENGTH:
             raise invalid([("$.id", f"must be 1 to {MAX_ID_LENGTH} characters without '/'")])
         known = self._not_closed(incident.id)
-        if self._repeats(incident, known):
+        if not self.routing.offloads or self._repeats(incident, known):
+            # Routed in place by the processor (plain rules), or not routed at all (a repeat).
             result = self.processor.process(incident, idempotency_key=idempotency_key)
         else:
             async with self.routing.routed_ahead(incident):
