@@ -173,7 +173,8 @@ def instant_faults(value: Any, document: Any, path: str = "$") -> list[tuple[str
                 faults.append((where, str(exc)))
         elif attrs.has(type(item)):
             raw = written if isinstance(written, dict) else {}
-            for name in reversed(_instant_fields(type(item))):
+            kind: Any = type(item)  # (mypy takes attrs.has for a guard that makes it unhashable)
+            for name in reversed(_instant_fields(kind)):
                 pending.append((f"{where}.{name}", getattr(item, name), raw.get(name)))
         elif isinstance(item, (list, tuple)):
             raw_items = written if isinstance(written, list) and len(written) == len(item) else [None] * len(item)
@@ -182,7 +183,7 @@ def instant_faults(value: Any, document: Any, path: str = "$") -> list[tuple[str
 
 
 @functools.cache
-def _instant_fields(cls: type) -> tuple[str, ...]:
+def _instant_fields(cls: Any) -> tuple[str, ...]:
     """The fields of the attrs class ``cls`` whose type may hold a date-time (the others need no look)."""
     try:
         hints = typing.get_type_hints(cls)
