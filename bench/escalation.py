@@ -72,13 +72,17 @@ def start_all(engine: tocsin.EscalationEngine, batch: list[tocsin.Incident]) -> 
     return time.perf_counter() - began
 
 
-def per_tick(engine: tocsin.EscalationEngine) -> float:
-    now = START + timedelta(minutes=1)  # nothing is due before 5m
-    tick = engine.tick
+def per_call(call: Callable[[datetime], object], times: int) -> float:
+    """Seconds per ``call(now)`` at a moment when nothing is due (before 5m), over ``times`` calls."""
+    now = START + timedelta(minutes=1)
     began = time.perf_counter()
-    for _ in range(TICKS):
-        tick(now)
-    return (time.perf_counter() - began) / TICKS
+    for _ in range(times):
+        call(now)
+    return (time.perf_counter() - began) / times
+
+
+def per_tick(engine: tocsin.EscalationEngine) -> float:
+    return per_call(engine.tick, TICKS)
 
 
 def best_interleaved(runs: dict[int, Callable[[], float]]) -> dict[int, float]:
@@ -114,12 +118,7 @@ CLAIMS = 2_000
 
 
 def per_claim(engine: tocsin.EscalationEngine) -> float:
-    now = START + timedelta(minutes=1)  # nothing is due before 5m
-    claim = engine.claim_due_work
-    began = time.perf_counter()
-    for _ in range(CLAIMS):
-        claim(now)
-    return (time.perf_counter() - began) / CLAIMS
+    return per_call(engine.claim_due_work, CLAIMS)
 
 
 def claims(plugins: tocsin.Plugins, directory: Path) -> list[tuple[str, str, str, str, str, bool]]:
