@@ -20,7 +20,6 @@ from tocsin.logs import get_logger
 __all__ = ["RECONCILER", "Reconciliation", "reconcile"]
 
 RECONCILER = "tocsin reconciler"  # who the journal says resolved an escalation the reconciler ended
-_PAGE = 500
 _log = get_logger(component="reconciler")
 
 
@@ -43,39 +42,33 @@ def reconcile(processor: IncidentProcessor) -> Reconciliation:
     the next pass."""
     engine = processor.engine
     incidents = processor.incidents
+    store = engine.store
+    # Compared by id first (read from the indexes): only what disagrees is read whole, and checked again.
+    open_incidents = incidents.incident_ids(open_only=True)
     started: list[str] = []
-    offset = 0
-    while True:
-        page = incidents.list_incidents(open_only=True, limit=_PAGE, offset=offset)
-        for incident in page:
-            try:
-                if processor.repair(incident) is not None:
-                    started.append(incident.id)
-                    _log.warning("open incident had no escalation; started it", incident_id=incident.id)
-            except Exception as exc:
-                _log.error(
-                    "repairing an incident failed", incident_id=incident.id, error=f"{type(exc).__name__}: {exc}"
-                )
-        if len(page) < _PAGE:
-            break
-        offset += _PAGE
-    resolved: list[str] = []
-    for row in engine.store.load_open():
-        found = incidents.get(row.incident_id)
-        if found is not None and found.state.is_open:
-            continue
+    for incident_id in sorted(open_incidents - store.incident_ids()):
         try:
+            incident = incidents.get(incident_id)
+            if incident is not None and processor.repair(incident) is not None:
+                started.append(incident_id)
+                _log.warning("open incident had no escalation; started it", incident_id=incident_id)
+        except Exception as exc:
+            _log.error("repairing an incident failed", incident_id=incident_id, error=f"{type(exc).__name__}: {exc}")
+    resolved: list[str] = []
+    for incident_id in sorted(store.incident_ids(open_only=True) - open_incidents):
+        try:
+            found = incidents.get(incident_id)
+            if found is not None and found.state.is_open:
+                continue  # opened meanwhile
             with contextlib.suppress(UnknownIncidentError, EscalationNotActiveError):
-                engine.resolve_escalation(row.incident_id, by=RECONCILER)
-                resolved.append(row.incident_id)
+                engine.resolve_escalation(incident_id, by=RECONCILER)
+                resolved.append(incident_id)
                 state = "missing" if found is None else found.state.value
                 _log.warning(
                     "escalation of a closed incident was open; resolved it",
-                    incident_id=row.incident_id,
+                    incident_id=incident_id,
                     incident_state=state,
                 )
         except Exception as exc:
-            _log.error(
-                "resolving an escalation failed", incident_id=row.incident_id, error=f"{type(exc).__name__}: {exc}"
-            )
+            _log.error("resolving an escalation failed", incident_id=incident_id, error=f"{type(exc).__name__}: {exc}")
     return Reconciliation(started=tuple(started), resolved=tuple(resolved))

@@ -199,6 +199,11 @@ class EscalationStore(DeliveryStore, Protocol):
         """Every active or acknowledged escalation (what an engine picks up when it starts)."""
         ...
 
+    def incident_ids(self, *, open_only: bool = False) -> set[str]:
+        """The incidents that have an escalation (with ``open_only``: an active or acknowledged one), without
+        reading the escalations themselves (the reconciler compares these with the open incidents)."""
+        ...
+
     def commit(
         self,
         row: EscalationRow,
@@ -278,6 +283,10 @@ class IncidentStore(Protocol):
 
     def history(self, incident_id: str) -> list[IncidentChange]:
         """Every version of the incident that was saved, oldest first (the incident's audit trail)."""
+        ...
+
+    def incident_ids(self, *, open_only: bool = False) -> set[str]:
+        """The ids of every incident (with ``open_only``: of the open ones), without reading the incidents."""
         ...
 
     def list_incidents(self, *, open_only: bool = False, limit: int = 100, offset: int = 0) -> list[Incident]:

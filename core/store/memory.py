@@ -107,6 +107,10 @@ class InMemoryStore(UnitOfWork):
         """Every active or acknowledged escalation."""
         return [row for row in self._rows.values() if row.is_open]
 
+    def incident_ids(self, *, open_only: bool = False) -> set[str]:
+        """The incidents with an escalation (an open one, with ``open_only``)."""
+        return {incident_id for incident_id, row in self._rows.items() if not open_only or row.is_open}
+
     def commit(
         self,
         row: EscalationRow,
@@ -405,6 +409,10 @@ class InMemoryIncidentStore:
     def history(self, incident_id: str) -> list[IncidentChange]:
         """Every saved version of the incident, oldest first."""
         return list(self._history.get(incident_id, ()))
+
+    def incident_ids(self, *, open_only: bool = False) -> set[str]:
+        """Every incident's id (the open ones', with ``open_only``)."""
+        return {key for key, incident in self._incidents.items() if not open_only or incident.state.is_open}
 
     def list_incidents(self, *, open_only: bool = False, limit: int = 100, offset: int = 0) -> list[Incident]:
         """Incidents, newest first; see ``IncidentStore.list_incidents``."""

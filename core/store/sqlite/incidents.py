@@ -102,6 +102,12 @@ class SQLiteIncidentStore:
             ).fetchall()
         return [IncidentChange(at=from_micros(at), incident=self._load(text, incident_id)) for at, text in rows]
 
+    def incident_ids(self, *, open_only: bool = False) -> set[str]:
+        """Every incident's id (the open ones', with ``open_only``), without reading the incidents."""
+        where = " WHERE is_open = 1" if open_only else ""
+        with self.database.reading() as connection:
+            return {incident_id for (incident_id,) in connection.execute(f"SELECT id FROM incidents{where}")}
+
     def list_incidents(self, *, open_only: bool = False, limit: int = 100, offset: int = 0) -> list[Incident]:
         """Incidents, newest first (by when each was first saved); ``open_only`` keeps the open ones."""
         where = "WHERE is_open = 1 " if open_only else ""

@@ -120,6 +120,16 @@ class SQLiteStore(SQLiteOutbox):
         """Every active or acknowledged escalation, in the order they started."""
         return self._rows(f"SELECT {_ROW_COLUMNS} FROM escalations WHERE {_OPEN} ORDER BY seq", ())
 
+    def incident_ids(self, *, open_only: bool = False) -> set[str]:
+        """The incidents with an escalation (an open one, with ``open_only``), read from the indexes alone."""
+        query = (
+            f"SELECT incident_id FROM escalations WHERE {_OPEN}"
+            if open_only
+            else ("SELECT DISTINCT incident_id FROM escalations")
+        )
+        with self.database.reading() as connection:
+            return {incident_id for (incident_id,) in connection.execute(query)}
+
     def commit(
         self,
         row: EscalationRow,
