@@ -106,7 +106,7 @@ if TYPE_CHECKING:
     from tocsin.routing.policies import select_policy
     from tocsin.routing.router import RoutingRuleEvaluator
     from tocsin.schedules.resolver import Gap, OnCallEntry, ScheduleError, ScheduleResolver, Shift, compile_schedule
-    from tocsin.store.errors import StaleStateError, StoreError
+    from tocsin.store.errors import StaleStateError, StoreBusyError, StoreError
     from tocsin.store.interfaces import DeliveryStore, EscalationRow, EscalationStore, IncidentChange, IncidentStore
     from tocsin.store.memory import InMemoryIncidentStore, InMemoryStore
     from tocsin.store.sqlite.store import SQLiteStore
@@ -226,7 +226,7 @@ else:
                 "Shift",
                 "compile_schedule",
             ),
-            "tocsin.store.errors": ("StaleStateError", "StoreError"),
+            "tocsin.store.errors": ("StaleStateError", "StoreBusyError", "StoreError"),
             "tocsin.store.interfaces": (
                 "DeliveryStore",
                 "EscalationRow",
@@ -349,6 +349,7 @@ __all__ = [
     "SourceSpec",
     "StaleStateError",
     "StorageSettings",
+    "StoreBusyError",
     "StoreError",
     "SystemClock",
     "TargetExecutor",

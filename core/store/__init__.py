@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 from tocsin._lazy import attach
 
 if TYPE_CHECKING:
-    from tocsin.store.errors import StaleStateError, StoreError
+    from tocsin.store.errors import StaleStateError, StoreBusyError, StoreError
     from tocsin.store.interfaces import DeliveryStore, EscalationRow, EscalationStore, IncidentChange, IncidentStore
     from tocsin.store.memory import InMemoryIncidentStore, InMemoryStore
 else:
     __getattr__, __dir__ = attach(
         __name__,
         {
-            "tocsin.store.errors": ("StaleStateError", "StoreError"),
+            "tocsin.store.errors": ("StaleStateError", "StoreBusyError", "StoreError"),
             "tocsin.store.interfaces": (
                 "DeliveryStore",
                 "EscalationRow",
@@ -36,5 +36,6 @@ __all__ = [
     "IncidentChange",
     "IncidentStore",
     "StaleStateError",
+    "StoreBusyError",
     "StoreError",
 ]
