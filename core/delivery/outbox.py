@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -32,7 +31,7 @@ from tocsin.delivery.settings import DeliverySettings
 from tocsin.delivery.urls import redact_url
 from tocsin.logs import get_logger
 from tocsin.models import DeliveryResult, Notification
-from tocsin.store.errors import StoreBusyError
+from tocsin.store.busy import retry_while_busy
 from tocsin.store.interfaces import DeliveryStore
 
 __all__ = ["DeliveryListener", "MemorySink", "Outbox", "Sender"]
@@ -293,20 +292,14 @@ class Outbox:
                 _log.exception("delivery listener failed", key=key)
 
     async def _record(self, result: DeliveryResult, retry_at: datetime | None) -> None:
-        """Record an attempt's result. While another process holds the store's lock, try again after short
-        waits for as long as the claim's lease surely still runs (the send took at most the timeout): a send whose
-        result is lost would be sent again."""
-        give_up = time.monotonic() + self._lease - self._timeout
-        wait = 0.01
-        while True:
-            try:
-                self._store.finish(result, retry_at=retry_at)
-                return
-            except StoreBusyError:
-                if time.monotonic() + wait > give_up:
-                    raise
-            await asyncio.sleep(wait)
-            wait = min(wait * 2, 0.25)
+        """Record an attempt's result. While another process holds the store's lock, try again for as long as
+        the claim's lease surely still runs (the send took at most the timeout): a send whose result is lost
+        would be sent again."""
+
+        async def finish() -> None:
+            self._store.finish(result, retry_at=retry_at)
+
+        await retry_while_busy(finish, seconds=self._lease - self._timeout)
 
     def _settle(
         self, result: DeliveryResult, where: _Endpoint, now: datetime

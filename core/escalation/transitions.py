@@ -169,19 +169,13 @@ class Transitions:
 
     def view(self, run: Run) -> EscalationState:
         """The full state of an escalation, with its deliveries and journal."""
-        is_open = run.status is _ACTIVE or run.status is _ACKNOWLEDGED
-        return self.view_row(run.to_row(), run.next_level() if is_open else None)
+        return self.view_row(run.to_row(), _next_level(run))
 
     def view_new(self, run: Run, written: Sequence[Notification], events: Sequence[EscalationEvent]) -> EscalationState:
         """The full state of an escalation that was just started, from what its first step wrote (its
         notifications, all pending, and its journal) rather than read back from the store."""
-        is_open = run.status is _ACTIVE or run.status is _ACKNOWLEDGED
-        return state_from_row(
-            run.to_row(),
-            run.next_level() if is_open else None,
-            deliveries=tuple(Delivery(notification=notification, status=_PENDING) for notification in written),
-            events=tuple(events),
-        )
+        deliveries = tuple(Delivery(notification=notification, status=_PENDING) for notification in written)
+        return state_from_row(run.to_row(), _next_level(run), deliveries=deliveries, events=tuple(events))
 
     def view_row(self, row: EscalationRow, next_level: int | None = None) -> EscalationState:
         """The full state of a stored escalation."""
@@ -196,7 +190,6 @@ class Transitions:
     def hook_view(self, run: Run) -> EscalationState:
         """The state observers get: everything but the deliveries and the journal (read those with
         ``get_escalation_state``), so firing a level costs the same however long the history is."""
-        is_open = run.status is _ACTIVE or run.status is _ACKNOWLEDGED
         return EscalationState(
             incident_id=run.incident.id,
             escalation_id=run.escalation_id,
@@ -206,7 +199,7 @@ class Transitions:
             pass_number=run.pass_number,
             started_at=from_micros(run.started),
             next_due_at=from_micros(run.due) if run.due is not None else None,
-            next_level=run.next_level() if is_open else None,
+            next_level=_next_level(run),
             acknowledged_by=run.acked_by,
             acknowledged_at=from_micros(run.acked_at) if run.acked_at is not None else None,
             ended_at=from_micros(run.ended) if run.ended is not None else None,
@@ -305,3 +298,8 @@ class Transitions:
             notification=notification,
             result=result,
         )
+
+
+def _next_level(run: Run) -> int | None:
+    """The level an open escalation fires next; None once it ended."""
+    return run.next_level() if run.status is _ACTIVE or run.status is _ACKNOWLEDGED else None

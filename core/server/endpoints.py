@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -37,7 +36,8 @@ from tocsin.server.guards import (
     nests_deeper_than,
     parse_instant,
 )
-from tocsin.store.errors import StaleStateError, StoreBusyError, StoreError
+from tocsin.store.busy import retry_while_busy
+from tocsin.store.errors import StaleStateError, StoreError
 
 if TYPE_CHECKING:
     from tocsin.server.service import Service
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["Call", "Endpoint", "Handler", "QueryParam", "Reply", "json_response"]
 
 _log = get_logger(component="server")
-_FIRST_LOCK_WAIT, _LONGEST_LOCK_WAIT = 0.01, 0.25  # seconds between tries while the store is locked
 _CLOSE = {"Connection": "close"}  # a body that stalled: the connection cannot carry another request
 
 Handler = Callable[["Call"], Awaitable[Any]]
@@ -142,22 +141,9 @@ class Endpoint:
 
     async def _handle(self, call: Call) -> Any:
         """The handler's answer. While another process holds the store's lock, its unit of work fails at once
-        and changes nothing, so it is run again after a short asynchronous wait (other requests go on), until
+        and changes nothing, so it is run again (:func:`~tocsin.store.busy.retry_while_busy`) until
         ``storage.lock_wait_seconds`` have passed; then the store's error stands (503)."""
-        deadline: float | None = None
-        wait = _FIRST_LOCK_WAIT
-        while True:
-            try:
-                return await self.handler(call)
-            except StoreBusyError:
-                now = time.monotonic()
-                if deadline is None:
-                    deadline = now + call.service.lock_wait
-                if now >= deadline:
-                    raise
-            # Jittered, so that two instances do not retry in step; the last try comes at the deadline.
-            await asyncio.sleep(min(wait * random.uniform(0.5, 1.0), deadline - now))
-            wait = min(wait * 2, _LONGEST_LOCK_WAIT)
+        return await retry_while_busy(lambda: self.handler(call), seconds=call.service.lock_wait)
 
 
 class Call:
