@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -32,6 +33,7 @@ from tocsin.delivery.urls import redact_url
 from tocsin.logs import get_logger
 from tocsin.models import DeliveryResult, Notification
 from tocsin.store.busy import retry_while_busy
+from tocsin.store.group import Commits
 from tocsin.store.interfaces import DeliveryStore
 
 __all__ = ["DeliveryListener", "MemorySink", "Outbox", "Sender"]
@@ -112,6 +114,7 @@ class Outbox:
         self._wakeup_loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._listeners: list[DeliveryListener] = []
+        self._commits: Commits | None = None
 
     @property
     def channels(self) -> ChannelSet:
@@ -122,6 +125,11 @@ class Outbox:
     def retry_policy(self) -> RetryPolicy:
         """When failed attempts are tried again, and how many attempts there are."""
         return self._retry
+
+    def write_through(self, commits: Commits) -> None:
+        """Run each claim and each recorded answer through ``commits`` (a server's group commit, which lets the
+        deliveries of concurrent incidents share their commits) instead of one transaction each."""
+        self._commits = commits
 
     def subscribe(self, listener: DeliveryListener) -> None:
         """Call ``listener(notification, result)`` after each delivery attempt."""
@@ -274,7 +282,8 @@ class Outbox:
 
     async def _send(self, notification: Notification, where: _Endpoint) -> None:
         key = notification.key
-        attempt = self._store.claim(key, now=self._clock.now(), lease_seconds=self._lease)
+        claim = functools.partial(self._store.claim, key, now=self._clock.now(), lease_seconds=self._lease)
+        attempt = claim() if self._commits is None else await self._commits.run(claim)
         if attempt is None:
             return  # sent, dead, not due yet, or held by another sender: at most one attempt at a time
         disabled = self._disabled_reason(where)
@@ -296,8 +305,13 @@ class Outbox:
         the claim's lease surely still runs (the send took at most the timeout): a send whose result is lost
         would be sent again."""
 
+        commits = self._commits
+
         async def finish() -> None:
-            self._store.finish(result, retry_at=retry_at)
+            if commits is None:
+                self._store.finish(result, retry_at=retry_at)
+            else:
+                await commits.run(lambda: self._store.finish(result, retry_at=retry_at))
 
         await retry_while_busy(finish, seconds=self._lease - self._timeout)
 

@@ -49,7 +49,7 @@ async def receive_integration(call: Call) -> Receipt:
     if body is None:
         raise ApiError(400, "empty body: the integration expects the tool's JSON payload")
     try:
-        receipt = inbound.receive(name, body)
+        receipt = await call.service.commits.run(lambda: inbound.receive(name, body))
     except PayloadError as exc:
         raise invalid([(exc.path, exc.message)]) from None
     except SourceError as exc:

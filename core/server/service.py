@@ -34,6 +34,7 @@ from tocsin.server.ratelimit import RateLimiter
 from tocsin.server.storage import Storage
 from tocsin.server.views import IncidentDetail, IncidentPage, MatchedRule, RouteAnswer, public_state, response_converter
 from tocsin.store.errors import StoreError
+from tocsin.store.group import Commits, GroupCommit, Inline
 
 __all__ = ["MAX_ID_LENGTH", "Service"]
 
@@ -71,6 +72,12 @@ class Service:
         self.max_body_bytes = settings.max_body_bytes
         self.body_timeout = settings.body_timeout_seconds
         self.lock_wait = config.storage.lock_wait_seconds
+        # Writes of concurrent requests share a commit on a file store; in memory a commit costs nothing.
+        self.commits: Commits = (
+            GroupCommit(storage.escalations) if storage.group_commit else Inline(storage.escalations)
+        )
+        if storage.group_commit:
+            self.engine.outbox.write_through(self.commits)
 
     # --- incidents -----------------------------------------------------------------------------------------
 
@@ -78,7 +85,8 @@ class Service:
         """Dedup, route and escalate the incident in ``document``; 422 before anything is written when the
         document is not a valid incident, 409 when its ``id`` names an incident that is already closed. A
         retry with an ``idempotency_key`` already used answers with what the first attempt made. The rules
-        run in a worker thread when one has a slow condition; the rest in the event loop."""
+        run in a worker thread when one has a slow condition; the rest in the event loop, the writes in a group
+        commit with those of concurrent requests (see :mod:`tocsin.store.group`)."""
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_ID_LENGTH:
             raise invalid([("Idempotency-Key", f"must be 1 to {MAX_ID_LENGTH} characters")], location="header")
         if not isinstance(document, dict):
@@ -95,13 +103,17 @@ class Service:
         if not incident.id or "/" in incident.id or len(incident.id) > MAX_ID_LENGTH:
             raise invalid([("$.id", f"must be 1 to {MAX_ID_LENGTH} characters without '/'")])
         known = self._not_closed(incident.id)
+
+        def process() -> ProcessResult:
+            self._not_closed(incident.id)  # again, in the unit of work: the store may have changed meanwhile
+            return self.processor.process(incident, idempotency_key=idempotency_key)
+
         if not self.routing.offloads or self._repeats(incident, known):
             # Routed in place by the processor (plain rules), or not routed at all (a repeat).
-            result = self.processor.process(incident, idempotency_key=idempotency_key)
+            result = await self.commits.run(process)
         else:
             async with self.routing.routed_ahead(incident):
-                self._not_closed(incident.id)  # again: the store may have changed while the rules ran
-                result = self.processor.process(incident, idempotency_key=idempotency_key)
+                result = await self.commits.run(process)
         outcome = "replayed" if result.replayed else "duplicate" if result.duplicate else "created"
         self.metrics.incidents_received.labels(outcome).inc()
         escalation = public_state(result.escalation) if result.escalation is not None else None

@@ -32,6 +32,7 @@ class Storage:
     name: str
     close: Callable[[], None] = _nothing
     probe: Callable[[], str | None] = _nothing  # None: the store takes writes; else what is wrong (for /health)
+    group_commit: bool = False  # concurrent requests' writes share one commit (a file store: see tocsin.store.group)
 
 
 def memory_storage(clock: Clock | None = None) -> Storage:
@@ -66,7 +67,12 @@ def sqlite_storage(
     except OSError as exc:
         raise ServerError(f"storage: cannot open {path}: {exc.strerror or exc}") from None
     return Storage(
-        escalations=store, incidents=store.incidents, name="sqlite", close=store.close, probe=store.database.probe
+        escalations=store,
+        incidents=store.incidents,
+        name="sqlite",
+        close=store.close,
+        probe=store.database.probe,
+        group_commit=True,
     )
 
 

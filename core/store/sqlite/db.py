@@ -23,6 +23,7 @@ from tocsin.convert import make_converter
 from tocsin.models import EscalationPolicy, Incident
 from tocsin.registry import Registry
 from tocsin.store.errors import StoreBusyError, StoreError
+from tocsin.store.sqlite.checkpoint import Checkpointer
 from tocsin.store.sqlite.schema import connect, migrate
 from tocsin.store.unit import UnitOfWork
 
@@ -70,9 +71,12 @@ class SQLiteDatabase(UnitOfWork):
         try:
             migrate(self._connection, self.path)
             self._connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            if self.path != ":memory:":  # the log is checkpointed in a thread of its own, never in a commit
+                self._connection.execute("PRAGMA wal_autocheckpoint = 0")
         except StoreError:
             self._connection.close()
             raise
+        self._checkpointer = Checkpointer(self.path, synchronous=synchronous) if self.path != ":memory:" else None
         self._converter = converter = make_converter(registry)
         for cls in (EscalationPolicy, Incident):  # a snapshot structured once may be passed in as it is
             converter.register_structure_hook(cls, _passthrough(cls, converter.get_structure_hook(cls)))
@@ -133,6 +137,8 @@ class SQLiteDatabase(UnitOfWork):
             self.last_fault = f"store {self.path}: commit failed: {exc}"
             raise _fault(exc, self.last_fault) from None
         self.last_fault = None
+        if self._checkpointer is not None:
+            self._checkpointer.wrote()
 
     def _rollback(self) -> None:
         if self._connection is not None:
@@ -180,6 +186,11 @@ class SQLiteDatabase(UnitOfWork):
         return self._converter.unstructure(value)
 
     @property
+    def checkpointer(self) -> Checkpointer | None:
+        """What checkpoints the file's write-ahead log (None for an in-memory database, which has none)."""
+        return self._checkpointer
+
+    @property
     def converter(self) -> cattrs.Converter:
         """The converter documents are written and read with (an already structured policy snapshot or incident
         given where a document is expected is taken as it is)."""
@@ -199,6 +210,8 @@ class SQLiteDatabase(UnitOfWork):
 
     def close(self) -> None:
         """Close the connection (a closed database refuses further use with ``StoreError``)."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         with self._lock:
             if self._connection is not None:
                 self._connection.close()
