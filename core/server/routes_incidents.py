@@ -48,31 +48,32 @@ async def _actor(call: Call) -> str | None:
 async def acknowledge_incident(call: Call) -> IncidentDetail:
     """POST /v1/incidents/{incident_id}/acknowledge."""
     by = await _actor(call)
-    return call.service.acknowledge(call.path("incident_id"), by)
+    return await call.service.commits.run(lambda: call.service.acknowledge(call.path("incident_id"), by))
 
 
 async def resolve_incident(call: Call) -> IncidentDetail:
     """POST /v1/incidents/{incident_id}/resolve."""
     by = await _actor(call)
-    return call.service.resolve(call.path("incident_id"), by)
+    return await call.service.commits.run(lambda: call.service.resolve(call.path("incident_id"), by))
 
 
 async def cancel_incident(call: Call) -> IncidentDetail:
     """POST /v1/incidents/{incident_id}/cancel."""
     by = await _actor(call)
-    return call.service.cancel(call.path("incident_id"), by)
+    return await call.service.commits.run(lambda: call.service.cancel(call.path("incident_id"), by))
 
 
 async def escalate_incident(call: Call) -> IncidentDetail:
     """POST /v1/incidents/{incident_id}/escalate."""
     by = await _actor(call)
-    return call.service.escalate(call.path("incident_id"), by)
+    return await call.service.commits.run(lambda: call.service.escalate(call.path("incident_id"), by))
 
 
 async def snooze_incident(call: Call) -> IncidentDetail:
     """POST /v1/incidents/{incident_id}/snooze."""
     request: SnoozeRequest = await call.body()
-    return call.service.snooze(call.path("incident_id"), request.minutes, request.by or call.actor)
+    by = request.by or call.actor
+    return await call.service.commits.run(lambda: call.service.snooze(call.path("incident_id"), request.minutes, by))
 
 
 def _action(

@@ -33,6 +33,7 @@ class Storage:
     close: Callable[[], None] = _nothing
     probe: Callable[[], str | None] = _nothing  # None: the store takes writes; else what is wrong (for /health)
     group_commit: bool = False  # concurrent requests' writes share one commit (a file store: see tocsin.store.group)
+    sync: Callable[[], None] | None = None  # makes commits durable, off the event loop (see GroupCommit's durable)
 
 
 def memory_storage(clock: Clock | None = None) -> Storage:
@@ -55,13 +56,17 @@ def sqlite_storage(
     busy_timeout_ms: int = SERVER_BUSY_TIMEOUT_MS,
 ) -> Storage:
     """Stores in the SQLite file at ``path`` (created and migrated if needed); ``synchronous`` is ``full`` or
-    ``normal`` (see :class:`~tocsin.config.serving.Synchronous`). A call that meets another process's lock
-    fails after ``busy_timeout_ms`` with :class:`~tocsin.store.errors.StoreBusyError`, which the server retries.
+    ``normal`` (see :class:`~tocsin.config.serving.Synchronous`); with ``full``, the log is synced by the group
+    commit in a worker thread before an answer is sent, never in a commit on the event loop. A call that meets
+    another process's lock fails after ``busy_timeout_ms`` with :class:`~tocsin.store.errors.StoreBusyError`,
+    which the server retries.
 
     :raises ServerError: when the file cannot be opened (a missing directory, a newer schema, not a database).
     """
     try:
-        store = SQLiteStore(path, registry, clock=clock, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
+        store = SQLiteStore(
+            path, registry, clock=clock, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms, defer_sync=True
+        )
     except TocsinError as exc:
         raise ServerError(f"storage: {exc}") from None
     except OSError as exc:
@@ -73,6 +78,7 @@ def sqlite_storage(
         close=store.close,
         probe=store.database.probe,
         group_commit=True,
+        sync=store.database.sync if store.database.defers_sync else None,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from support.server import RESPONDER
 from support.store import plugins
 
 import tocsin
-from tocsin.store.errors import StoreBusyError
+from tocsin.store.errors import StoreBusyError, StoreError
 from tocsin.store.group import GroupCommit, Inline
 from tocsin.store.sqlite.checkpoint import Checkpointer
 from tocsin.store.sqlite.store import SQLiteStore
@@ -184,3 +185,60 @@ def test_concurrent_posts_on_sqlite_each_land_exactly_once(tmp_path: Path) -> No
     stored = stored_incidents(path)
     assert len(stored) == 64
     assert set(stored.values()) == {"active"}
+
+
+def test_with_a_deferred_sync_callers_resume_after_the_log_is_synced_in_another_thread(tmp_path: Path) -> None:
+    path = tmp_path / "full.db"
+    with SQLiteStore(path, plugins().registry, synchronous="full", defer_sync=True) as store:
+        with store.database.reading() as connection:  # the commit itself does not sync: the group does
+            assert connection.execute("PRAGMA synchronous").fetchone() == (1,)
+        synced: list[tuple[str, set[str]]] = []
+
+        def durable() -> None:
+            store.database.sync()
+            synced.append((threading.current_thread().name, stored_ids(path)))
+
+        commits = GroupCommit(store, durable=durable)
+
+        async def main() -> tuple[list[object], int]:
+            results = await asyncio.gather(
+                *(commits.run(lambda n=n: store.incidents.save(incident(n))) for n in range(5))
+            )
+            return results, len(synced)
+
+        results, synced_before_resuming = asyncio.run(main())
+        assert results == [None] * 5 and synced_before_resuming == 1
+        ((thread, seen),) = synced
+        assert thread != threading.main_thread().name  # the fsync ran off the event loop's thread
+        assert seen == {f"inc-{n}" for n in range(5)}  # after the commit
+
+
+def test_a_log_that_cannot_be_synced_fails_every_caller_of_the_group(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "eio.db", plugins().registry) as store:
+
+        def durable() -> None:
+            raise StoreError("store eio.db: cannot sync the log to disk: Input/output error")
+
+        commits = GroupCommit(store, durable=durable)
+
+        async def main() -> list[object]:
+            return await asyncio.gather(
+                *(commits.run(lambda n=n: store.incidents.save(incident(n))) for n in range(3)), return_exceptions=True
+            )
+
+        outcomes = asyncio.run(main())
+    assert [str(outcome) for outcome in outcomes] == [
+        "store eio.db: cannot sync the log to disk: Input/output error"
+    ] * 3
+
+
+def test_a_server_on_full_syncs_off_the_event_loop_and_answers_after(tmp_path: Path) -> None:
+    path = tmp_path / "serve-full.db"
+    with serving(path, ", synchronous: full") as server:
+        database = server.service.storage.escalations.database
+        assert database.defers_sync and server.service.storage.sync == database.sync
+        statuses = [
+            send(f"{server.url}/v1/incidents", RESPONDER, {"title": f"t{n}", "severity": "P1"})[0] for n in range(3)
+        ]
+    assert statuses == [201] * 3
+    assert len(stored_incidents(path)) == 3

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -46,6 +47,9 @@ class SQLiteDatabase(UnitOfWork):
     :param busy_timeout_ms: how long one statement waits for a lock another process holds before it fails
         with :class:`~tocsin.store.errors.StoreBusyError` (the server keeps this short and retries without
         holding its event loop; opening and migrating the file always waits up to 5 s).
+    :param defer_sync: with ``synchronous="full"``, a commit does not sync the log to disk itself; the caller
+        runs :meth:`sync` (in a worker thread, off the event loop) before telling anyone the write is
+        durable. The server's group commit does; used otherwise, commits survive a crash of the process only.
     """
 
     def __init__(
@@ -56,6 +60,7 @@ class SQLiteDatabase(UnitOfWork):
         clock: Clock | None = None,
         synchronous: str = "full",
         busy_timeout_ms: int = 5000,
+        defer_sync: bool = False,
     ) -> None:
         if synchronous not in ("full", "normal"):
             raise ValueError(f"synchronous must be 'full' or 'normal', got {synchronous!r}")
@@ -65,17 +70,31 @@ class SQLiteDatabase(UnitOfWork):
         self._busy_timeout_ms = busy_timeout_ms
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._lock = self._unit_lock  # reads and writes take the lock atomic blocks hold
+        self.defers_sync = defer_sync and synchronous == "full" and self.path != ":memory:"
+        self._log_fd: int | None = None
         self._connection: sqlite3.Connection | None = connect(
-            self.path, synchronous=synchronous, busy_timeout_ms=_OPENING_TIMEOUT_MS
+            self.path, synchronous="normal" if self.defers_sync else synchronous, busy_timeout_ms=_OPENING_TIMEOUT_MS
         )
         try:
             migrate(self._connection, self.path)
             self._connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             if self.path != ":memory:":  # the log is checkpointed in a thread of its own, never in a commit
                 self._connection.execute("PRAGMA wal_autocheckpoint = 0")
+            if self.defers_sync:
+                if not os.path.exists(self.path + "-wal"):  # SQLite makes the log with the first write
+                    self._connection.execute("BEGIN IMMEDIATE")
+                    self._connection.execute("UPDATE schema_version SET version = version")
+                    self._connection.execute("COMMIT")
+                self._log_fd = os.open(self.path + "-wal", os.O_RDONLY)
         except StoreError:
             self._connection.close()
             raise
+        except sqlite3.Error as exc:
+            self._connection.close()
+            raise _fault(exc, f"store {self.path}: {exc}") from None
+        except OSError as exc:
+            self._connection.close()
+            raise StoreError(f"store {self.path}: cannot open its log: {exc.strerror or exc}") from None
         self._checkpointer = Checkpointer(self.path, synchronous=synchronous) if self.path != ":memory:" else None
         self._converter = converter = make_converter(registry)
         for cls in (EscalationPolicy, Incident):  # a snapshot structured once may be passed in as it is
@@ -163,6 +182,24 @@ class SQLiteDatabase(UnitOfWork):
                 self._connection.execute(f"ROLLBACK TO unit_{depth}")
                 self._connection.execute(f"RELEASE unit_{depth}")
 
+    def sync(self) -> None:
+        """Sync the write-ahead log to disk: every commit made before the call then survives power loss (what
+        ``synchronous: full`` promises, for a database opened with ``defer_sync``). Safe to call from any
+        thread while others commit; a no-op when commits sync themselves.
+
+        :raises StoreError: when the file system cannot sync the log (the commits stay, not yet durable).
+        """
+        if not self.defers_sync:
+            return
+        log = self._log_fd
+        if log is None:
+            raise StoreError(f"store {self.path} is closed")
+        try:
+            os.fsync(log)
+        except OSError as exc:
+            self.last_fault = f"store {self.path}: cannot sync the log to disk: {exc.strerror or exc}"
+            raise StoreError(self.last_fault) from None
+
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """The connection, for reads (under the lock; a database fault becomes ``StoreError``)."""
@@ -216,6 +253,9 @@ class SQLiteDatabase(UnitOfWork):
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+            if self._log_fd is not None:
+                os.close(self._log_fd)
+                self._log_fd = None
 
     def _open(self) -> sqlite3.Connection:
         if self._connection is None:

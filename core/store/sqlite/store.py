@@ -56,6 +56,8 @@ class SQLiteStore(SQLiteOutbox):
         a crash of the process).
     :param busy_timeout_ms: how long a write waits for another process's lock before it fails with
         :class:`~tocsin.store.errors.StoreBusyError`.
+    :param defer_sync: commits leave syncing the log to :meth:`SQLiteDatabase.sync
+        <tocsin.store.sqlite.db.SQLiteDatabase.sync>`, run by the caller off the event loop (group commit).
     """
 
     def __init__(
@@ -66,8 +68,16 @@ class SQLiteStore(SQLiteOutbox):
         clock: Clock | None = None,
         synchronous: str = "full",
         busy_timeout_ms: int = 5000,
+        defer_sync: bool = False,
     ) -> None:
-        database = SQLiteDatabase(path, registry, clock=clock, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
+        database = SQLiteDatabase(
+            path,
+            registry,
+            clock=clock,
+            synchronous=synchronous,
+            busy_timeout_ms=busy_timeout_ms,
+            defer_sync=defer_sync,
+        )
         super().__init__(database)
         self.incidents = SQLiteIncidentStore(self.database)
         self._written: dict[str, tuple[EscalationPolicy, Incident]] = {}  # open escalations' stored snapshots
