@@ -234,3 +234,39 @@ def test_a_block_inside_another_that_raises_undoes_only_itself(tmp_path):
     assert store.incidents.get("inc-1") is not None
     assert store.incidents.get("inc-2") is None
     store.close()
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_blocks_opened_one_inside_another_undo_exactly_their_own_writes(tmp_path, kind):
+    """Deep nesting with and without writes between the blocks: each block that raises undoes its own writes
+    and those of the blocks inside it, never the writes its enclosing block made before or after it."""
+    if kind == "sqlite":
+        store: object = SQLiteStore(tmp_path / "tocsin.db", plugins().registry)
+        incidents = store.incidents
+    else:
+        store = tocsin.InMemoryStore()
+        incidents = tocsin.InMemoryIncidentStore(tocsin.ManualClock(START), unit=store)
+    with store.atomic():
+        with store.atomic():  # nothing written yet in this block when the next opens
+            with pytest.raises(RuntimeError), store.atomic(), store.atomic():
+                incidents.save(incident(1))
+                raise RuntimeError("undo the two innermost blocks")
+            incidents.save(incident(2))  # the block carries on after its inner blocks were undone
+            with store.atomic(), store.atomic():  # an inner block that writes and keeps its writes
+                incidents.save(incident(3))
+            with pytest.raises(RuntimeError), store.atomic():
+                with store.atomic():
+                    incidents.save(incident(4))
+                incidents.save(incident(5))
+                raise RuntimeError("undo 4 and 5 only")
+        with pytest.raises(RuntimeError), store.atomic():
+            with store.atomic():
+                incidents.save(incident(6))
+            raise RuntimeError("undo 6: its block wrote nothing itself")
+        incidents.save(incident(7))
+    kept = {n for n in range(1, 8) if incidents.get(f"inc-{n}") is not None}
+    assert kept == {2, 3, 7}
+    if kind == "sqlite":
+        store.close()
+        with SQLiteStore(tmp_path / "tocsin.db", plugins().registry) as reopened:
+            assert {n for n in range(1, 8) if reopened.incidents.get(f"inc-{n}") is not None} == {2, 3, 7}

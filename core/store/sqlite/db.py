@@ -70,6 +70,8 @@ class SQLiteDatabase(UnitOfWork):
         self._busy_timeout_ms = busy_timeout_ms
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._lock = self._unit_lock  # reads and writes take the lock atomic blocks hold
+        self._pending: list[int] = []  # depths of inner blocks whose savepoint is not issued yet (innermost last)
+        self._shared: dict[int, int] = {}  # depth of an inner block -> the depth whose savepoint it uses
         self.defers_sync = defer_sync and synchronous == "full" and self.path != ":memory:"
         self._log_fd: int | None = None
         self._connection: sqlite3.Connection | None = connect(
@@ -110,6 +112,7 @@ class SQLiteDatabase(UnitOfWork):
             connection = self._open()
             try:
                 with self.atomic():
+                    self._issue()
                     yield connection
             except sqlite3.Error as exc:
                 raise _fault(exc, f"store {self.path}: {exc}") from None
@@ -140,6 +143,8 @@ class SQLiteDatabase(UnitOfWork):
             self._lock.release()
 
     def _begin(self) -> None:
+        self._pending.clear()
+        self._shared.clear()
         try:
             self._open().execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -164,23 +169,48 @@ class SQLiteDatabase(UnitOfWork):
             with contextlib.suppress(sqlite3.Error):
                 self._connection.execute("ROLLBACK")
 
+    # A savepoint is issued only when a write needs it: an inner block that writes nothing needs none, and
+    # blocks opened one inside the other with no write between them share one (rolling back to it undoes
+    # exactly the inner block's writes, since the outer one had made none before it began).
+
     def _savepoint(self, depth: int) -> None:
+        self._pending.append(depth)
+
+    def _issue(self) -> None:
+        """Issue the savepoint the innermost blocks are waiting for, before a write."""
+        pending = self._pending
+        if not pending:
+            return
+        owner = pending[0]
         try:
-            self._open().execute(f"SAVEPOINT unit_{depth}")
+            self._open().execute(f"SAVEPOINT unit_{owner}")
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path}: cannot begin a savepoint: {exc}") from None
+        for depth in pending:
+            self._shared[depth] = owner
+        pending.clear()
 
     def _release(self, depth: int) -> None:
+        if self._pending and self._pending[-1] == depth:
+            self._pending.pop()
+            return
+        if self._shared.pop(depth) != depth:
+            return  # the enclosing block's savepoint: it goes on
         try:
             self._open().execute(f"RELEASE unit_{depth}")
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path}: {exc}") from None
 
     def _rollback_to(self, depth: int) -> None:
+        if self._pending and self._pending[-1] == depth:
+            self._pending.pop()  # it wrote nothing
+            return
+        owner = self._shared.pop(depth)
         if self._connection is not None:
             with contextlib.suppress(sqlite3.Error):
-                self._connection.execute(f"ROLLBACK TO unit_{depth}")
-                self._connection.execute(f"RELEASE unit_{depth}")
+                self._connection.execute(f"ROLLBACK TO unit_{owner}")  # the savepoint stays, for its owner
+                if owner == depth:
+                    self._connection.execute(f"RELEASE unit_{depth}")
 
     def sync(self) -> None:
         """Sync the write-ahead log to disk: every commit made before the call then survives power loss (what
