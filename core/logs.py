@@ -152,7 +152,10 @@ def _configure(json: bool | None, level: str) -> None:
     use_json = (not sys.stderr.isatty()) if json is None else json
     # Tracebacks as plain text, never rendered with their locals (see the module's docs).
     if use_json:
-        rendering: list[Any] = [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+        rendering: list[Any] = [
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(serializer=_json_line()),
+        ]
     else:
         rendering = [structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)]
     structlog.configure(
@@ -166,6 +169,24 @@ def _configure(json: bool | None, level: str) -> None:
         logger_factory=lambda *args: _SINK,
         cache_logger_on_first_use=True,
     )
+
+
+def _json_line() -> Any:
+    """structlog's JSON serializer, with one encoder made up front (``json.dumps`` with options makes a new one
+    for every line); a value JSON has no form for is written as structlog's default writes it: its
+    ``__structlog__()`` if it has one, else its ``repr``."""
+    import json
+
+    def fallback(value: Any) -> Any:
+        own = getattr(value, "__structlog__", None)
+        return own() if callable(own) else repr(value)
+
+    encode = json.JSONEncoder(default=fallback).encode
+
+    def serialize(event: Any, **_options: Any) -> str:
+        return encode(event)
+
+    return serialize
 
 
 def _plain_tracebacks_by_default() -> None:

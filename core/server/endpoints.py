@@ -240,14 +240,18 @@ class Call:
         return structured
 
 
+# Encoders made once: json.dumps with options builds a new encoder on every call.
+_ENCODE_UTF8 = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_ENCODE_ASCII = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def json_response(service: Service, body: Any, status: int, headers: Mapping[str, str] | None = None) -> Response:
     """``body`` (an attrs object) written as JSON by the response converter."""
     document = service.writer.unstructure(body)
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     try:
-        content = text.encode("utf-8")
+        content = _ENCODE_UTF8(document).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate got this far: JSON's own \u escapes can still carry it
-        content = json.dumps(document, separators=(",", ":")).encode("ascii")
+        content = _ENCODE_ASCII(document).encode("ascii")
     return Response(content, status_code=status, headers=dict(headers or {}), media_type="application/json")
 
 
