@@ -22,6 +22,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import attrs
 
@@ -42,6 +43,7 @@ _log = get_logger(component="outbox")
 
 DeliveryListener = Callable[[Notification, DeliveryResult], None]
 _Endpoint = tuple[str, str]  # (channel, endpoint)
+T = TypeVar("T")
 
 
 class MemorySink:
@@ -283,7 +285,7 @@ class Outbox:
     async def _send(self, notification: Notification, where: _Endpoint) -> None:
         key = notification.key
         claim = functools.partial(self._store.claim, key, now=self._clock.now(), lease_seconds=self._lease)
-        attempt = claim() if self._commits is None else await self._commits.run(claim)
+        attempt = await self._write(claim)
         if attempt is None:
             return  # sent, dead, not due yet, or held by another sender: at most one attempt at a time
         disabled = self._disabled_reason(where)
@@ -304,16 +306,12 @@ class Outbox:
         """Record an attempt's result. While another process holds the store's lock, try again for as long as
         the claim's lease surely still runs (the send took at most the timeout): a send whose result is lost
         would be sent again."""
+        finish = functools.partial(self._store.finish, result, retry_at=retry_at)
+        await retry_while_busy(lambda: self._write(finish), seconds=self._lease - self._timeout)
 
-        commits = self._commits
-
-        async def finish() -> None:
-            if commits is None:
-                self._store.finish(result, retry_at=retry_at)
-            else:
-                await commits.run(lambda: self._store.finish(result, retry_at=retry_at))
-
-        await retry_while_busy(finish, seconds=self._lease - self._timeout)
+    async def _write(self, operation: Callable[[], T]) -> T:
+        """``operation()`` (a claim or a recorded answer), through the server's group commit when it has one."""
+        return operation() if self._commits is None else await self._commits.run(operation)
 
     def _settle(
         self, result: DeliveryResult, where: _Endpoint, now: datetime

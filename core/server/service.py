@@ -73,10 +73,9 @@ class Service:
         self.body_timeout = settings.body_timeout_seconds
         self.lock_wait = config.storage.lock_wait_seconds
         # Writes of concurrent requests share a commit on a file store; in memory a commit costs nothing.
-        self.commits: Commits = (
-            GroupCommit(storage.escalations) if storage.group_commit else Inline(storage.escalations)
-        )
+        self.commits: Commits = Inline(storage.escalations)
         if storage.group_commit:
+            self.commits = GroupCommit(storage.escalations, durable=storage.sync)
             self.engine.outbox.write_through(self.commits)
 
     # --- incidents -----------------------------------------------------------------------------------------

@@ -12,11 +12,14 @@ import threading
 import time
 from pathlib import Path
 
+import attrs
 import pytest
-from support.server import RESPONDER
+from support.server import CONFIG, RESPONDER, START, ServerThread, load
 from support.store import plugins
 
 import tocsin
+from tocsin.server import create_app
+from tocsin.server.storage import sqlite_storage
 from tocsin.store.errors import StoreBusyError, StoreError
 from tocsin.store.group import GroupCommit, Inline
 from tocsin.store.sqlite.checkpoint import Checkpointer
@@ -232,13 +235,28 @@ def test_a_log_that_cannot_be_synced_fails_every_caller_of_the_group(tmp_path: P
     ] * 3
 
 
-def test_a_server_on_full_syncs_off_the_event_loop_and_answers_after(tmp_path: Path) -> None:
+def test_a_server_on_full_syncs_the_log_off_the_event_loop_before_it_answers(tmp_path: Path) -> None:
     path = tmp_path / "serve-full.db"
-    with serving(path, ", synchronous: full") as server:
-        database = server.service.storage.escalations.database
-        assert database.defers_sync and server.service.storage.sync == database.sync
-        statuses = [
-            send(f"{server.url}/v1/incidents", RESPONDER, {"title": f"t{n}", "severity": "P1"})[0] for n in range(3)
-        ]
-    assert statuses == [201] * 3
+    document = CONFIG.replace("storage: {backend: memory}", f"storage: {{path: {path}, synchronous: full}}")
+    config = load(document, plugins())
+    clock = tocsin.ManualClock(START)
+    storage = sqlite_storage(str(path), plugins().registry, clock, synchronous="full")
+    database = storage.escalations.database
+    assert database.defers_sync  # its commits do not sync themselves: the group commit must
+    synced: list[str] = []
+
+    def sync() -> None:
+        database.sync()
+        synced.append(threading.current_thread().name)
+
+    counted = attrs.evolve(storage, sync=sync)
+    with ServerThread(create_app(config, plugins(), storage=counted, clock=clock)) as server:
+        url = f"{server.url}/v1/incidents"
+        for number in range(3):
+            before = len(synced)
+            assert send(url, RESPONDER, {"title": f"t{number}", "severity": "P1"})[0] == 201
+            assert len(synced) > before  # the answer came after a sync of the log
+    storage.close()
+    loop_thread = f"tocsin-server-{server.port}"  # the event loop of the server runs in this thread
+    assert synced and loop_thread not in synced and threading.main_thread().name not in synced
     assert len(stored_incidents(path)) == 3
