@@ -411,7 +411,7 @@ class EscalationEngine:
 
     def open_escalations(self) -> list[EscalationState]:
         """Every active or acknowledged escalation this engine runs."""
-        return [self._transitions.view(run) for run in self._runs.values()]
+        return [self._transitions.view(run) for run in self._transitions.loaded()]
 
     def active_count(self) -> int:
         """How many escalations are open (active or acknowledged)."""
@@ -493,10 +493,10 @@ class EscalationEngine:
         if row is None or not row.is_open:
             self._transitions.forget(incident_id)
             return None
-        run = self._runs.get(incident_id)
-        if run is None or run.escalation_id != row.escalation_id or run.version != row.version:
-            run = self._transitions.hold(row)
-        return run
+        held = self._runs.get(incident_id)
+        if isinstance(held, Run) and held.escalation_id == row.escalation_id and held.version == row.version:
+            return held
+        return self._transitions.hold(row)
 
     def _catch_up(self, run: Run) -> int:
         """Fire what was due before an action on ``run`` (the action happens after them); returns now."""
@@ -547,7 +547,7 @@ class EscalationEngine:
 
     def _recover(self) -> None:
         """Pick up the store's open escalations (a restart) and its undelivered notifications."""
-        self._transitions.adopt(self._store.load_open())
+        self._transitions.adopt_index(self._store.open_index())
         self._outbox.recover()
 
 

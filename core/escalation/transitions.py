@@ -1,10 +1,14 @@
 """How one change to an escalation is applied: fire what is due, commit once, reschedule, tell observers.
 
 :class:`Transitions` holds the engine's open escalations (compact :class:`~tocsin.escalation.plan.Run`
-records) and the due-queue. A transition mutates a record, then writes the row, the notifications it
-created and its journal events to the store in ONE commit (compare-and-set on the version); only after the
-commit succeeds are the new notifications queued in the outbox and the observers told. When a commit loses
-(another instance changed the escalation) the record is reloaded from the store and nothing is sent.
+records) and the due-queue. After a restart it holds each stored open escalation as an
+:class:`~tocsin.store.interfaces.OpenEscalation` (ids, version, due time) and reads the whole row from the
+store only when the escalation is due or acted on.
+
+A transition mutates a record, then writes the row, the notifications it created and its journal events to
+the store in ONE commit (compare-and-set on the version); only after the commit succeeds are the new
+notifications queued in the outbox and the observers told. When a commit loses (another instance changed the
+escalation) the record is reloaded from the store and nothing is sent.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from tocsin.models import (
 )
 from tocsin.observers import Observers
 from tocsin.store.errors import StaleStateError, StoreError
-from tocsin.store.interfaces import EscalationRow, EscalationStore
+from tocsin.store.interfaces import EscalationRow, EscalationStore, OpenEscalation
 
 __all__ = ["Hooks", "Transitions"]
 
@@ -54,7 +58,7 @@ class Transitions:
         plan_for: Callable[[EscalationPolicy], Plan],
         on_due: Callable[[int], None],
     ) -> None:
-        self.runs: dict[str, Run] = {}
+        self.runs: dict[str, Run | OpenEscalation] = {}  # incident id -> record (or, not read yet, its index)
         self.queue = DueQueue()
         self._failures: dict[str, int] = {}  # incident id -> steps failed in a row (for the retry backoff)
         self._store = store
@@ -121,10 +125,10 @@ class Transitions:
         fired = 0
         due = self.queue.pop_due(now)
         for index, incident_id in enumerate(due):
-            run = self.runs.get(incident_id)
-            if run is None:
-                continue
             try:
+                run = self.run_of(incident_id)
+                if run is None or run.due is None or run.due > now:  # read just now: the store's due time holds
+                    continue
                 fired += self.step(run, now, run.version, [], [])
                 if run.due is not None and run.due <= now:  # firing scheduled more work that is already due
                     fired += self._advance(run, now)
@@ -234,6 +238,55 @@ class Transitions:
         if self.runs.pop(incident_id, None) is not None:
             self.queue.remove(incident_id)
 
+    def run_of(self, incident_id: str) -> Run | None:
+        """The record of ``incident_id``'s open escalation, its row read from the store first if it was held
+        by its index only; None when there is none (or its stored policy cannot run here: logged)."""
+        held = self.runs.get(incident_id)
+        if held is None or isinstance(held, Run):
+            return held
+        row = self._store.load(incident_id)  # a store fault propagates: the caller retries
+        if row is None or not row.is_open:
+            self.forget(incident_id)
+            return None
+        try:
+            return self.hold(row)
+        except Exception:
+            _log.exception("stored escalation cannot run here; skipped", incident_id=incident_id)
+            self.forget(incident_id)
+            return None
+
+    def loaded(self) -> list[Run]:
+        """Every open escalation's record, the rows of those held by their index read in one go."""
+        if any(not isinstance(held, Run) for held in self.runs.values()):
+            rows = {row.incident_id: row for row in self._store.load_open()}
+            for incident_id, held in list(self.runs.items()):
+                if isinstance(held, Run):
+                    continue
+                row = rows.get(incident_id)
+                if row is None:
+                    self.forget(incident_id)
+                    continue
+                try:
+                    self.hold(row)
+                except Exception:
+                    _log.exception("stored escalation cannot run here; skipped", incident_id=incident_id)
+                    self.forget(incident_id)
+        return [held for held in self.runs.values() if isinstance(held, Run)]
+
+    def adopt_index(self, entries: Iterable[OpenEscalation]) -> None:
+        """Take over stored open escalations by their index alone (a restart): each is scheduled at its due
+        time, and its row is read when it is due or acted on."""
+        runs, queue = self.runs, self.queue
+        earliest: int | None = None
+        for entry in entries:
+            runs[entry.incident_id] = entry
+            due = entry.next_due
+            if due is not None:
+                queue.schedule(entry.incident_id, due)
+                earliest = due if earliest is None else min(earliest, due)
+        if earliest is not None:
+            self._on_due(earliest)
+
     def adopt(self, rows: Iterable[EscalationRow]) -> None:
         """Take over stored open escalations (a restart); rows sharing a policy share its compiled plan."""
         plans: dict[int, Plan] = {}
@@ -245,14 +298,16 @@ class Transitions:
 
     def adopt_newer(self, rows: Iterable[EscalationRow]) -> int:
         """Take over the ``rows`` this engine does not run yet, or whose stored version is newer than its record
-        (another instance changed them); rows it runs at the same version are left alone and compile nothing.
-        A row whose plan cannot be built here is logged and skipped. Returns how many were adopted."""
+        (another instance changed them); rows it runs at the same version are left alone and compile nothing
+        (one it holds by its index alone becomes its record, and is not counted). A row whose plan cannot be
+        built here is logged and skipped. Returns how many were adopted."""
         runs = self.runs
         plans: dict[int, Plan] = {}
         adopted = 0
         for row in rows:
             held = runs.get(row.incident_id)
-            if held is not None and held.escalation_id == row.escalation_id and held.version >= row.version:
+            same = held is not None and held.escalation_id == row.escalation_id and held.version >= row.version
+            if same and isinstance(held, Run):
                 continue
             try:
                 plan = plans.get(id(row.policy))
@@ -262,7 +317,7 @@ class Transitions:
                 _log.exception("claimed escalation cannot run here; skipped", incident_id=row.incident_id)
                 continue
             self._place(Run.from_row(row, plan))
-            adopted += 1
+            adopted += not same
         return adopted
 
     # --- internals ---------------------------------------------------------------------------------------

@@ -9,7 +9,14 @@ from tocsin._lazy import attach
 
 if TYPE_CHECKING:
     from tocsin.store.errors import StaleStateError, StoreBusyError, StoreError
-    from tocsin.store.interfaces import DeliveryStore, EscalationRow, EscalationStore, IncidentChange, IncidentStore
+    from tocsin.store.interfaces import (
+        DeliveryStore,
+        EscalationRow,
+        EscalationStore,
+        IncidentChange,
+        IncidentStore,
+        OpenEscalation,
+    )
     from tocsin.store.memory import InMemoryIncidentStore, InMemoryStore
 else:
     __getattr__, __dir__ = attach(
@@ -22,6 +29,7 @@ else:
                 "EscalationStore",
                 "IncidentChange",
                 "IncidentStore",
+                "OpenEscalation",
             ),
             "tocsin.store.memory": ("InMemoryIncidentStore", "InMemoryStore"),
         },
@@ -35,6 +43,7 @@ __all__ = [
     "InMemoryStore",
     "IncidentChange",
     "IncidentStore",
+    "OpenEscalation",
     "StaleStateError",
     "StoreBusyError",
     "StoreError",

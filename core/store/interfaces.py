@@ -37,6 +37,7 @@ __all__ = [
     "EscalationStore",
     "IncidentChange",
     "IncidentStore",
+    "OpenEscalation",
     "SmartRow",
 ]
 
@@ -92,6 +93,18 @@ class EscalationRow:
     def is_open(self) -> bool:
         """True while the escalation is active or acknowledged."""
         return self.status in OPEN_STATUSES
+
+
+@attrs.frozen(slots=True)
+class OpenEscalation:
+    """What an engine needs of an open escalation before it acts on it: which one it is, its version, and
+    when it is next due. A restart holds these and reads the whole row when the escalation is due or acted
+    on, so it costs a few index columns per open escalation, not its documents."""
+
+    incident_id: str
+    escalation_id: str
+    version: int
+    next_due: int | None
 
 
 @attrs.frozen(kw_only=True)
@@ -196,7 +209,12 @@ class EscalationStore(DeliveryStore, Protocol):
         ...
 
     def load_open(self) -> list[EscalationRow]:
-        """Every active or acknowledged escalation (what an engine picks up when it starts)."""
+        """Every active or acknowledged escalation, in the order they started."""
+        ...
+
+    def open_index(self) -> list[OpenEscalation]:
+        """Every active or acknowledged escalation as an :class:`OpenEscalation`, in the order they started,
+        read without the rows' documents (what an engine picks up when it starts)."""
         ...
 
     def incident_ids(self, *, open_only: bool = False) -> set[str]:

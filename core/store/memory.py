@@ -27,7 +27,7 @@ from tocsin.models import (
     Notification,
 )
 from tocsin.store.errors import StaleStateError
-from tocsin.store.interfaces import EscalationRow, IncidentChange
+from tocsin.store.interfaces import EscalationRow, IncidentChange, OpenEscalation
 from tocsin.store.unit import UnitOfWork
 
 __all__ = ["InMemoryIncidentStore", "InMemoryStore"]
@@ -106,6 +106,14 @@ class InMemoryStore(UnitOfWork):
     def load_open(self) -> list[EscalationRow]:
         """Every active or acknowledged escalation."""
         return [row for row in self._rows.values() if row.is_open]
+
+    def open_index(self) -> list[OpenEscalation]:
+        """Every active or acknowledged escalation's ids, version and due time."""
+        return [
+            OpenEscalation(row.incident_id, row.escalation_id, row.version, row.next_due)
+            for row in self._rows.values()
+            if row.is_open
+        ]
 
     def incident_ids(self, *, open_only: bool = False) -> set[str]:
         """The incidents with an escalation (an open one, with ``open_only``)."""

@@ -12,6 +12,7 @@ from support.store import START, Stores, answer, event, incident, notification, 
 
 import tocsin
 from tocsin.instants import to_micros
+from tocsin.store import OpenEscalation
 
 MINUTE = timedelta(minutes=1)
 
@@ -93,6 +94,20 @@ def test_a_new_escalation_cannot_replace_an_open_one_but_follows_an_ended_one(st
     assert store.load_open() == [second]
     with pytest.raises(tocsin.StaleStateError):
         store.commit(row(version=3, status="cancelled"), expected_version=2)  # the old one is no longer the latest
+
+
+def test_the_open_index_lists_open_escalations_ids_versions_and_due_times_in_start_order(stores: Stores):
+    store = stores.escalations
+    assert store.open_index() == []
+    store.commit(row("inc-2", next_due=to_micros(START + MINUTE)), expected_version=None)
+    store.commit(row("inc-1"), expected_version=None)
+    store.commit(row("inc-3", next_due=None), expected_version=None)
+    store.commit(row("inc-1", version=2, status="acknowledged", next_due=None), expected_version=1)
+    store.commit(row("inc-3", version=2, status="resolved", next_due=None), expected_version=1)
+    assert store.open_index() == [
+        OpenEscalation("inc-2", "inc-2#1", 1, to_micros(START + MINUTE)),
+        OpenEscalation("inc-1", "inc-1#1", 2, None),
+    ]
 
 
 def test_the_outbox_keeps_one_entry_per_key(stores: Stores):

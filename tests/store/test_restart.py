@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.store import START, plugins
@@ -22,8 +23,10 @@ MINUTE = timedelta(minutes=1)
 class Node:
     """One "process": a store on the file, an engine on it, and a sink that records what was delivered."""
 
-    def __init__(self, path: Path, clock: tocsin.ManualClock, sink: tocsin.MemorySink) -> None:
-        self.store = SQLiteStore(path, plugins().registry, clock=clock)
+    def __init__(
+        self, path: Path, clock: tocsin.ManualClock, sink: tocsin.MemorySink, store: type[SQLiteStore] = SQLiteStore
+    ) -> None:
+        self.store = store(path, plugins().registry, clock=clock)
         channels = tocsin.ChannelSet(plugins().registry, every_channel=sink)
         self.engine = tocsin.EscalationEngine(plugins(), self.store, clock=clock, channels=channels)
         self.engine.executor().register_team("platform", ["eng1@example.com", "eng2@example.com"])
@@ -48,9 +51,9 @@ def world(tmp_path: Path) -> Iterator[tuple[Path, tocsin.ManualClock, tocsin.Mem
         node.store.close()
 
 
-def boot(world) -> Node:
+def boot(world, store: type[SQLiteStore] = SQLiteStore) -> Node:
     path, clock, sink, nodes = world
-    node = Node(path, clock, sink)
+    node = Node(path, clock, sink, store)
     nodes.append(node)
     return node
 
@@ -175,3 +178,92 @@ async def test_an_acknowledgement_that_lands_first_stops_the_level_the_other_ins
     await a.engine.outbox.flush()
     await b.engine.outbox.flush()
     assert [n.level for n in sink.notifications] == [0]
+
+
+class CountingStore(SQLiteStore):
+    """The SQLite store, counting the escalation rows it reads."""
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        super().__init__(*args, **options)
+        self.reads = 0
+
+    def load(self, incident_id: str) -> tocsin.EscalationRow | None:
+        self.reads += 1
+        return super().load(incident_id)
+
+    def load_open(self) -> list[tocsin.EscalationRow]:
+        found = super().load_open()
+        self.reads += len(found)
+        return found
+
+
+def start(node: Node, *incident_ids: str) -> None:
+    for incident_id in incident_ids:
+        incident = tocsin.Incident(id=incident_id, title="Disk full", severity="P1", created_at=START)
+        node.engine.start_escalation(incident, "standard")
+
+
+async def test_a_restart_reads_no_escalation_until_it_is_due_or_acted_on_and_then_it_carries_on(world):
+    _, clock, sink, _ = world
+    first = boot(world)
+    start(first, "inc-1", "inc-2", "inc-3")
+    await first.engine.outbox.flush()
+    first.store.close()
+    second = boot(world, CountingStore)
+    store = second.store
+    assert isinstance(store, CountingStore)
+    assert second.engine.active_count() == 3 and store.reads == 0
+    assert second.engine.next_due_at() == START + 5 * MINUTE
+    clock.set(START + 4 * MINUTE)
+    second.engine.acknowledge_escalation("inc-2", by="oncall@example.com")
+    assert store.reads == 1
+    clock.set(START + 5 * MINUTE)
+    assert second.engine.tick() == 2  # level 1 of inc-1 and inc-3; inc-2 was acknowledged
+    await second.engine.outbox.flush()
+    assert sorted((n.incident_id, n.level) for n in sink.notifications if n.level == 1) == [("inc-1", 1), ("inc-3", 1)]
+    assert {state.incident_id: state.status.value for state in second.engine.open_escalations()} == {
+        "inc-1": "active",
+        "inc-2": "acknowledged",
+        "inc-3": "active",
+    }
+
+
+async def test_an_escalation_ended_elsewhere_while_held_unread_is_dropped_when_due_and_pages_nobody(world):
+    _, clock, sink, _ = world
+    a = boot(world)
+    start(a, "inc-1")
+    await a.engine.outbox.flush()
+    b = boot(world)  # holds inc-1 by its index alone
+    a.engine.resolve_escalation("inc-1", by="oncall@example.com")
+    clock.set(START + 5 * MINUTE)
+    assert b.engine.tick() == 0
+    assert b.engine.active_count() == 0 and b.engine.next_due_at() is None
+    await b.engine.outbox.flush()
+    assert [n.level for n in sink.notifications] == [0]
+
+
+async def test_listing_escalations_after_a_restart_reads_them_in_one_go(world):
+    _, _clock, _sink, _ = world
+    first = boot(world)
+    start(first, "inc-1", "inc-2")
+    first.engine.resolve_escalation("inc-1", by="oncall@example.com")
+    first.store.close()
+    second = boot(world, CountingStore)
+    assert second.engine.active_count() == 1
+    states = second.engine.open_escalations()
+    assert [(state.incident_id, state.current_level) for state in states] == [("inc-2", 0)]
+    assert isinstance(second.store, CountingStore) and second.store.reads == 1
+
+
+async def test_claiming_an_escalation_held_unread_at_its_stored_version_takes_nothing_over_and_fires_it_once(world):
+    _, clock, sink, _ = world
+    first = boot(world)
+    start(first, "inc-1")
+    await first.engine.outbox.flush()
+    first.store.close()
+    second = boot(world)
+    clock.set(START + 5 * MINUTE)
+    assert second.engine.claim_due_work() == 0
+    assert second.engine.tick() == 1
+    await second.engine.outbox.flush()
+    assert [n.level for n in sink.notifications] == [0, 1]

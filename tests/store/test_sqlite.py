@@ -3,13 +3,14 @@ cannot read with an error naming the file, rolling back a commit that fails half
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
 
 import attrs
 import pytest
-from support.store import notification, plugins, row
+from support.store import notification, plugins, policy, row
 
 import tocsin
 from tocsin.store.errors import StoreError
@@ -39,6 +40,87 @@ def test_reopening_a_current_file_applies_no_migration_and_keeps_the_data(tmp_pa
         assert migrate(connection, str(path)) == SCHEMA_VERSION  # found current: nothing to do
     with open_store(path) as store:
         assert store.load("inc-1") == row()
+
+
+def policy_rows(path: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(path) as connection:
+        return connection.execute("SELECT policy_id, digest FROM policies ORDER BY seq").fetchall()
+
+
+def test_a_policy_snapshot_is_stored_once_per_policy_version(tmp_path):
+    path = tmp_path / "tocsin.db"
+    changed = attrs.evolve(policy(), repeat=None)
+    with open_store(path) as store:
+        store.commit(row("inc-1"), expected_version=None)
+        store.commit(row("inc-2"), expected_version=None)  # an equal snapshot, another object
+        store.commit(row("inc-3", policy=changed), expected_version=None)
+        store.commit(row("inc-1", version=2, policy=changed), expected_version=1)
+        assert [policy_id for policy_id, _ in policy_rows(path)] == ["standard", "standard"]
+    with open_store(path) as store:
+        store.commit(row("inc-4", policy=changed), expected_version=None)
+        assert len(policy_rows(path)) == 2
+        assert store.load("inc-1") == row("inc-1", version=2, policy=changed)
+        assert store.load("inc-2") == row("inc-2")
+        assert store.load("inc-4").policy is store.load("inc-3").policy  # one object per stored snapshot
+
+
+def test_a_snapshot_written_in_a_block_that_rolled_back_is_stored_again_next_time(tmp_path):
+    path = tmp_path / "tocsin.db"
+    snapshot = policy()
+    with open_store(path) as store:
+        with pytest.raises(RuntimeError), store.atomic():
+            store.commit(row("inc-1", policy=snapshot), expected_version=None)
+            raise RuntimeError("the operation failed after writing")
+        assert policy_rows(path) == []
+        store.commit(row("inc-1", policy=snapshot), expected_version=None)
+        assert len(policy_rows(path)) == 1
+    with open_store(path) as store:
+        assert store.load("inc-1") == row("inc-1")
+
+
+def test_a_version_2_file_moves_its_snapshots_into_one_row_per_policy_version(tmp_path):
+    path = tmp_path / "tocsin.db"
+    with open_store(path) as store:
+        converter = store.database.converter
+    first, second = policy(), attrs.evolve(policy(), repeat=None)
+    documents = {
+        "inc-1": (first, row("inc-1")),
+        "inc-2": (first, row("inc-2", status="acknowledged", version=3)),
+        "inc-3": (second, row("inc-3", policy=second)),
+    }
+    older = tmp_path / "v2.db"
+    connection = sqlite3.connect(older, isolation_level=None)
+    for step in MIGRATIONS[:2]:
+        for statement in step:
+            connection.execute(statement)
+    connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    connection.execute("INSERT INTO schema_version (version) VALUES (2)")
+    for incident_id, (snapshot, stored) in documents.items():
+        state = converter.unstructure(stored)
+        del state["policy"], state["incident"]
+        connection.execute(
+            "INSERT INTO escalations (escalation_id, incident_id, status, next_due, version, policy, incident, state) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                stored.escalation_id,
+                incident_id,
+                stored.status.value,
+                stored.next_due,
+                stored.version,
+                json.dumps(converter.unstructure(snapshot)),
+                json.dumps(converter.unstructure(stored.incident)),
+                json.dumps(state),
+            ),
+        )
+    connection.close()
+    with open_store(older) as store:
+        assert [store.load(incident_id) for incident_id in documents] == [stored for _, stored in documents.values()]
+        assert len(policy_rows(older)) == 2
+        store.commit(row("inc-4"), expected_version=None)  # numbering carries on after the moved rows
+        assert [entry.incident_id for entry in store.open_index()] == ["inc-1", "inc-2", "inc-3", "inc-4"]
+    with sqlite3.connect(older) as check:
+        assert check.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+        assert check.execute("SELECT MAX(seq) FROM escalations").fetchone() == (4,)
 
 
 def test_a_file_from_a_newer_tocsin_is_refused(tmp_path):

@@ -9,6 +9,8 @@ applies the steps it has not seen yet, each in its own transaction, and records 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sqlite3
 from collections.abc import Callable
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from tocsin.store.errors import StoreError
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "connect", "migrate"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "connect", "migrate", "policy_digest"]
 
 
 Migration = tuple[str, ...] | Callable[[sqlite3.Connection], None]
@@ -124,8 +126,66 @@ _V2: tuple[str, ...] = (
     )""",
 )
 
+# Version 3: a policy snapshot is stored once per policy version (``policies``, keyed by the digest of its
+# JSON) and an escalation refers to it by ``policy_seq``, instead of every escalation carrying its own copy.
+_ESCALATIONS_V3 = """CREATE TABLE escalations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    escalation_id TEXT NOT NULL UNIQUE,
+    incident_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    next_due INTEGER,
+    version INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_until INTEGER,
+    policy_seq INTEGER NOT NULL REFERENCES policies (seq),
+    incident TEXT NOT NULL,
+    state TEXT NOT NULL
+)"""
+
+
+def policy_digest(text: str) -> str:
+    """The key a policy snapshot's JSON is stored under: equal snapshots share one row."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _v3(connection: sqlite3.Connection) -> None:
+    connection.execute(
+        """CREATE TABLE policies (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            digest TEXT NOT NULL UNIQUE,
+            policy_id TEXT NOT NULL,
+            policy TEXT NOT NULL
+        )"""
+    )
+    for (text,) in connection.execute("SELECT policy FROM escalations GROUP BY policy ORDER BY MIN(seq)").fetchall():
+        try:
+            policy_id = str(json.loads(text).get("id", ""))
+        except (ValueError, AttributeError):
+            policy_id = ""  # an unreadable snapshot moves as it is: reading its escalation names it
+        connection.execute(
+            "INSERT INTO policies (digest, policy_id, policy) VALUES (?, ?, ?)", (policy_digest(text), policy_id, text)
+        )
+    connection.execute("ALTER TABLE escalations RENAME TO escalations_v2")
+    connection.execute(_ESCALATIONS_V3)
+    connection.execute(
+        "INSERT INTO escalations (seq, escalation_id, incident_id, status, next_due, version, lease_owner, "
+        "lease_until, policy_seq, incident, state) SELECT e.seq, e.escalation_id, e.incident_id, e.status, "
+        "e.next_due, e.version, e.lease_owner, e.lease_until, p.seq, e.incident, e.state "
+        "FROM escalations_v2 AS e JOIN policies AS p ON p.policy = e.policy ORDER BY e.seq"
+    )
+    connection.execute(  # AUTOINCREMENT: no seq is handed out twice, even one whose row is gone
+        "UPDATE sqlite_sequence SET seq = (SELECT seq FROM sqlite_sequence WHERE name = 'escalations_v2') "
+        "WHERE name = 'escalations'"
+    )
+    connection.execute("DROP TABLE escalations_v2")
+    connection.execute("CREATE INDEX escalations_incident ON escalations (incident_id, seq)")
+    connection.execute(
+        "CREATE INDEX escalations_due ON escalations (next_due) WHERE status IN ('active', 'acknowledged')"
+    )
+
+
 # Step n (1-based) brings a database from version n-1 to version n. Append only.
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

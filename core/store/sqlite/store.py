@@ -5,8 +5,9 @@ does, durably: one writer connection behind a lock, WAL, a busy timeout, ``BEGIN
 and a versioned schema (:mod:`tocsin.store.sqlite.schema`). ``commit`` writes the escalation row (compare-and-set
 on ``version``: a mismatch raises ``StaleStateError`` and writes nothing), its new notifications and its
 journal events in ONE transaction. ``store.incidents`` is the :class:`~tocsin.store.interfaces.IncidentStore` on the
-same file. Rows are JSON documents next to indexed columns, so new model fields need no schema change; the
-policy snapshot and the incident of an escalation are written when they change, not on every transition.
+same file. Rows are JSON documents next to indexed columns, so new model fields need no schema change. A policy
+snapshot is stored once per policy version (in ``policies``, by the digest of its JSON) and escalations refer
+to it; the snapshot and the incident of an escalation are written when they change, not on every transition.
 
 ```python
 store = SQLiteStore("tocsin.db", plugins.registry, clock=clock)
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,17 +35,18 @@ from tocsin.models import EscalationEvent, EscalationPolicy, EscalationStatus, I
 from tocsin.registry import Registry
 from tocsin.store.crashpoints import crash_point
 from tocsin.store.errors import StaleStateError, StoreError
-from tocsin.store.interfaces import OPEN_STATUSES, EscalationRow
+from tocsin.store.interfaces import OPEN_STATUSES, EscalationRow, OpenEscalation
 from tocsin.store.sqlite.db import SQLiteDatabase
 from tocsin.store.sqlite.incidents import SQLiteIncidentStore
 from tocsin.store.sqlite.outbox import SQLiteOutbox
+from tocsin.store.sqlite.schema import policy_digest
 from tocsin.store.unit import Callback
 
 __all__ = ["SQLiteStore"]
 
 _OPEN = "status IN ('active', 'acknowledged')"
 _CRASH_POINTS = bool(os.environ.get("TOCSIN_CRASH_AT"))  # the kill tests' crash points (tocsin.store.crashpoints)
-_ROW_COLUMNS = "escalation_id, policy, incident, state"
+_ROW_COLUMNS = "escalation_id, policy_seq, incident, state"
 
 
 class SQLiteStore(SQLiteOutbox):
@@ -81,7 +84,8 @@ class SQLiteStore(SQLiteOutbox):
         super().__init__(database)
         self.incidents = SQLiteIncidentStore(self.database)
         self._written: dict[str, tuple[EscalationPolicy, Incident]] = {}  # open escalations' stored snapshots
-        self._policies: dict[str, EscalationPolicy] = {}  # policy JSON -> one shared object
+        self._policies: dict[int, EscalationPolicy] = {}  # stored snapshot (policies.seq) -> one shared object
+        self._policy_seqs: dict[int, tuple[EscalationPolicy, int]] = {}  # id(policy) -> (policy, its stored seq)
         self._unstructure_state = make_dict_unstructure_fn(
             EscalationRow,
             self.database.converter,
@@ -130,6 +134,14 @@ class SQLiteStore(SQLiteOutbox):
         """Every active or acknowledged escalation, in the order they started."""
         return self._rows(f"SELECT {_ROW_COLUMNS} FROM escalations WHERE {_OPEN} ORDER BY seq", ())
 
+    def open_index(self) -> list[OpenEscalation]:
+        """Every active or acknowledged escalation's ids, version and due time, from the indexed columns."""
+        with self.database.reading() as connection:
+            found = connection.execute(
+                f"SELECT incident_id, escalation_id, version, next_due FROM escalations WHERE {_OPEN} ORDER BY seq"
+            ).fetchall()
+        return [OpenEscalation(*columns) for columns in found]
+
     def incident_ids(self, *, open_only: bool = False) -> set[str]:
         """The incidents with an escalation (an open one, with ``open_only``), read from the indexes alone."""
         query = (
@@ -167,7 +179,7 @@ class SQLiteStore(SQLiteOutbox):
                 if exists is not None:
                     raise StaleStateError(f"escalation {row.escalation_id!r} is already stored")
                 connection.execute(
-                    "INSERT INTO escalations (escalation_id, incident_id, status, next_due, version, policy, "
+                    "INSERT INTO escalations (escalation_id, incident_id, status, next_due, version, policy_seq, "
                     "incident, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         row.escalation_id,
@@ -175,7 +187,7 @@ class SQLiteStore(SQLiteOutbox):
                         row.status.value,
                         row.next_due,
                         row.version,
-                        database.dump(row.policy),
+                        self._policy_seq(connection, row.policy),
                         database.dump(row.incident),
                         state,
                     ),
@@ -190,8 +202,8 @@ class SQLiteStore(SQLiteOutbox):
                 snapshots = ""
                 values: list[Any] = [row.status.value, row.next_due, row.version, state]
                 if written is None or written[0] is not row.policy:
-                    snapshots += ", policy = ?"
-                    values.append(database.dump(row.policy))
+                    snapshots += ", policy_seq = ?"
+                    values.append(self._policy_seq(connection, row.policy))
                 if written is None or written[1] is not row.incident:
                     snapshots += ", incident = ?"
                     values.append(database.dump(row.incident))
@@ -287,15 +299,46 @@ class SQLiteStore(SQLiteOutbox):
             found = connection.execute(sql, parameters).fetchall()
         return [self._row(*columns) for columns in found]
 
-    def _row(self, escalation_id: str, policy: str, incident: str, state: str) -> EscalationRow:
-        database = self.database
-        where = f"escalation {escalation_id!r}"
-        snapshot = self._policies.get(policy)
+    def _policy_seq(self, connection: sqlite3.Connection, policy: EscalationPolicy) -> int:
+        """Where ``policy``'s snapshot is stored, storing it first if this version of it is not yet there."""
+        known = self._policy_seqs.get(id(policy))
+        if known is not None and known[0] is policy:
+            return known[1]
+        text = self.database.dump(policy)
+        digest = policy_digest(text)
+        connection.execute(
+            "INSERT INTO policies (digest, policy_id, policy) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING",
+            (digest, policy.id, text),
+        )
+        (seq,) = connection.execute("SELECT seq FROM policies WHERE digest = ?", (digest,)).fetchone()
+        # Known to be stored only once the outermost block commits (a rollback takes the new row with it).
+        self.database.after_commit(lambda: self._remember_policy(policy, int(seq)))
+        return int(seq)
+
+    def _remember_policy(self, policy: EscalationPolicy, seq: int) -> None:
+        if len(self._policy_seqs) > 1024:
+            self._policy_seqs.clear()
+        self._policy_seqs[id(policy)] = (policy, seq)
+
+    def _policy(self, seq: int, where: str) -> EscalationPolicy:
+        snapshot = self._policies.get(seq)
         if snapshot is None:
-            snapshot = database.load(policy, EscalationPolicy, f"the policy snapshot of {where}")
+            with self.database.reading() as connection:
+                found = connection.execute("SELECT policy FROM policies WHERE seq = ?", (seq,)).fetchone()
+            if found is None:
+                path = self.database.path
+                raise StoreError(f"store {path}: {where} refers to policy snapshot {seq}, which is missing")
+            snapshot = self.database.load(found[0], EscalationPolicy, f"the policy snapshot of {where}")
             if len(self._policies) > 1024:
                 self._policies.clear()
-            self._policies[policy] = snapshot  # rows that share a snapshot share one policy object
+            self._policies[seq] = snapshot  # rows that share a snapshot share one policy object
+            self._remember_policy(snapshot, seq)
+        return snapshot
+
+    def _row(self, escalation_id: str, policy_seq: int, incident: str, state: str) -> EscalationRow:
+        database = self.database
+        where = f"escalation {escalation_id!r}"
+        snapshot = self._policy(policy_seq, where)
         try:
             data = json.loads(state)
             data["incident"] = json.loads(incident)
