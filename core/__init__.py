@@ -109,6 +109,7 @@ if TYPE_CHECKING:
     from tocsin.store.errors import StaleStateError, StoreBusyError, StoreError
     from tocsin.store.interfaces import DeliveryStore, EscalationRow, EscalationStore, IncidentChange, IncidentStore
     from tocsin.store.memory import InMemoryIncidentStore, InMemoryStore
+    from tocsin.store.postgres.store import PostgresStore
     from tocsin.store.sqlite.store import SQLiteStore
 else:
     __getattr__, __dir__ = attach(
@@ -235,6 +236,7 @@ else:
                 "IncidentStore",
             ),
             "tocsin.store.memory": ("InMemoryIncidentStore", "InMemoryStore"),
+            "tocsin.store.postgres.store": ("PostgresStore",),
             "tocsin.store.sqlite.store": ("SQLiteStore",),
         },
     )
@@ -318,6 +320,7 @@ __all__ = [
     "Plugins",
     "PolicyDisabledError",
     "PolicyError",
+    "PostgresStore",
     "ProcessResult",
     "Receipt",
     "Recipient",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from tocsin.cli import check, oncall, plugins_cmd, route, serve, simulate, test_cmd  # noqa: F401  (each module adds its command to app)
+from tocsin.cli import check, db, oncall, plugins_cmd, route, serve, simulate, test_cmd  # noqa: F401  (each module adds its command to app)
 from tocsin.cli._app import app
 
 __all__ = ["app", "main"]

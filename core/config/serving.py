@@ -129,6 +129,7 @@ class StorageBackend(enum.StrEnum):
     """Where incidents, escalations and the outbox live."""
 
     SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"  # one database for several instances
     MEMORY = "memory"  # nothing survives a restart: for trials and tests
 
 
@@ -142,16 +143,60 @@ class Synchronous(enum.StrEnum):
 
 @attrs.frozen(kw_only=True)
 class StorageSettings:
-    """The store ``tocsin serve`` uses: a SQLite file at ``path`` (relative to the working directory)."""
+    """The store ``tocsin serve`` uses: a SQLite file at ``path`` (relative to the working directory), or a
+    PostgreSQL database named by ``dsn`` or, keeping its password out of the file, by the environment variable
+    ``dsn_env``."""
 
     backend: StorageBackend = StorageBackend.SQLITE
     path: str = "./tocsin.db"
     synchronous: Synchronous = Synchronous.FULL
+    dsn: str | None = attrs.field(default=None, repr=False)
+    dsn_env: str | None = None
+    # PostgreSQL: apply pending schema migrations at start-up (false: the schema is upgraded only with
+    # `tocsin db migrate`, and a server finds it behind and refuses to start).
+    migrate_on_start: bool = True
     # How often the reconciler looks for incidents and escalations that disagree (it also runs at start-up).
     reconcile_every_seconds: int = attrs.field(default=300, validator=positive)
     # How long a request waits for the store's write lock while another process holds it, before it is
     # answered 503 (nothing changed). The wait is asynchronous: other requests go on meanwhile.
     lock_wait_seconds: float = attrs.field(default=5.0, validator=positive)
+
+    def __attrs_post_init__(self) -> None:
+        if self.backend is StorageBackend.POSTGRESQL:
+            if (self.dsn is None) == (self.dsn_env is None):
+                raise FieldError("dsn", "the postgresql backend needs exactly one of dsn and dsn_env")
+            if self.dsn is not None and _has_password(self.dsn):
+                raise FieldError(
+                    "dsn",
+                    "holds a password: keep it out of the config file (name an environment variable that holds "
+                    "the DSN with dsn_env, or use PGPASSWORD or a .pgpass file)",
+                )
+        elif self.dsn is not None or self.dsn_env is not None:
+            raise FieldError("dsn", f"dsn and dsn_env are for the postgresql backend, not {self.backend.value}")
+
+    def database_url(self) -> str:
+        """The PostgreSQL DSN: ``dsn``, or the value of ``dsn_env`` (``LookupError`` when that is unset)."""
+        if self.dsn is not None:
+            return self.dsn
+        if self.dsn_env is None:
+            raise LookupError("storage: no dsn or dsn_env is given")
+        value = os.environ.get(self.dsn_env, "")
+        if not value:
+            raise LookupError(f"storage: the environment variable {self.dsn_env} (dsn_env) is not set")
+        return value
+
+
+def _has_password(dsn: str) -> bool:
+    """True when the libpq DSN (a URI or ``key=value`` pairs) carries a password."""
+    from urllib.parse import parse_qs, urlsplit
+
+    if "://" in dsn:
+        try:
+            parts = urlsplit(dsn)
+        except ValueError:
+            return False
+        return parts.password is not None or "password" in parse_qs(parts.query)
+    return any(pair.split("=", 1)[0].strip() == "password" for pair in dsn.split() if "=" in pair)
 
 
 def check_server(server: ServerSettings) -> Iterator[tuple[str, str]]:

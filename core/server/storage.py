@@ -1,5 +1,5 @@
 """The stores a server runs on: escalations (with the outbox) and incidents, opened from the ``storage``
-section (SQLite by default) or handed in (tests, embedding)."""
+section (SQLite by default, PostgreSQL for several instances) or handed in (tests, embedding)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tocsin.store.interfaces import EscalationStore, IncidentStore
 from tocsin.store.memory import InMemoryIncidentStore, InMemoryStore
 from tocsin.store.sqlite.store import SQLiteStore
 
-__all__ = ["Storage", "memory_storage", "open_storage", "sqlite_storage"]
+__all__ = ["Storage", "memory_storage", "open_storage", "postgres_storage", "sqlite_storage"]
 
 
 def _nothing() -> None:
@@ -82,8 +82,36 @@ def sqlite_storage(
     )
 
 
+def postgres_storage(dsn: str, registry: Registry, clock: Clock, *, migrate_on_start: bool = True) -> Storage:
+    """Stores in the PostgreSQL database ``dsn`` (its schema migrated first with ``migrate_on_start``, else a
+    schema that is behind is refused). Concurrent requests' writes share one commit, as on SQLite.
+
+    :raises ServerError: when the database cannot be reached or its schema is newer (or behind).
+    """
+    from tocsin.store.postgres.store import PostgresStore  # psycopg is loaded only for this backend
+
+    try:
+        store = PostgresStore(dsn, registry, clock=clock, migrate_schema=migrate_on_start)
+    except TocsinError as exc:
+        raise ServerError(f"storage: {exc}") from None
+    return Storage(
+        escalations=store,
+        incidents=store.incidents,
+        name="postgresql",
+        close=store.close,
+        probe=store.database.probe,
+        group_commit=True,
+    )
+
+
 def open_storage(settings: StorageSettings, registry: Registry, clock: Clock) -> Storage:
     """The stores the config's ``storage`` section asks for."""
     if settings.backend is StorageBackend.MEMORY:
         return memory_storage(clock)
+    if settings.backend is StorageBackend.POSTGRESQL:
+        try:
+            dsn = settings.database_url()
+        except LookupError as exc:
+            raise ServerError(str(exc)) from None
+        return postgres_storage(dsn, registry, clock, migrate_on_start=settings.migrate_on_start)
     return sqlite_storage(settings.path, registry, clock, synchronous=settings.synchronous.value)

@@ -235,3 +235,27 @@ def test_an_empty_file_is_an_empty_config(registry, tmp_path):
     path = tmp_path / "empty.yaml"
     path.write_text("")
     assert tocsin.load_config(path, registry) == tocsin.Config()
+
+
+def test_a_postgresql_store_is_named_by_one_dsn_without_a_password_or_an_environment_variable(registry, monkeypatch):
+    def storage(**fields):
+        return faults(registry, {"storage": fields})
+
+    assert storage(backend="postgresql") == [
+        "tocsin.yaml: $.storage.dsn: the postgresql backend needs exactly one of dsn and dsn_env"
+    ]
+    assert storage(backend="postgresql", dsn="postgresql://a@h/db", dsn_env="DB_URL") == [
+        "tocsin.yaml: $.storage.dsn: the postgresql backend needs exactly one of dsn and dsn_env"
+    ]
+    for secret in ("postgresql://tocsin:hunter2@db/tocsin", "host=db user=tocsin password=hunter2"):
+        (fault,) = storage(backend="postgresql", dsn=secret)
+        assert fault.startswith("tocsin.yaml: $.storage.dsn: holds a password") and "hunter2" not in fault
+    assert storage(dsn_env="DB_URL") == [
+        "tocsin.yaml: $.storage.dsn: dsn and dsn_env are for the postgresql backend, not sqlite"
+    ]
+    settings = tocsin.parse_config({"storage": {"backend": "postgresql", "dsn_env": "DB_URL"}}, registry).storage
+    monkeypatch.setenv("DB_URL", "postgresql://tocsin:secret@db/tocsin")
+    assert settings.database_url() == "postgresql://tocsin:secret@db/tocsin"
+    monkeypatch.delenv("DB_URL")
+    with pytest.raises(LookupError, match="the environment variable DB_URL \\(dsn_env\\) is not set"):
+        settings.database_url()

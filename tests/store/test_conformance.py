@@ -1,4 +1,4 @@
-"""Both stores keep the same promises: compare-and-set commits, an outbox keyed by idempotency key with leased
+"""Every store keeps the same promises: compare-and-set commits, an outbox keyed by idempotency key with leased
 claims and scheduled retries, dead letters, disabled endpoints, due-work leases, and incidents with history."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import attrs
 import pytest
-from support.store import START, Stores, answer, event, incident, notification, open_stores, row
+from support.store import START, STORE_KINDS, Stores, answer, event, incident, notification, open_stores, row
 
 import tocsin
 from tocsin.instants import to_micros
@@ -17,9 +17,9 @@ from tocsin.store import OpenEscalation
 MINUTE = timedelta(minutes=1)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=STORE_KINDS)
 def stores(request: pytest.FixtureRequest, tmp_path) -> Iterator[Stores]:
-    yield from open_stores(request.param, tmp_path)
+    yield from open_stores(request.param, tmp_path, request)
 
 
 # --- escalation rows ------------------------------------------------------------------------------------

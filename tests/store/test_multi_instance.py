@@ -1,6 +1,7 @@
 """Two engines on one store: due work an instance left behind is claimed by another, fired once, and a change made
 on one instance (an acknowledgement) is what the other runs after it claims. Both stores: one in-memory store
-shared by two engines, and two SQLite stores on one file (two processes)."""
+shared by two engines, two SQLite stores on one file (two processes), and two PostgreSQL stores (each its own
+connection pool) on one database."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import asyncio
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from support.store import START, plugins
+from support.store import START, STORE_KINDS, plugins
 
 import tocsin
+from tocsin.store.postgres.store import PostgresStore
 from tocsin.store.sqlite.store import SQLiteStore
 from tocsin.targets.team import TeamTarget
 from tocsin.targets.user import UserTarget
@@ -24,19 +27,24 @@ Page = tuple[int, int, str, bool]
 class Cluster:
     """Engines sharing one store, one clock and one sink that records every delivered page."""
 
-    def __init__(self, kind: str, directory: Path) -> None:
+    def __init__(self, kind: str, directory: Path, dsn: str | None = None) -> None:
         self.clock = tocsin.ManualClock(START)
         self.sink = tocsin.MemorySink()
         self._kind = kind
         self._path = directory / "tocsin.db"
+        self._dsn = dsn
         self._shared = tocsin.InMemoryStore()
-        self.opened: list[SQLiteStore] = []
+        self.opened: list[Any] = []
 
     def store(self) -> tocsin.EscalationStore:
         """The store a new instance uses: the shared in-memory one, or its own connection to the file."""
         if self._kind == "memory":
             return self._shared
-        store = SQLiteStore(self._path, plugins().registry, clock=self.clock)
+        store: tocsin.EscalationStore
+        if self._dsn is not None:
+            store = PostgresStore(self._dsn, plugins().registry, clock=self.clock)
+        else:
+            store = SQLiteStore(self._path, plugins().registry, clock=self.clock)
         self.opened.append(store)
         return store
 
@@ -66,9 +74,10 @@ class Cluster:
         return [(n.pass_number, n.level, n.recipient.address, n.late) for n in self.sink.notifications]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=STORE_KINDS)
 def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
-    world = Cluster(request.param, tmp_path)
+    dsn = request.getfixturevalue("postgres_dsn") if request.param == "postgresql" else None
+    world = Cluster(request.param, tmp_path, dsn)
     yield world
     for store in world.opened:
         store.close()

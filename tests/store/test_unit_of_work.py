@@ -1,7 +1,8 @@
 """One unit of work per operation: raising an incident, resolving it, acknowledging, firing a level are each ONE
 store transaction. A store fault at the commit leaves nothing half-written and no cache that disagrees with the
 store; any instance on the store can act on any escalation; the store, not a lookup, enforces dedup; a retried
-request with the same Idempotency-Key replays what the first made. Both stores: in memory and SQLite on disk."""
+request with the same Idempotency-Key replays what the first made. Every store: in memory, SQLite on disk and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from support.store import START, plugins
+from support.store import START, STORE_KINDS, plugins
 
 import tocsin
 from tocsin.store.errors import StoreError
+from tocsin.store.postgres.store import PostgresStore
 from tocsin.store.sqlite.store import SQLiteStore
 from tocsin.targets.user import UserTarget
 
@@ -31,20 +34,25 @@ POLICY = tocsin.EscalationPolicy(
 class Site:
     """Instances (engine + processor) on one store: shared in memory, or each its own connection to one file."""
 
-    def __init__(self, kind: str, directory: Path) -> None:
+    def __init__(self, kind: str, directory: Path, dsn: str | None = None) -> None:
         self.kind = kind
+        self.dsn = dsn
         self.clock = tocsin.ManualClock(START)
         self.sink = tocsin.MemorySink()
         self.path = directory / "tocsin.db"
         self.shared = tocsin.InMemoryStore()
         self.shared_incidents = tocsin.InMemoryIncidentStore(self.clock, unit=self.shared)
-        self.opened: list[SQLiteStore] = []
+        self.opened: list[Any] = []
 
     def instance(self, name: str) -> tuple[tocsin.EscalationEngine, tocsin.IncidentProcessor]:
+        store: Any
         if self.kind == "memory":
             store, incidents = self.shared, self.shared_incidents
         else:
-            store = SQLiteStore(self.path, plugins().registry, clock=self.clock)
+            if self.dsn is not None:
+                store = PostgresStore(self.dsn, plugins().registry, clock=self.clock)
+            else:
+                store = SQLiteStore(self.path, plugins().registry, clock=self.clock)
             self.opened.append(store)
             incidents = store.incidents
         channels = tocsin.ChannelSet(plugins().registry, every_channel=self.sink)
@@ -58,9 +66,10 @@ class Site:
         return [(n.incident_id, n.level, n.recipient.address) for n in self.sink.notifications]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=STORE_KINDS)
 def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
-    built = Site(request.param, tmp_path)
+    dsn = request.getfixturevalue("postgres_dsn") if request.param == "postgresql" else None
+    built = Site(request.param, tmp_path, dsn)
     yield built
     for store in built.opened:
         store.close()
@@ -72,7 +81,7 @@ def incident(number: int = 1, **fields) -> tocsin.Incident:
 
 def fail_next_commit(store: tocsin.EscalationStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """The next outermost commit fails as a full disk would: nothing of the transaction is kept."""
-    unit = store.database if isinstance(store, SQLiteStore) else store
+    unit = getattr(store, "database", store)  # a database store's unit of work is its database
     real = unit._commit
 
     def failing() -> None:

@@ -1,4 +1,4 @@
-"""Helpers for the store tests: both store implementations behind one fixture, and rows to put in them."""
+"""Helpers for the store tests: every store implementation behind one fixture, and rows to put in them."""
 
 from __future__ import annotations
 
@@ -53,12 +53,31 @@ def sqlite_stores(clock: tocsin.ManualClock, path: Path, opened: list[SQLiteStor
     return Stores("sqlite", store, store.incidents, clock, reopen)
 
 
-def open_stores(kind: str, directory: Path) -> Iterator[Stores]:
-    """Yield stores of ``kind`` ("memory" or "sqlite", in a fresh file under ``directory``); close them after."""
+def postgres_stores(clock: tocsin.ManualClock, dsn: str, opened: list[Any]) -> Stores:
+    from tocsin.store.postgres.store import PostgresStore
+
+    store = PostgresStore(dsn, plugins().registry, clock=clock)
+    opened.append(store)
+
+    def reopen() -> Stores:
+        store.close()
+        return postgres_stores(clock, dsn, opened)
+
+    return Stores("postgresql", store, store.incidents, clock, reopen)
+
+
+STORE_KINDS = ["memory", "sqlite", "postgresql"]
+
+
+def open_stores(kind: str, directory: Path, request: Any = None) -> Iterator[Stores]:
+    """Yield stores of ``kind`` ("memory", "sqlite" in a fresh file under ``directory``, or "postgresql" in a
+    fresh database of the test server, for which the test's ``request`` is needed); close them after."""
     clock = tocsin.ManualClock(START)
-    opened: list[SQLiteStore] = []
+    opened: list[Any] = []
     if kind == "memory":
         yield memory_stores(clock)
+    elif kind == "postgresql":
+        yield postgres_stores(clock, request.getfixturevalue("postgres_dsn"), opened)
     else:
         yield sqlite_stores(clock, directory / "tocsin.db", opened)
     for store in opened:

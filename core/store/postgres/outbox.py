@@ -1,0 +1,209 @@
+"""The notification outbox in PostgreSQL: rows keyed by idempotency key, leased claims, retries, the delivery log.
+
+The same states as the SQLite outbox (``pending -> sending -> sent | failed | dead``). Inserting a key that
+exists does nothing (``ON CONFLICT (key) DO NOTHING``), so a page is written once per key however many
+instances produce it; a claim is one ``UPDATE ... RETURNING`` on the row, so of two instances claiming a key
+at once exactly one gets the attempt while the lease runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from tocsin.instants import from_micros, to_micros
+from tocsin.models import Delivery, DeliveryResult, DeliveryStatus, Notification
+from tocsin.store.postgres.db import PostgresDatabase
+
+__all__ = ["PostgresOutbox"]
+
+_UNSETTLED = "status IN ('pending', 'sending', 'failed')"
+_DELIVERY_COLUMNS = "key, notification, status, result, attempts, next_attempt_at"
+_CACHED = 8192  # notifications kept structured (a key's notification never changes once written)
+
+
+class PostgresOutbox:
+    """The ``DeliveryStore`` half of :class:`tocsin.store.postgres.store.PostgresStore`, on an open database."""
+
+    def __init__(self, database: PostgresDatabase) -> None:
+        self.database = database
+        self._notes: dict[str, Notification] = {}
+
+    # --- writing -----------------------------------------------------------------------------------------
+
+    def _insert(self, connection: psycopg.Connection[Any], notifications: Sequence[Notification]) -> list[Notification]:
+        """Insert inside the caller's transaction; returns the notifications whose key was new."""
+        dump = self.database.dump
+        fresh: list[Notification] = []
+        for notification in notifications:
+            cursor = connection.execute(
+                "INSERT INTO outbox (key, escalation_id, incident_id, channel, status, notification) "
+                "VALUES (%s, %s, %s, %s, 'pending', %s) ON CONFLICT (key) DO NOTHING",
+                (
+                    notification.key,
+                    notification.escalation_id,
+                    notification.incident_id,
+                    notification.recipient.channel,
+                    dump(notification),
+                ),
+            )
+            if cursor.rowcount:
+                fresh.append(notification)
+        for notification in fresh:
+            self._remember(notification)
+        return fresh
+
+    def _remember(self, notification: Notification) -> Notification:
+        notes = self._notes
+        if len(notes) >= _CACHED:
+            notes.clear()
+        notes[notification.key] = notification
+        return notification
+
+    def _notification(self, key: str, text: str) -> Notification:
+        found = self._notes.get(key)
+        if found is None:
+            found = self._remember(self.database.load(text, Notification, f"outbox notification {key!r}"))
+        return found
+
+    def enqueue(self, notifications: Sequence[Notification]) -> list[Notification]:
+        """Insert notifications that belong to no escalation; returns the new ones."""
+        with self.database.transaction() as connection:
+            return self._insert(connection, notifications)
+
+    def claim(self, key: str, *, now: datetime | None = None, lease_seconds: float | None = None) -> int | None:
+        """Take ``key`` for one attempt; returns the attempt number, or None (see ``DeliveryStore.claim``)."""
+        at = to_micros(now) if now is not None else None
+        until = to_micros(now + timedelta(seconds=lease_seconds)) if now is not None and lease_seconds else None
+        with self.database.transaction() as connection:
+            row = connection.execute(
+                "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = NULL, "
+                "lease_until = %(until)s WHERE key = %(key)s AND (status = 'pending' "
+                "OR (status = 'failed' AND (%(at)s::bigint IS NULL OR next_attempt_at IS NULL "
+                "OR next_attempt_at <= %(at)s)) "
+                "OR (status = 'sending' AND %(at)s::bigint IS NOT NULL AND lease_until IS NOT NULL "
+                "AND lease_until <= %(at)s)) RETURNING attempts",
+                {"until": until, "key": key, "at": at},
+            ).fetchone()
+        return int(row[0]) if row is not None else None
+
+    def finish(self, result: DeliveryResult, *, retry_at: datetime | None = None) -> None:
+        """Record the answer to one attempt (see ``DeliveryStore.finish``)."""
+        database = self.database
+        with database.transaction() as connection:
+            held = connection.execute(
+                "SELECT status, attempts FROM outbox WHERE key = %s FOR UPDATE", (result.key,)
+            ).fetchone()
+            if held is None:
+                raise KeyError(f"no notification with key {result.key!r} in the outbox")
+            (log_seq,) = connection.execute(
+                "INSERT INTO delivery_log (key, attempt, at, ok, result) VALUES (%s, %s, %s, %s, %s) RETURNING seq",
+                (result.key, result.attempts, to_micros(result.at), result.ok, database.dump(result)),
+            ).fetchone() or (None,)
+            status, attempts = held
+            current = status == "sending" and result.attempts == attempts
+            if status == "sent" or (not current and not result.ok):
+                return
+            if result.ok:
+                values: tuple[Any, ...] = ("sent", None, None)
+            elif retry_at is not None:
+                values = ("failed", to_micros(retry_at), None)
+            else:
+                values = ("dead", None, log_seq)
+            connection.execute(
+                "UPDATE outbox SET status = %s, next_attempt_at = %s, dead_seq = %s, lease_until = NULL, "
+                "result = %s WHERE key = %s",
+                (*values, database.dump(result), result.key),
+            )
+
+    def disable_endpoint(self, channel: str, endpoint: str, reason: str, at: datetime) -> None:
+        """Remember that ``endpoint`` of ``channel`` asked for no more messages."""
+        with self.database.transaction() as connection:
+            connection.execute(
+                "INSERT INTO disabled_endpoints (channel, endpoint, reason, at) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (channel, endpoint) DO NOTHING",
+                (channel, endpoint, reason, to_micros(at)),
+            )
+
+    # --- reading -----------------------------------------------------------------------------------------
+
+    def pending(self) -> list[Notification]:
+        """Notifications never handed to a channel, oldest first."""
+        return self._notifications("SELECT key, notification FROM outbox WHERE status = 'pending' ORDER BY seq", ())
+
+    def due_deliveries(self, now: datetime, limit: int | None = None) -> list[Notification]:
+        """Pending notifications, retries whose time has come and expired leases, oldest first."""
+        at = to_micros(now)
+        return self._notifications(
+            f"SELECT key, notification FROM outbox WHERE {_UNSETTLED} AND (status = 'pending' "
+            "OR (status = 'failed' AND (next_attempt_at IS NULL OR next_attempt_at <= %s)) "
+            "OR (status = 'sending' AND lease_until IS NOT NULL AND lease_until <= %s)) ORDER BY seq LIMIT %s",
+            (at, at, limit),
+        )
+
+    def next_delivery_at(self) -> datetime | None:
+        """The earliest retry time or lease end among failed and sending notifications."""
+        with self.database.reading() as connection:
+            row = connection.execute(
+                "SELECT MIN(CASE WHEN status = 'failed' THEN next_attempt_at ELSE lease_until END) "
+                f"FROM outbox WHERE {_UNSETTLED} AND status != 'pending'"
+            ).fetchone()
+        value = row[0] if row is not None else None
+        return from_micros(value) if value is not None else None
+
+    def delivery(self, key: str) -> Delivery | None:
+        """The outbox entry with ``key``, or None."""
+        found = self._deliveries(f"SELECT {_DELIVERY_COLUMNS} FROM outbox WHERE key = %s", (key,))
+        return found[0] if found else None
+
+    def deliveries(self, escalation_id: str) -> list[Delivery]:
+        """The outbox entries of one escalation, in the order they were written."""
+        return self._deliveries(
+            f"SELECT {_DELIVERY_COLUMNS} FROM outbox WHERE escalation_id = %s ORDER BY seq", (escalation_id,)
+        )
+
+    def all_deliveries(self) -> list[Delivery]:
+        """Every outbox entry, in the order written."""
+        return self._deliveries(f"SELECT {_DELIVERY_COLUMNS} FROM outbox ORDER BY seq", ())
+
+    def dead_letters(self, limit: int | None = None) -> list[Delivery]:
+        """Notifications given up on, the most recently given up first."""
+        return self._deliveries(
+            f"SELECT {_DELIVERY_COLUMNS} FROM outbox WHERE status = 'dead' ORDER BY dead_seq DESC LIMIT %s", (limit,)
+        )
+
+    def delivery_log(self, key: str) -> list[DeliveryResult]:
+        """Every answer recorded for ``key``, oldest first."""
+        with self.database.reading() as connection:
+            rows = connection.execute("SELECT result FROM delivery_log WHERE key = %s ORDER BY seq", (key,)).fetchall()
+        load = self.database.load
+        return [load(text, DeliveryResult, f"delivery log of {key!r}") for (text,) in rows]
+
+    def disabled_endpoints(self) -> dict[tuple[str, str], str]:
+        """(channel, endpoint) -> why it was disabled."""
+        with self.database.reading() as connection:
+            rows = connection.execute("SELECT channel, endpoint, reason FROM disabled_endpoints").fetchall()
+        return {(channel, endpoint): reason for channel, endpoint, reason in rows}
+
+    def _notifications(self, sql: str, parameters: tuple[Any, ...]) -> list[Notification]:
+        with self.database.reading() as connection:
+            rows = connection.execute(sql, parameters).fetchall()
+        return [self._notification(key, text) for key, text in rows]
+
+    def _deliveries(self, sql: str, parameters: tuple[Any, ...]) -> list[Delivery]:
+        with self.database.reading() as connection:
+            rows = connection.execute(sql, parameters).fetchall()
+        load = self.database.load
+        return [
+            Delivery(
+                notification=self._notification(key, notification),
+                status=DeliveryStatus(status),
+                result=load(result, DeliveryResult, f"the delivery result of {key!r}") if result is not None else None,
+                attempts=attempts,
+                next_attempt_at=from_micros(next_at) if next_at is not None else None,
+            )
+            for key, notification, status, result, attempts, next_at in rows
+        ]

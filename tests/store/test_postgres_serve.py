@@ -1,0 +1,131 @@
+"""`tocsin serve` on PostgreSQL for real: two server processes on one database (the DSN given through
+``dsn_env``, never in the file) share incidents and escalations, and a page goes out once however many of
+them run; ``tocsin db migrate`` brings a database to this tocsin's schema, and a server told not to migrate
+refuses one that is behind, as it refuses a DSN with a password in the file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import yaml
+from support.delivery_receiver import Receiver
+from support.processes import SECRET, TOKEN, Service, distinct_pages, until
+
+from tocsin.store.postgres.schema import SCHEMA_VERSION
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    server = Receiver()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def services() -> AsyncIterator[list[Service]]:
+    started: list[Service] = []
+    yield started
+    for service in started:
+        await service.kill()
+
+
+def write_config(directory: Path, url: str, **storage: object) -> Path:
+    config = {
+        "server": {"tokens": [{"name": "tester", "token": TOKEN, "scopes": ["admin"]}]},
+        "storage": {"backend": "postgresql", "dsn_env": "TOCSIN_TEST_DATABASE_URL", **storage},
+        "channels": {"webhook": {"allow_networks": ["127.0.0.1/32"], "secrets": [SECRET], "timeout_seconds": 2}},
+        "policies": [
+            {
+                "id": "pager",
+                "levels": [
+                    {"delay_minutes": 0, "targets": [{"type": "webhook", "url": url}]},
+                    {"delay_minutes": 30, "targets": [{"type": "user", "email": "lead@example.com"}]},
+                ],
+            }
+        ],
+    }
+    path = directory / "tocsin.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def tocsin(*args: str, dsn: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TOCSIN_TEST_DATABASE_URL": dsn, "TOCSIN_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "tocsin", *args], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+
+
+async def test_two_servers_on_one_database_share_incidents_and_page_once(postgres_dsn, receiver, services, tmp_path):
+    url = receiver.script("/page")
+    path = write_config(tmp_path, url)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, b = Service(path, tmp_path / "a"), Service(path, tmp_path / "b")
+    for service in (a, b):
+        service.env = {"TOCSIN_TEST_DATABASE_URL": postgres_dsn}
+        services.append(service)
+        await service.start()
+    health = await b.get("/health")
+    assert (health["status"], health["storage"]) == ("ok", "postgresql")
+
+    created = await a.post("/v1/incidents", {"id": "inc-1", "title": "Disk full", "severity": "P1"})
+    assert created["policy_id"] == "pager"
+    assert (await b.get("/v1/incidents/inc-1"))["incident"]["id"] == "inc-1"  # raised on a, read on b
+    acknowledged = await b.post("/v1/incidents/inc-1/acknowledge", {"by": "oncall@example.com"})
+    assert acknowledged["escalation"]["status"] == "acknowledged"
+    assert (await a.get("/v1/escalations/inc-1"))["status"] == "acknowledged"  # acted on b, seen on a
+
+    await until(lambda: len(receiver.on("/page")) >= 1, "level 0's page", a)
+    await asyncio.sleep(1.0)  # time for a second send, were either instance to make one
+    pages = distinct_pages(receiver, "/page")
+    assert len(pages) == 1 and len(receiver.on("/page")) == 1
+    ((_, page),) = pages.items()
+    assert (page["incident"]["id"], page["level"]) == ("inc-1", 0)
+
+
+def test_db_migrate_brings_a_database_to_this_schema_and_a_server_that_may_not_migrate_refuses_one_behind(
+    postgres_dsn, tmp_path
+):
+    path = write_config(tmp_path, "http://127.0.0.1:9/page", migrate_on_start=False)
+    refused = tocsin("serve", "--config", str(path), "--port", "0", dsn=postgres_dsn)
+    assert refused.returncode == 1
+    assert f"schema version 0, this tocsin needs {SCHEMA_VERSION}; run `tocsin db migrate`" in refused.stderr
+    assert "Traceback" not in refused.stderr and "postgres@127.0.0.1" in refused.stderr
+
+    first = tocsin("db", "migrate", "--config", str(path), dsn=postgres_dsn)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip().endswith(f"schema version 0 -> {SCHEMA_VERSION}")
+    again = tocsin("db", "migrate", "--config", str(path), dsn=postgres_dsn)
+    assert again.stdout.strip().endswith(f"schema version {SCHEMA_VERSION}, up to date")
+
+
+def test_a_dsn_with_a_password_in_the_file_and_an_unset_dsn_env_are_refused_with_where_and_why(tmp_path):
+    path = write_config(tmp_path, "http://127.0.0.1:9/page")
+    document = yaml.safe_load(path.read_text())
+    document["storage"] = {"backend": "postgresql", "dsn": "postgresql://tocsin:hunter2@127.0.0.1/tocsin"}
+    path.write_text(yaml.safe_dump(document))
+    checked = tocsin("check", str(path), dsn="")
+    assert checked.returncode == 1
+    assert "$.storage.dsn" in checked.stderr and "holds a password" in checked.stderr
+    assert "hunter2" not in checked.stderr
+
+    unset = write_config(tmp_path, "http://127.0.0.1:9/page")
+    env = {k: v for k, v in os.environ.items() if k != "TOCSIN_TEST_DATABASE_URL"}
+    served = subprocess.run(
+        [sys.executable, "-m", "tocsin", "serve", "--config", str(unset), "--port", "0"],
+        capture_output=True,
+        text=True,
+        env={**env, "TOCSIN_DISABLE_PLUGIN_AUTOLOAD": "1"},
+        timeout=60,
+        check=False,
+    )
+    assert served.returncode == 1
+    assert "the environment variable TOCSIN_TEST_DATABASE_URL (dsn_env) is not set" in served.stderr
