@@ -42,16 +42,24 @@ def serve(
     config: Path = typer.Option(..., "--config", help="The configuration file (YAML, TOML or JSON)."),
     host: str | None = typer.Option(None, "--host", help="The address to listen on (default: server.host)."),
     port: int | None = typer.Option(None, "--port", help="The TCP port (default: server.port, 8080)."),
+    instance_id: str | None = typer.Option(
+        None, "--instance-id", help="This instance's name among those sharing the store (default: host-pid)."
+    ),
 ) -> None:
     """Serve the HTTP API for CONFIG, run its escalations and deliver its notifications until stopped."""
     import asyncio
 
+    import attrs
     import uvicorn
 
     from tocsin.cli._uvicorn import GracefulServer
     from tocsin.server import create_app
 
     plugins, loaded = load(config)
+    if instance_id is not None:
+        if not instance_id.strip():
+            raise UserError("--instance-id: must not be empty")
+        loaded = attrs.evolve(loaded, server=attrs.evolve(loaded.server, instance_id=instance_id))
     host = host if host is not None else loaded.server.host
     port = port if port is not None else loaded.server.port
     if not 0 <= port <= 65535:

@@ -123,6 +123,9 @@ class ServerSettings:
     # A request body must arrive whole within this long (a client that stalls mid-body gets a 408).
     body_timeout_seconds: float = attrs.field(default=10.0, validator=positive)
     ack_rate_limit: AckRateLimit = attrs.field(factory=AckRateLimit)
+    # Who this server is among instances sharing a store: the owner of the due work it claims (default: the
+    # host name and process id; `tocsin serve --instance-id` overrides it).
+    instance_id: str | None = None
 
 
 class StorageBackend(enum.StrEnum):
@@ -160,6 +163,11 @@ class StorageSettings:
     # How long a request waits for the store's write lock while another process holds it, before it is
     # answered 503 (nothing changed). The wait is asynchronous: other requests go on meanwhile.
     lock_wait_seconds: float = attrs.field(default=5.0, validator=positive)
+    # Due escalations an instance claims stay its own this long; if it dies, another takes them over after.
+    lease_seconds: float = attrs.field(default=60.0, validator=positive)
+    # How often an instance looks for due work no live instance holds (one indexed query when there is none):
+    # an escalation a dead instance left is fired at most about this long after its lease ran out.
+    claim_every_seconds: float = attrs.field(default=2.0, validator=positive)
 
     def __attrs_post_init__(self) -> None:
         if self.backend is StorageBackend.POSTGRESQL:

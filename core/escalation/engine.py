@@ -111,6 +111,8 @@ class EscalationEngine:
         self.instance_id = instance_id if instance_id is not None else uuid.uuid4().hex
         self.lease_seconds = float(lease_seconds)
         self.claim_limit = claim_limit
+        self.claimed = 0  # due escalations claimed by claim_due_work (this engine's own among them)
+        self.taken_over = 0  # of those, ones it did not run yet or ran at an older version: taken over
         parts = wire_engine(
             plugins, store, clock=clock, config=config, channels=channels, delivery_timeout=delivery_timeout
         )
@@ -436,7 +438,18 @@ class EscalationEngine:
         rows = self._store.claim_due(
             at, owner=self.instance_id, lease_seconds=self.lease_seconds, limit=self.claim_limit
         )
-        return self._transitions.adopt_newer(rows) if rows else 0
+        if not rows:
+            return 0
+        taken = self._transitions.adopt_newer(rows)
+        self.claimed += len(rows)
+        self.taken_over += taken
+        return taken
+
+    @property
+    def conflicts(self) -> int:
+        """How many of this engine's commits lost a compare-and-set (another instance changed the escalation
+        first); each was reloaded from the store and sent nothing."""
+        return self._transitions.conflicts
 
     def next_due_at(self) -> datetime | None:
         """When the earliest open escalation is next due, or None."""

@@ -61,6 +61,7 @@ class Transitions:
         self.runs: dict[str, Run | OpenEscalation] = {}  # incident id -> record (or, not read yet, its index)
         self.queue = DueQueue()
         self._failures: dict[str, int] = {}  # incident id -> steps failed in a row (for the retry backoff)
+        self.conflicts = 0  # commits that lost a compare-and-set: another instance changed the escalation first
         self._store = store
         self._outbox = outbox
         self._observers = observers
@@ -104,7 +105,13 @@ class Transitions:
             # fault, or the operation's enclosing block) puts the stored version back, and only a commit lets
             # the change be seen.
             store.after_rollback(lambda: self.reload(incident_id))
-            fresh = store.commit(run.to_row(), expected_version=expected, notifications=notifications, events=events)
+            try:
+                fresh = store.commit(
+                    run.to_row(), expected_version=expected, notifications=notifications, events=events
+                )
+            except StaleStateError:
+                self.conflicts += 1
+                raise
             if written is not None:
                 written.extend(fresh)
             store.after_commit(lambda: self._committed(run, fresh, now, hooks))

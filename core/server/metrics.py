@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from tocsin.models import DeliveryResult, Notification
@@ -27,7 +27,8 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 
 
 class _StateCollector:
-    """Gauges read at scrape time: incidents by state, escalations by status, the monitor's lag."""
+    """Read at scrape time: incidents by state, escalations by status, the monitor's lag, and this instance's
+    claims, takeovers and lost compare-and-sets."""
 
     def __init__(self, engine: EscalationEngine, escalations: EscalationStore, incidents: IncidentStore) -> None:
         self._engine = engine
@@ -50,6 +51,23 @@ class _StateCollector:
         for status, count in sorted(self._escalations.status_counts().items()):
             escalations.add_metric([status.value], count)
         yield escalations
+        engine = self._engine
+        for name, value, what in (
+            ("tocsin_claimed_escalations", engine.claimed, "Due escalations this instance claimed (with a lease)."),
+            (
+                "tocsin_takeovers",
+                engine.taken_over,
+                "Claimed escalations this instance took over: started, changed or left behind by another instance.",
+            ),
+            (
+                "tocsin_cas_conflicts",
+                engine.conflicts,
+                "Commits that lost a compare-and-set (another instance changed the escalation first); none sent.",
+            ),
+        ):
+            counter = CounterMetricFamily(name, what, labels=["instance"])
+            counter.add_metric([engine.instance_id], value)
+            yield counter
         yield GaugeMetricFamily(
             "tocsin_monitor_lag_seconds",
             "How long the earliest due escalation step has been waiting for the timer (0 when nothing is late).",

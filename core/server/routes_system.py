@@ -23,6 +23,9 @@ async def health(call: Call) -> Health | Reply:
         storage=service.storage.name,
         open_escalations=engine.active_count(),
         monitor_lag_seconds=monitor_lag(engine),
+        instance_id=engine.instance_id,
+        claim_every_seconds=engine.monitor.check_interval,
+        lease_seconds=engine.lease_seconds,
         store_error=fault,
     )
     return answer if fault is None else Reply(status=503, body=answer)

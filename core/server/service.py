@@ -8,6 +8,8 @@ rule has a slow condition (see :mod:`.offload`): a slow regex condition holds up
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,9 +38,14 @@ from tocsin.server.views import IncidentDetail, IncidentPage, MatchedRule, Route
 from tocsin.store.errors import StoreError
 from tocsin.store.group import Commits, GroupCommit, Inline
 
-__all__ = ["MAX_ID_LENGTH", "Service"]
+__all__ = ["MAX_ID_LENGTH", "Service", "default_instance_id"]
 
 MAX_ID_LENGTH = 200  # an incident id must fit in a URL path segment
+
+
+def default_instance_id() -> str:
+    """The name an instance goes by unless the config gives one: its host and process id (``db-1-4242``)."""
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 class Service:
@@ -58,7 +65,17 @@ class Service:
         self.storage = storage
         self.clock = clock
         self.auth = auth if auth is not None else Authenticator(settings)
-        self.engine = EscalationEngine(plugins, storage.escalations, clock=clock, config=config)
+        self.instance_id = settings.instance_id or default_instance_id()
+        self.engine = EscalationEngine(
+            plugins,
+            storage.escalations,
+            clock=clock,
+            config=config,
+            instance_id=self.instance_id,
+            lease_seconds=config.storage.lease_seconds,
+        )
+        if storage.shared:  # other processes may run on this store: look for the due work they left, often
+            self.engine.with_check_interval(min(self.engine.monitor.check_interval, config.storage.claim_every_seconds))
         self.routing = OffloadedRouting(registry, config.rules)
         self.processor = IncidentProcessor(
             self.engine, evaluator=self.routing, incidents=storage.incidents, notify_channels=config.notify_channels

@@ -34,6 +34,7 @@ class Storage:
     probe: Callable[[], str | None] = _nothing  # None: the store takes writes; else what is wrong (for /health)
     group_commit: bool = False  # concurrent requests' writes share one commit (a file store: see tocsin.store.group)
     sync: Callable[[], None] | None = None  # makes commits durable, off the event loop (see GroupCommit's durable)
+    shared: bool = False  # other processes may run on the same store (a file or a database, not memory)
 
 
 def memory_storage(clock: Clock | None = None) -> Storage:
@@ -79,6 +80,7 @@ def sqlite_storage(
         probe=store.database.probe,
         group_commit=True,
         sync=store.database.sync if store.database.defers_sync else None,
+        shared=True,
     )
 
 
@@ -101,6 +103,7 @@ def postgres_storage(dsn: str, registry: Registry, clock: Clock, *, migrate_on_s
         close=store.close,
         probe=store.database.probe,
         group_commit=True,
+        shared=True,
     )
 
 

@@ -176,14 +176,18 @@ class RouteAnswer:
 
 @attrs.frozen(kw_only=True)
 class Health:
-    """The service is up: its version, store, open escalations and how far the timer is behind (seconds).
-    ``status`` is ``ok``, or ``store failing`` (answered with 503) with ``store_error`` saying what is wrong."""
+    """The service is up: its version, store, open escalations, how far the timer is behind (seconds) and its
+    part in claiming due work. ``status`` is ``ok``, or ``store failing`` (answered with 503) with
+    ``store_error`` saying what is wrong."""
 
     status: str
     version: str
     storage: str
     open_escalations: int
     monitor_lag_seconds: float
+    instance_id: str  # the owner of the due work this instance claims, among instances sharing the store
+    claim_every_seconds: float  # how often it claims due work no live instance holds
+    lease_seconds: float  # how long claimed due work stays its own
     store_error: str | None = None
 
 

@@ -128,6 +128,17 @@ async def test_due_work_of_an_instance_that_died_is_claimed_and_fired_once_by_an
     ]
 
 
+async def test_each_instance_counts_its_claims_takeovers_and_lost_compare_and_sets(cluster: Cluster):
+    b = cluster.engine("b")
+    a = cluster.engine("a")
+    start(a)
+    cluster.clock.set(START + 5 * MINUTE)
+    assert b.claim_due_work() == 1 and b.tick() == 1  # b takes over what a started
+    assert (b.claimed, b.taken_over, b.conflicts) == (1, 1, 0)
+    assert a.tick() == 0  # a's copy is a version behind
+    assert (a.claimed, a.taken_over, a.conflicts) == (0, 0, 1)
+
+
 async def test_an_acknowledgement_made_on_one_instance_is_respected_by_the_other_after_it_claims(cluster: Cluster):
     b = cluster.engine("b")
     a = cluster.engine("a")

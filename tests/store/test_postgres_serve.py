@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 import yaml
 from support.delivery_receiver import Receiver
@@ -65,16 +66,21 @@ def tocsin(*args: str, dsn: str) -> subprocess.CompletedProcess[str]:
 
 async def test_two_servers_on_one_database_share_incidents_and_page_once(postgres_dsn, receiver, services, tmp_path):
     url = receiver.script("/page")
-    path = write_config(tmp_path, url)
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    a, b = Service(path, tmp_path / "a"), Service(path, tmp_path / "b")
-    for service in (a, b):
+    instances = {}
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        path = write_config(tmp_path / name, url, lease_seconds=30)
+        document = yaml.safe_load(path.read_text())
+        document["server"]["instance_id"] = f"pager-{name}"
+        path.write_text(yaml.safe_dump(document))
+        service = instances[name] = Service(path, tmp_path / name)
         service.env = {"TOCSIN_TEST_DATABASE_URL": postgres_dsn}
         services.append(service)
         await service.start()
+    a, b = instances["a"], instances["b"]
     health = await b.get("/health")
-    assert (health["status"], health["storage"]) == ("ok", "postgresql")
+    assert (health["status"], health["storage"], health["instance_id"]) == ("ok", "postgresql", "pager-b")
+    assert (health["claim_every_seconds"], health["lease_seconds"]) == (2.0, 30.0)
 
     created = await a.post("/v1/incidents", {"id": "inc-1", "title": "Disk full", "severity": "P1"})
     assert created["policy_id"] == "pager"
@@ -89,6 +95,11 @@ async def test_two_servers_on_one_database_share_incidents_and_page_once(postgre
     assert len(pages) == 1 and len(receiver.on("/page")) == 1
     ((_, page),) = pages.items()
     assert (page["incident"]["id"], page["level"]) == ("inc-1", 0)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession() as session, session.get(f"{a.url}/metrics", headers=headers) as answer:
+        metrics = await answer.text()
+    for counter in ("tocsin_claimed_escalations_total", "tocsin_takeovers_total", "tocsin_cas_conflicts_total"):
+        assert f'{counter}{{instance="pager-a"}}' in metrics
 
 
 def test_db_migrate_brings_a_database_to_this_schema_and_a_server_that_may_not_migrate_refuses_one_behind(

@@ -222,7 +222,8 @@ class PostgresDatabase(UnitOfWork):
 
     def probe(self) -> str | None:
         """Whether the database takes writes now: None when it does, else what is wrong (unreachable, a
-        read-only standby). Waits at most a moment: for /health."""
+        read-only standby). Waits at most a moment: for /health. Busy in this process, it answers with the
+        latest write's fault."""
         if not self._lock.acquire(timeout=0.2):
             return self.last_fault
         try:
@@ -230,7 +231,8 @@ class PostgresDatabase(UnitOfWork):
                 (read_only,) = connection.execute("SELECT pg_is_in_recovery()").fetchone() or (False,)
             if read_only:
                 return f"store {self.path}: the server is a read-only standby"
-            return self.last_fault
+            self.last_fault = None  # reachable and writable again: what failed before was the way there
+            return None
         except PoolTimeout:
             return f"store {self.path}: cannot connect"
         except (psycopg.Error, StoreError) as exc:

@@ -1,0 +1,172 @@
+"""Three `tocsin serve` instances on one PostgreSQL database, one of them killed with SIGKILL at random moments
+(a fixed seed, 30 kills, each instance restarted at once) while a client spreads incidents, escalations,
+acknowledgements and resolutions over whichever instances are up, retrying as a careful client does after a
+broken connection. A webhook receiver on 127.0.0.1 counts what arrived: every expected page arrived, no
+(incident, level, recipient) arrived under two different webhook-ids (a webhook-id repeated is the transport's
+retry, which receivers drop), nothing paged for a level that was never reached. Run with ``-s`` for the counts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import aiohttp
+import yaml
+from support.delivery_receiver import Receiver
+from support.processes import SECRET, TOKEN, Service
+
+INSTANCES = 3
+INCIDENTS = 45
+KILLS = 30
+SEED = 20261203
+
+
+async def _request(service: Service, method: str, path: str, body: dict | None = None) -> tuple[int, dict] | None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+            session.request(method, f"{service.url}{path}", json=body, headers=headers) as answer,
+        ):
+            return answer.status, await answer.json()
+    except (aiohttp.ClientError, ConnectionError, TimeoutError):
+        return None
+
+
+def _config(directory: Path, urls: list[str], name: str) -> Path:
+    config = {
+        "server": {"tokens": [{"name": "tester", "token": TOKEN, "scopes": ["admin"]}], "instance_id": name},
+        "storage": {"backend": "postgresql", "dsn_env": "TOCSIN_TEST_DATABASE_URL", "lease_seconds": 5},
+        "channels": {"webhook": {"allow_networks": ["127.0.0.1/32"], "secrets": [SECRET], "timeout_seconds": 2}},
+        "delivery": {"timeout_seconds": 2, "lease_seconds": 3, "base_seconds": 1, "cap_seconds": 2},
+        "policies": [
+            {
+                "id": "pager",
+                "levels": [
+                    {"delay_minutes": delay, "targets": [{"type": "webhook", "url": url}]}
+                    for delay, url in zip((0, 30, 30), urls, strict=True)
+                ],
+            }
+        ],
+    }
+    path = directory / "tocsin.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+async def test_killing_instances_of_three_at_random_loses_and_doubles_no_page(postgres_dsn, tmp_path, capsys):
+    receiver = Receiver()
+    await receiver.start()
+    urls = [receiver.script(f"/level{level}") for level in range(3)]
+    services: list[Service] = []
+    for number in range(INSTANCES):
+        directory = tmp_path / f"instance-{number}"
+        directory.mkdir()
+        service = Service(_config(directory, urls, f"pager-{number}"), directory)
+        service.env = {"TOCSIN_TEST_DATABASE_URL": postgres_dsn}
+        services.append(service)
+    rng = random.Random(SEED)
+    up = [asyncio.Event() for _ in services]
+    kills = 0
+    turn = 0
+
+    async def killer() -> None:
+        nonlocal kills
+        while kills < KILLS:
+            await asyncio.sleep(rng.uniform(0.1, 0.6))
+            victim = rng.randrange(len(services))
+            up[victim].clear()
+            await services[victim].kill()
+            kills += 1
+            await services[victim].start()
+            up[victim].set()
+
+    def next_live() -> Service:
+        nonlocal turn
+        for _ in range(len(services)):
+            turn = (turn + 1) % len(services)
+            if up[turn].is_set():
+                return services[turn]
+        return services[turn]
+
+    async def act(method: str, route: str, body: dict | None, done) -> tuple[int, dict]:
+        """Send to the next live instance until answered; after a broken connection, look at the state (on
+        any instance) first and resend only when the request is not seen to have taken effect."""
+        broken = False
+        for _ in range(60):
+            if broken:
+                await asyncio.sleep(0.05)
+                state = await _request(next_live(), "GET", route.rsplit("/", 1)[0].replace("incidents", "escalations"))
+                if state is not None and state[0] == 200 and done(state[1]):
+                    return state
+            answer = await _request(next_live(), method, route, body)
+            if answer is not None and answer[0] != 503:
+                return answer
+            broken = True
+        raise AssertionError(f"{method} {route}: no answer\n" + "\n".join(s.log() for s in services))
+
+    expected: set[tuple[str, int, str]] = set()
+    try:
+        for number, service in enumerate(services):
+            await service.start()
+            up[number].set()
+        chaos = asyncio.create_task(killer())
+        for number in range(INCIDENTS):
+            incident_id = f"inc-{number}"
+            status, _ = await act(
+                "POST", "/v1/incidents", {"id": incident_id, "title": "Disk full", "severity": "P1"}, lambda s: False
+            )
+            assert status in (200, 201)
+            expected.add((incident_id, 0, urls[0]))
+            route = f"/v1/incidents/{incident_id}"
+            status, _ = await act("POST", f"{route}/escalate", {"by": "ops"}, lambda s: s["current_level"] >= 1)
+            assert status == 200
+            expected.add((incident_id, 1, urls[1]))
+            if number % 2:
+                status, body = await act(
+                    "POST", f"{route}/acknowledge", {"by": "ops"}, lambda s: s["status"] != "active"
+                )
+                assert status == 200 or (status == 409 and "already acknowledged" in body["error"]), body
+            status, _ = await act("POST", f"{route}/resolve", {"by": "ops"}, lambda s: s["status"] == "resolved")
+            assert status == 200
+        await chaos
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+
+        def delivered() -> Counter[tuple[str, int, str]]:
+            triples: Counter[tuple[str, int, str]] = Counter()
+            for level in range(3):
+                seen: dict[str, tuple[str, int, str]] = {}
+                for request in receiver.on(f"/level{level}"):
+                    page = json.loads(request.body)
+                    seen[request.headers["webhook-id"]] = (page["incident"]["id"], page["level"], urls[level])
+                triples.update(seen.values())
+            return triples
+
+        while not expected <= set(delivered()) and loop.time() < deadline:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
+    finally:
+        for service in services:
+            await service.kill()
+        await receiver.stop()
+    triples = delivered()
+    requests = sum(len(receiver.on(f"/level{level}")) for level in range(3))
+    ids = sum(len({r.headers["webhook-id"] for r in receiver.on(f"/level{level}")}) for level in range(3))
+    counts = {
+        "instances": INSTANCES,
+        "kills": kills,
+        "expected": len(expected),
+        "delivered": len(expected & set(triples)),
+        "lost": len(expected - set(triples)),
+        "duplicate_ids": requests - ids,
+        "duplicate_triples": sum(count - 1 for count in triples.values() if count > 1),
+        "unexpected": len(set(triples) - expected),
+    }
+    with capsys.disabled():
+        print("\npostgresql kill run:", " ".join(f"{name}={value}" for name, value in counts.items()))
+    assert counts["kills"] == KILLS
+    assert (counts["lost"], counts["duplicate_triples"], counts["unexpected"]) == (0, 0, 0), counts
