@@ -1,9 +1,10 @@
 """One PostgreSQL database shared by the escalation store and the incident store (psycopg 3, a small pool).
 
 Every write happens in an atomic block (:class:`~tocsin.store.unit.UnitOfWork`): the outermost takes a
-connection from the pool and is one explicit ``BEGIN`` ... ``COMMIT``; a block inside it a savepoint, so a
-statement that fails inside an inner block (PostgreSQL aborts the whole transaction on an error) is undone
-with that block alone and the enclosing one goes on. Reads outside a block take any pooled connection. The
+connection from the pool and is one explicit ``BEGIN`` ... ``COMMIT``; a block inside it that writes gets a
+savepoint before its first write (:mod:`tocsin.store.savepoints`), so a write that fails inside an inner block
+(PostgreSQL aborts the whole transaction on an error) is undone with that block alone and the enclosing one
+goes on. Reads outside a block take any pooled connection. The
 pool checks a connection before handing it out, so after the database restarts the next operation
 reconnects instead of failing on a dead socket. Documents are JSON written with the kernel's converter.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -26,7 +28,7 @@ from tocsin.models import EscalationPolicy, Incident
 from tocsin.registry import Registry
 from tocsin.store.errors import StoreBusyError, StoreError
 from tocsin.store.postgres.schema import check_version, migrate
-from tocsin.store.unit import UnitOfWork
+from tocsin.store.savepoints import LazySavepoints
 
 __all__ = ["PostgresDatabase", "safe_dsn"]
 
@@ -48,7 +50,7 @@ def safe_dsn(dsn: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-class PostgresDatabase(UnitOfWork):
+class PostgresDatabase(LazySavepoints):
     """An open tocsin database on a PostgreSQL server.
 
     :param dsn: a libpq connection string or URI (``postgresql://user@host:5432/tocsin``).
@@ -77,6 +79,7 @@ class PostgresDatabase(UnitOfWork):
         self._lock = self._unit_lock
         self._timeout = connect_timeout
         self._held: psycopg.Connection[Any] | None = None  # the connection of the open transaction
+        self._kept: psycopg.Connection[Any] | None = None  # the connection kept between operations
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = ConnectionPool(
             dsn,
             min_size=1,
@@ -117,6 +120,7 @@ class PostgresDatabase(UnitOfWork):
                 with self.atomic():
                     connection = self._held
                     assert connection is not None
+                    self._issue()
                     yield connection
             except psycopg.Error as exc:
                 raise _fault(exc, f"store {self.path}: {_first_line(exc)}") from None
@@ -129,8 +133,7 @@ class PostgresDatabase(UnitOfWork):
                 if self._held is not None:
                     yield self._held
                     return
-                with self._open().connection(timeout=self._timeout) as connection:
-                    yield connection
+                yield self._connection()
             except PoolTimeout:
                 raise StoreError(f"store {self.path}: no connection within {self._timeout:g} s") from None
             except psycopg.Error as exc:
@@ -149,18 +152,36 @@ class PostgresDatabase(UnitOfWork):
             raise _fault(exc, f"store {self.path}: {_first_line(exc)}") from None
 
     def _begin(self) -> None:
+        self._forget_savepoints()
         try:
-            connection = self._open().getconn(timeout=self._timeout)
+            connection = self._connection()
         except PoolTimeout:
             self.last_fault = f"store {self.path}: no connection within {self._timeout:g} s"
             raise StoreError(self.last_fault) from None
         try:
             connection.execute("BEGIN")
         except psycopg.Error as exc:
-            self._open().putconn(connection)
+            self._drop()
             self.last_fault = f"store {self.path}: cannot begin a transaction: {_first_line(exc)}"
             raise _fault(exc, self.last_fault) from None
         self._held = connection
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        """The connection this process works on, kept between operations (the pool checks a connection with a
+        round trip when it hands one out; one kept needs none). One the server has closed or written to unasked
+        (it said goodbye when it restarted) is given back and a fresh one taken."""
+        kept = self._kept
+        if kept is not None:
+            if not kept.closed and kept.info.transaction_status == _IDLE and not _readable(kept):
+                return kept
+            self._drop()
+        self._kept = self._open().getconn(timeout=self._timeout)
+        return self._kept
+
+    def _drop(self) -> None:
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            self._give_back(kept)
 
     def _commit(self) -> None:
         connection, self._held = self._held, None
@@ -170,34 +191,21 @@ class PostgresDatabase(UnitOfWork):
         except psycopg.Error as exc:
             with contextlib.suppress(psycopg.Error):
                 connection.execute("ROLLBACK")
+            self._drop()
             self.last_fault = f"store {self.path}: commit failed: {_first_line(exc)}"
             raise _fault(exc, self.last_fault) from None
-        finally:
-            self._give_back(connection)
         self.last_fault = None
 
     def _rollback(self) -> None:
         connection, self._held = self._held, None
         if connection is None:
             return
-        with contextlib.suppress(psycopg.Error):
+        try:
             connection.execute("ROLLBACK")
-        self._give_back(connection)
+        except psycopg.Error:
+            self._drop()
 
-    def _savepoint(self, depth: int) -> None:
-        self._statement(f"SAVEPOINT unit_{depth}")
-
-    def _release(self, depth: int) -> None:
-        self._statement(f"RELEASE SAVEPOINT unit_{depth}")
-
-    def _rollback_to(self, depth: int) -> None:
-        connection = self._held
-        if connection is not None:
-            with contextlib.suppress(psycopg.Error):
-                connection.execute(f"ROLLBACK TO SAVEPOINT unit_{depth}")
-                connection.execute(f"RELEASE SAVEPOINT unit_{depth}")
-
-    def _statement(self, sql: str) -> None:
+    def _run_savepoint(self, sql: str) -> None:
         connection = self._held
         if connection is None:
             raise StoreError(f"store {self.path}: no transaction is open")
@@ -205,6 +213,14 @@ class PostgresDatabase(UnitOfWork):
             connection.execute(sql)
         except psycopg.Error as exc:
             raise _fault(exc, f"store {self.path}: {_first_line(exc)}") from None
+
+    def _undo_savepoint(self, name: str, *, release: bool) -> None:
+        connection = self._held
+        if connection is not None:
+            with contextlib.suppress(psycopg.Error):
+                connection.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                if release:
+                    connection.execute(f"RELEASE SAVEPOINT {name}")
 
     def _give_back(self, connection: psycopg.Connection[Any]) -> None:
         pool = self._pool
@@ -276,9 +292,22 @@ class PostgresDatabase(UnitOfWork):
     def close(self) -> None:
         """Close every connection (a closed database refuses further use with ``StoreError``)."""
         with self._lock:
+            self._drop()
             pool, self._pool = self._pool, None
             if pool is not None:
                 pool.close()
+
+
+_IDLE = psycopg.pq.TransactionStatus.IDLE
+
+
+def _readable(connection: psycopg.Connection[Any]) -> bool:
+    """True when an idle connection has something to read: the server closed it or sent it a goodbye."""
+    try:
+        ready, _, _ = select.select([connection.fileno()], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        return True
+    return bool(ready)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -24,9 +24,9 @@ from tocsin.convert import make_converter
 from tocsin.models import EscalationPolicy, Incident
 from tocsin.registry import Registry
 from tocsin.store.errors import StoreBusyError, StoreError
+from tocsin.store.savepoints import LazySavepoints
 from tocsin.store.sqlite.checkpoint import Checkpointer
 from tocsin.store.sqlite.schema import connect, migrate
-from tocsin.store.unit import UnitOfWork
 
 __all__ = ["SQLiteDatabase"]
 
@@ -36,7 +36,7 @@ _OPENING_TIMEOUT_MS = 5000  # opening and migrating wait for another process's l
 _PROBE_TIMEOUT_MS = 20  # /health asks whether a write could begin now, not whether it could after a wait
 
 
-class SQLiteDatabase(UnitOfWork):
+class SQLiteDatabase(LazySavepoints):
     """An open tocsin database file (schema migrated on open).
 
     :param path: the file (created if missing; its directory must exist), or ``":memory:"``.
@@ -70,8 +70,6 @@ class SQLiteDatabase(UnitOfWork):
         self._busy_timeout_ms = busy_timeout_ms
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._lock = self._unit_lock  # reads and writes take the lock atomic blocks hold
-        self._pending: list[int] = []  # depths of inner blocks whose savepoint is not issued yet (innermost last)
-        self._shared: dict[int, int] = {}  # depth of an inner block -> the depth whose savepoint it uses
         self.defers_sync = defer_sync and synchronous == "full" and self.path != ":memory:"
         self._log_fd: int | None = None
         self._connection: sqlite3.Connection | None = connect(
@@ -143,8 +141,7 @@ class SQLiteDatabase(UnitOfWork):
             self._lock.release()
 
     def _begin(self) -> None:
-        self._pending.clear()
-        self._shared.clear()
+        self._forget_savepoints()
         try:
             self._open().execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -169,48 +166,18 @@ class SQLiteDatabase(UnitOfWork):
             with contextlib.suppress(sqlite3.Error):
                 self._connection.execute("ROLLBACK")
 
-    # A savepoint is issued only when a write needs it: an inner block that writes nothing needs none, and
-    # blocks opened one inside the other with no write between them share one (rolling back to it undoes
-    # exactly the inner block's writes, since the outer one had made none before it began).
-
-    def _savepoint(self, depth: int) -> None:
-        self._pending.append(depth)
-
-    def _issue(self) -> None:
-        """Issue the savepoint the innermost blocks are waiting for, before a write."""
-        pending = self._pending
-        if not pending:
-            return
-        owner = pending[0]
+    def _run_savepoint(self, sql: str) -> None:
         try:
-            self._open().execute(f"SAVEPOINT unit_{owner}")
+            self._open().execute(sql)
         except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path}: cannot begin a savepoint: {exc}") from None
-        for depth in pending:
-            self._shared[depth] = owner
-        pending.clear()
+            raise StoreError(f"store {self.path}: {sql.split()[0].lower()} failed: {exc}") from None
 
-    def _release(self, depth: int) -> None:
-        if self._pending and self._pending[-1] == depth:
-            self._pending.pop()
-            return
-        if self._shared.pop(depth) != depth:
-            return  # the enclosing block's savepoint: it goes on
-        try:
-            self._open().execute(f"RELEASE unit_{depth}")
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path}: {exc}") from None
-
-    def _rollback_to(self, depth: int) -> None:
-        if self._pending and self._pending[-1] == depth:
-            self._pending.pop()  # it wrote nothing
-            return
-        owner = self._shared.pop(depth)
+    def _undo_savepoint(self, name: str, *, release: bool) -> None:
         if self._connection is not None:
             with contextlib.suppress(sqlite3.Error):
-                self._connection.execute(f"ROLLBACK TO unit_{owner}")  # the savepoint stays, for its owner
-                if owner == depth:
-                    self._connection.execute(f"RELEASE unit_{depth}")
+                self._connection.execute(f"ROLLBACK TO {name}")
+                if release:
+                    self._connection.execute(f"RELEASE {name}")
 
     def sync(self) -> None:
         """Sync the write-ahead log to disk: every commit made before the call then survives power loss (what
