@@ -45,15 +45,22 @@ def create_app(
     :param plugins: the loaded plugin set the config was loaded with (default: ``tocsin.load_plugins()``).
     :param storage: the stores to use (default: opened from ``config.storage`` and closed when the app stops;
         stores handed in are left open).
-    :param clock: where "now" comes from (default: the system clock).
+    :param clock: where "now" comes from (default: the system clock; on PostgreSQL, the database server's).
     :param run_monitor: run the escalation timer and the outbox while the app runs (its lifespan).
     :raises ServerError: when the server settings or the store cannot be used.
     """
     plugins = plugins if plugins is not None else load_plugins()
+    given = clock
     clock = clock if clock is not None else SystemClock()
     auth = Authenticator(config.server)  # refuse a server without tokens before any file is opened
     owned = storage is None
-    stores = storage if storage is not None else open_storage(config.storage, plugins.registry, clock)
+    stores = (
+        storage
+        if storage is not None
+        else open_storage(config.storage, plugins.registry, clock, own_clock=given is None)
+    )
+    if given is None and stores.clock is not None:
+        clock = stores.clock  # several instances: the database's clock decides what is due
     try:
         service = Service(config, plugins, stores, clock, auth=auth)
     except BaseException:

@@ -35,6 +35,7 @@ class Storage:
     group_commit: bool = False  # concurrent requests' writes share one commit (a file store: see tocsin.store.group)
     sync: Callable[[], None] | None = None  # makes commits durable, off the event loop (see GroupCommit's durable)
     shared: bool = False  # other processes may run on the same store (a file or a database, not memory)
+    clock: Clock | None = None  # the clock instances sharing the store agree on (PostgreSQL: the database's)
 
 
 def memory_storage(clock: Clock | None = None) -> Storage:
@@ -84,18 +85,32 @@ def sqlite_storage(
     )
 
 
-def postgres_storage(dsn: str, registry: Registry, clock: Clock, *, migrate_on_start: bool = True) -> Storage:
+def postgres_storage(
+    dsn: str,
+    registry: Registry,
+    clock: Clock,
+    *,
+    migrate_on_start: bool = True,
+    database_clock: bool = True,
+) -> Storage:
     """Stores in the PostgreSQL database ``dsn`` (its schema migrated first with ``migrate_on_start``, else a
-    schema that is behind is refused). Concurrent requests' writes share one commit, as on SQLite.
+    schema that is behind is refused). Concurrent requests' writes share one commit, as on SQLite. With
+    ``database_clock``, "now" is the database server's (a :class:`~tocsin.store.postgres.clock.DatabaseClock`
+    over ``clock``), so instances whose own clocks disagree still agree on what is due.
 
     :raises ServerError: when the database cannot be reached or its schema is newer (or behind).
     """
-    from tocsin.store.postgres.store import PostgresStore  # psycopg is loaded only for this backend
+    from tocsin.store.postgres.clock import DatabaseClock  # psycopg is loaded only for this backend
+    from tocsin.store.postgres.store import PostgresStore
 
     try:
         store = PostgresStore(dsn, registry, clock=clock, migrate_schema=migrate_on_start)
     except TocsinError as exc:
         raise ServerError(f"storage: {exc}") from None
+    shared_clock = None
+    if database_clock:
+        shared_clock = store.database.clock = DatabaseClock(store.database, local=clock)
+        shared_clock.measure()
     return Storage(
         escalations=store,
         incidents=store.incidents,
@@ -104,11 +119,13 @@ def postgres_storage(dsn: str, registry: Registry, clock: Clock, *, migrate_on_s
         probe=store.database.probe,
         group_commit=True,
         shared=True,
+        clock=shared_clock,
     )
 
 
-def open_storage(settings: StorageSettings, registry: Registry, clock: Clock) -> Storage:
-    """The stores the config's ``storage`` section asks for."""
+def open_storage(settings: StorageSettings, registry: Registry, clock: Clock, *, own_clock: bool = True) -> Storage:
+    """The stores the config's ``storage`` section asks for. ``own_clock``: a store whose instances agree on a
+    clock of their own (PostgreSQL's) keeps time by it; ``False`` keeps ``clock`` (a test's manual clock)."""
     if settings.backend is StorageBackend.MEMORY:
         return memory_storage(clock)
     if settings.backend is StorageBackend.POSTGRESQL:
@@ -116,5 +133,7 @@ def open_storage(settings: StorageSettings, registry: Registry, clock: Clock) ->
             dsn = settings.database_url()
         except LookupError as exc:
             raise ServerError(str(exc)) from None
-        return postgres_storage(dsn, registry, clock, migrate_on_start=settings.migrate_on_start)
+        return postgres_storage(
+            dsn, registry, clock, migrate_on_start=settings.migrate_on_start, database_clock=own_clock
+        )
     return sqlite_storage(settings.path, registry, clock, synchronous=settings.synchronous.value)

@@ -1,11 +1,12 @@
 """The PostgreSQL store when its server goes away: a restart of the database under an open store costs the
 operations made while it was down (each a clear ``StoreError`` naming the database, never half a write) and
 nothing after it (the pool reconnects); an unreachable server, a schema from a newer tocsin and a closed store
-are errors that say what and where."""
+are errors that say what and where; and the database's clock is what every instance on it calls "now"."""
 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -13,6 +14,7 @@ from support.store import START, incident, plugins, row
 
 import tocsin
 from tocsin.store.errors import StoreError
+from tocsin.store.postgres.clock import DatabaseClock
 from tocsin.store.postgres.schema import SCHEMA_VERSION
 from tocsin.store.postgres.store import PostgresStore
 
@@ -73,3 +75,21 @@ def test_an_unreachable_server_a_newer_schema_and_a_closed_store_are_clear_error
     store.close()
     with pytest.raises(StoreError, match="is closed"):
         store.load("inc-1")
+
+
+def test_the_database_clock_is_the_servers_whatever_the_local_clock_says_and_survives_an_outage(
+    postgres_server, postgres_dsn
+):
+    local = tocsin.ManualClock(START)  # months off the server's clock, as a host with a broken NTP could be
+    with open_store(postgres_dsn) as store:
+        clock = DatabaseClock(store.database, local=local, refresh_seconds=3600)
+        with psycopg.connect(postgres_dsn) as connection:
+            (server_now,) = connection.execute("SELECT clock_timestamp()").fetchone() or (None,)
+        assert abs((clock.now() - server_now).total_seconds()) < 5
+        offset = clock.offset
+        local.advance(minutes=5)
+        assert clock.now() - server_now >= timedelta(minutes=5) - timedelta(seconds=5)  # time moves on locally
+        postgres_server.kill()
+        assert clock.measure() == offset  # unreachable: the last offset stands
+        assert clock.offset == offset
+        postgres_server.start()
