@@ -11,6 +11,7 @@ import asyncio
 import json
 import random
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -22,6 +23,7 @@ INSTANCES = 3
 INCIDENTS = 45
 KILLS = 30
 SEED = 20261203
+LEASE_SECONDS = 5
 
 
 async def _request(service: Service, method: str, path: str, body: dict | None = None) -> tuple[int, dict] | None:
@@ -39,7 +41,7 @@ async def _request(service: Service, method: str, path: str, body: dict | None =
 def _config(directory: Path, urls: list[str], name: str) -> Path:
     config = {
         "server": {"tokens": [{"name": "tester", "token": TOKEN, "scopes": ["admin"]}], "instance_id": name},
-        "storage": {"backend": "postgresql", "dsn_env": "TOCSIN_TEST_DATABASE_URL", "lease_seconds": 5},
+        "storage": {"backend": "postgresql", "dsn_env": "TOCSIN_TEST_DATABASE_URL", "lease_seconds": LEASE_SECONDS},
         "channels": {"webhook": {"allow_networks": ["127.0.0.1/32"], "secrets": [SECRET], "timeout_seconds": 2}},
         "delivery": {"timeout_seconds": 2, "lease_seconds": 3, "base_seconds": 1, "cap_seconds": 2},
         "policies": [
@@ -156,6 +158,7 @@ async def test_killing_instances_of_three_at_random_loses_and_doubles_no_page(po
     triples = delivered()
     requests = sum(len(receiver.on(f"/level{level}")) for level in range(3))
     ids = sum(len({r.headers["webhook-id"] for r in receiver.on(f"/level{level}")}) for level in range(3))
+    lateness = sorted(_lateness(receiver))
     counts = {
         "instances": INSTANCES,
         "kills": kills,
@@ -165,8 +168,99 @@ async def test_killing_instances_of_three_at_random_loses_and_doubles_no_page(po
         "duplicate_ids": requests - ids,
         "duplicate_triples": sum(count - 1 for count in triples.values() if count > 1),
         "unexpected": len(set(triples) - expected),
+        "max_late_seconds": round(lateness[-1], 2),
     }
     with capsys.disabled():
         print("\npostgresql kill run:", " ".join(f"{name}={value}" for name, value in counts.items()))
     assert counts["kills"] == KILLS
     assert (counts["lost"], counts["duplicate_triples"], counts["unexpected"]) == (0, 0, 0), counts
+    assert lateness[-1] <= LEASE_SECONDS + 5, counts  # no level fired later than its lease plus 5 s
+
+
+def _lateness(receiver: Receiver) -> list[float]:
+    """Seconds from each delivered page's due time to when its level fired."""
+    late: list[float] = []
+    for level in range(3):
+        for request in receiver.on(f"/level{level}"):
+            page = json.loads(request.body)
+            fired, due = datetime.fromisoformat(page["fired_at"]), datetime.fromisoformat(page["due_at"])
+            late.append((fired - due).total_seconds())
+    return late or [0.0]
+
+
+async def test_two_hundred_incidents_spread_over_three_instances_page_each_level_exactly_once(
+    postgres_dsn, tmp_path, capsys
+):
+    receiver = Receiver()
+    await receiver.start()
+    urls = [receiver.script(f"/level{level}") for level in range(3)]
+    services: list[Service] = []
+    try:
+        for number in range(INSTANCES):
+            directory = tmp_path / f"instance-{number}"
+            directory.mkdir()
+            service = Service(_config(directory, urls, f"pager-{number}"), directory)
+            service.env = {"TOCSIN_TEST_DATABASE_URL": postgres_dsn}
+            services.append(service)
+            await service.start()
+
+        async def send(service: Service, method: str, path: str, body: dict) -> None:
+            answer = await _request(service, method, path, body)
+            assert answer is not None and answer[0] in (200, 201), answer
+
+        numbers = range(200)
+        for start in range(0, len(numbers), 25):  # 25 clients at a time, each instance in turn
+            batch = numbers[start : start + 25]
+            await asyncio.gather(
+                *(
+                    send(
+                        services[n % INSTANCES],
+                        "POST",
+                        "/v1/incidents",
+                        {"id": f"inc-{n}", "title": "Disk full", "severity": "P1"},
+                    )
+                    for n in batch
+                )
+            )
+            await asyncio.gather(  # escalated on the next instance: not the one that raised it
+                *(
+                    send(services[(n + 1) % INSTANCES], "POST", f"/v1/incidents/inc-{n}/escalate", {"by": "ops"})
+                    for n in batch
+                )
+            )
+        expected = {(f"inc-{n}", level, urls[level]) for n in numbers for level in (0, 1)}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while loop.time() < deadline:
+            seen = {(json.loads(r.body)["incident"]["id"], level, urls[level]) for level in range(2)
+                    for r in receiver.on(f"/level{level}")}  # fmt: skip
+            if expected <= seen:
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
+    finally:
+        for service in services:
+            await service.kill()
+        await receiver.stop()
+    ids: dict[str, tuple[str, int]] = {}
+    triples: Counter[tuple[str, int, str]] = Counter()
+    for level in range(3):
+        for request in receiver.on(f"/level{level}"):
+            page = json.loads(request.body)
+            ids[request.headers["webhook-id"]] = (page["incident"]["id"], page["level"])
+    for incident_id, level in ids.values():
+        triples[(incident_id, level, urls[level])] += 1
+    counts = {
+        "instances": INSTANCES,
+        "incidents": len(numbers),
+        "expected": len(expected),
+        "delivered": len(expected & set(triples)),
+        "requests": sum(len(receiver.on(f"/level{level}")) for level in range(3)),
+        "webhook_ids": len(ids),
+        "duplicate_triples": sum(count - 1 for count in triples.values() if count > 1),
+        "unexpected": len(set(triples) - expected),
+    }
+    with capsys.disabled():
+        print("\npostgresql round robin:", " ".join(f"{name}={value}" for name, value in counts.items()))
+    assert counts["delivered"] == counts["expected"] == 400, counts
+    assert (counts["duplicate_triples"], counts["unexpected"]) == (0, 0), counts
