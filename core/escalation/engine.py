@@ -90,6 +90,8 @@ class EscalationEngine:
     :param lease_seconds: how long due work claimed by :meth:`claim_due_work` stays this engine's before another
         instance may claim it (seconds).
     :param claim_limit: the most escalations one :meth:`claim_due_work` claims.
+    :param recover_open: pick up the store's open escalations when the engine starts. ``False`` for one of a
+        fleet of instances sharing a store: the others run theirs, and what nobody runs is claimed when due.
     """
 
     def __init__(
@@ -107,12 +109,15 @@ class EscalationEngine:
         instance_id: str | None = None,
         lease_seconds: float = 60.0,
         claim_limit: int = 100,
+        recover_open: bool = True,
     ) -> None:
         self.instance_id = instance_id if instance_id is not None else uuid.uuid4().hex
         self.lease_seconds = float(lease_seconds)
         self.claim_limit = claim_limit
         self.claimed = 0  # due escalations claimed by claim_due_work (this engine's own among them)
         self.taken_over = 0  # of those, ones it did not run yet or ran at an older version: taken over
+        self.more_due_work = False  # the last claim was a full batch: more may be due (the monitor claims again)
+        self._recover_open = recover_open
         parts = wire_engine(
             plugins, store, clock=clock, config=config, channels=channels, delivery_timeout=delivery_timeout
         )
@@ -439,8 +444,12 @@ class EscalationEngine:
             at, owner=self.instance_id, lease_seconds=self.lease_seconds, limit=self.claim_limit
         )
         if not rows:
+            self.more_due_work = False
             return 0
         taken = self._transitions.adopt_newer(rows)
+        # A full batch with something new in it: claim again once these are done. (A full batch of what this
+        # engine already runs is work it is failing to step: claiming it again would only spin.)
+        self.more_due_work = len(rows) >= self.claim_limit and taken > 0
         self.claimed += len(rows)
         self.taken_over += taken
         return taken
@@ -559,8 +568,10 @@ class EscalationEngine:
         return tuple(rules)
 
     def _recover(self) -> None:
-        """Pick up the store's open escalations (a restart) and its undelivered notifications."""
-        self._transitions.adopt_index(self._store.open_index())
+        """Pick up the store's open escalations (a restart; unless told to leave them to claims) and its
+        undelivered notifications."""
+        if self._recover_open:
+            self._transitions.adopt_index(self._store.open_index())
         self._outbox.recover()
 
 

@@ -3,7 +3,8 @@
 It sleeps until the due-queue's earliest time, or until a change makes something due sooner (a new
 escalation, an acknowledgement), never longer than ``check_interval`` seconds. Each time it wakes it first
 claims the store's due work (:meth:`~tocsin.escalation.engine.EscalationEngine.claim_due_work`), so escalations another
-instance sharing the store started, changed or left behind are taken over within ``check_interval``. The outbox
+instance sharing the store started, changed or left behind are taken over within ``check_interval``; after a
+claim that came back full it wakes again at once, until the due work is claimed. The outbox
 delivers in its own task alongside, so a slow channel never delays a tick. The clock decides what "now" is: with a
 ``ManualClock``, advance it and call :meth:`Monitor.wake`.
 """
@@ -47,6 +48,9 @@ class MonitoredEngine(Protocol):
 
     def next_due_at(self) -> datetime | None: ...
 
+    @property
+    def more_due_work(self) -> bool: ...
+
 
 class Monitor:
     """Runs an engine's timer and outbox in the current event loop."""
@@ -80,6 +84,8 @@ class Monitor:
     def sleep_seconds(self) -> float:
         """How long the monitor would sleep now: until the next due time, at most ``check_interval``."""
         engine = self._engine
+        if engine.more_due_work:  # the last claim was a full batch: claim the rest as soon as these are done
+            return 0.0
         following = engine.next_due_at()
         if following is None:
             return self.check_interval

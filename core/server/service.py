@@ -73,6 +73,7 @@ class Service:
             config=config,
             instance_id=self.instance_id,
             lease_seconds=config.storage.lease_seconds,
+            recover_open=storage.adopt_on_start,
         )
         if storage.shared:  # other processes may run on this store: look for the due work they left, often
             self.engine.with_check_interval(min(self.engine.monitor.check_interval, config.storage.claim_every_seconds))

@@ -36,6 +36,9 @@ class Storage:
     sync: Callable[[], None] | None = None  # makes commits durable, off the event loop (see GroupCommit's durable)
     shared: bool = False  # other processes may run on the same store (a file or a database, not memory)
     clock: Clock | None = None  # the clock instances sharing the store agree on (PostgreSQL: the database's)
+    # An instance starting on the store picks up its open escalations; False for a fleet's store (PostgreSQL):
+    # the other instances run theirs, and what nobody runs is claimed when it comes due.
+    adopt_on_start: bool = True
 
 
 def memory_storage(clock: Clock | None = None) -> Storage:
@@ -120,6 +123,7 @@ def postgres_storage(
         group_commit=True,
         shared=True,
         clock=shared_clock,
+        adopt_on_start=False,
     )
 
 

@@ -191,6 +191,27 @@ async def test_the_monitor_claims_due_work_when_it_wakes(cluster: Cluster):
     assert cluster.pages() == [(0, 0, "oncall@example.com", False), (0, 1, "lead@example.com", False)]
 
 
+async def test_after_a_full_claim_the_monitor_claims_again_at_once_until_the_due_work_is_taken(cluster: Cluster):
+    a = cluster.engine("a")
+    for number in range(5):
+        a.start_escalation(
+            tocsin.Incident(id=f"inc-{number}", title="Disk full", severity="P1", created_at=START), "standard"
+        )
+    await a.outbox.flush()
+    b = cluster.engine("b", check_interval=30, claim_limit=2, recover_open=False)
+    assert b.active_count() == 0  # a fleet's instance leaves open escalations to claims
+    cluster.clock.set(START + 5 * MINUTE)  # level 1 of all five is due; a has died
+    running = asyncio.create_task(b.run_monitor())
+    try:
+        await _until(lambda: sum(1 for page in cluster.pages() if page[1] == 1) == 5)  # not after 3 check intervals
+        assert (b.claimed, b.taken_over) == (5, 5)
+        await _until(lambda: b.monitor.asleep_until is not None)
+        assert not b.more_due_work
+    finally:
+        b.stop_monitor()
+        await asyncio.wait_for(running, 5)
+
+
 def test_an_engine_has_a_random_instance_id_unless_given_one(cluster: Cluster):
     first, second = cluster.engine(None), cluster.engine(None)
     assert len(first.instance_id) == 32 and first.instance_id != second.instance_id
