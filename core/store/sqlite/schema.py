@@ -9,16 +9,16 @@ applies the steps it has not seen yet, each in its own transaction, and records 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from tocsin.store.documents import policy_digest
 from tocsin.store.errors import StoreError
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "connect", "migrate", "policy_digest"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "connect", "migrate"]
 
 
 Migration = tuple[str, ...] | Callable[[sqlite3.Connection], None]
@@ -141,11 +141,6 @@ _ESCALATIONS_V3 = """CREATE TABLE escalations (
     incident TEXT NOT NULL,
     state TEXT NOT NULL
 )"""
-
-
-def policy_digest(text: str) -> str:
-    """The key a policy snapshot's JSON is stored under: equal snapshots share one row."""
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _v3(connection: sqlite3.Connection) -> None:

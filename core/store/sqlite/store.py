@@ -18,38 +18,30 @@ processor = IncidentProcessor.from_config(engine, config, incidents=store.incide
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cattrs.gen import make_dict_unstructure_fn, override
-
 from tocsin.clock import Clock
 from tocsin.instants import to_micros
-from tocsin.models import EscalationEvent, EscalationPolicy, EscalationStatus, Incident, Notification
+from tocsin.models import EscalationEvent, Notification
 from tocsin.registry import Registry
 from tocsin.store.crashpoints import crash_point
-from tocsin.store.errors import StaleStateError, StoreError
-from tocsin.store.interfaces import OPEN_STATUSES, EscalationRow, OpenEscalation
+from tocsin.store.documents import OPEN, ROW_COLUMNS, EscalationDocuments
+from tocsin.store.errors import StaleStateError
+from tocsin.store.interfaces import OPEN_STATUSES, EscalationRow
 from tocsin.store.sqlite.db import SQLiteDatabase
 from tocsin.store.sqlite.incidents import SQLiteIncidentStore
 from tocsin.store.sqlite.outbox import SQLiteOutbox
-from tocsin.store.sqlite.schema import policy_digest
-from tocsin.store.unit import Callback
 
 __all__ = ["SQLiteStore"]
 
-_OPEN = "status IN ('active', 'acknowledged')"
 _CRASH_POINTS = bool(os.environ.get("TOCSIN_CRASH_AT"))  # the kill tests' crash points (tocsin.store.crashpoints)
-_ROW_COLUMNS = "escalation_id, policy_seq, incident, state"
 
 
-class SQLiteStore(SQLiteOutbox):
+class SQLiteStore(EscalationDocuments, SQLiteOutbox):
     """Escalation rows, journals, the outbox (and, as ``incidents``, the incidents) in a SQLite file.
 
     :param path: the database file (created and migrated if needed; its directory must exist).
@@ -81,76 +73,11 @@ class SQLiteStore(SQLiteOutbox):
             busy_timeout_ms=busy_timeout_ms,
             defer_sync=defer_sync,
         )
-        super().__init__(database)
+        SQLiteOutbox.__init__(self, database)
         self.incidents = SQLiteIncidentStore(self.database)
-        self._written: dict[str, tuple[EscalationPolicy, Incident]] = {}  # open escalations' stored snapshots
-        self._policies: dict[int, EscalationPolicy] = {}  # stored snapshot (policies.seq) -> one shared object
-        self._policy_seqs: dict[int, tuple[EscalationPolicy, int]] = {}  # id(policy) -> (policy, its stored seq)
-        self._unstructure_state = make_dict_unstructure_fn(
-            EscalationRow,
-            self.database.converter,
-            _cattrs_omit_if_default=True,
-            policy=override(omit=True),
-            incident=override(omit=True),
-        )
-
-    def atomic(self) -> contextlib.AbstractContextManager[None]:
-        """One unit of work on the file (escalations, outbox and incidents alike); see :mod:`tocsin.store.unit`."""
-        return self.database.atomic()
-
-    def after_commit(self, callback: Callback) -> None:
-        """Run ``callback`` once the outermost atomic block commits (now, outside one)."""
-        self.database.after_commit(callback)
-
-    def after_rollback(self, callback: Callback) -> None:
-        """Run ``callback`` if the current atomic block rolls back."""
-        self.database.after_rollback(callback)
-
-    @property
-    def path(self) -> str:
-        """The database file."""
-        return self.database.path
-
-    def close(self) -> None:
-        """Close the database file."""
-        self.database.close()
-
-    def __enter__(self) -> SQLiteStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self._init_documents()
 
     # --- escalations -------------------------------------------------------------------------------------
-
-    def load(self, incident_id: str) -> EscalationRow | None:
-        """The latest escalation of ``incident_id``, or None."""
-        rows = self._rows(
-            f"SELECT {_ROW_COLUMNS} FROM escalations WHERE incident_id = ? ORDER BY seq DESC LIMIT 1", (incident_id,)
-        )
-        return rows[0] if rows else None
-
-    def load_open(self) -> list[EscalationRow]:
-        """Every active or acknowledged escalation, in the order they started."""
-        return self._rows(f"SELECT {_ROW_COLUMNS} FROM escalations WHERE {_OPEN} ORDER BY seq", ())
-
-    def open_index(self) -> list[OpenEscalation]:
-        """Every active or acknowledged escalation's ids, version and due time, from the indexed columns."""
-        with self.database.reading() as connection:
-            found = connection.execute(
-                f"SELECT incident_id, escalation_id, version, next_due FROM escalations WHERE {_OPEN} ORDER BY seq"
-            ).fetchall()
-        return [OpenEscalation(*columns) for columns in found]
-
-    def incident_ids(self, *, open_only: bool = False) -> set[str]:
-        """The incidents with an escalation (an open one, with ``open_only``), read from the indexes alone."""
-        query = (
-            f"SELECT incident_id FROM escalations WHERE {_OPEN}"
-            if open_only
-            else ("SELECT DISTINCT incident_id FROM escalations")
-        )
-        with self.database.reading() as connection:
-            return {incident_id for (incident_id,) in connection.execute(query)}
 
     def commit(
         self,
@@ -163,7 +90,6 @@ class SQLiteStore(SQLiteOutbox):
         """Write the row, the new notifications and the events in one transaction; see ``EscalationStore.commit``."""
         database = self.database
         state = self._state(row)
-        written = self._written.get(row.escalation_id)
         with database.transaction() as connection:
             held = connection.execute(
                 "SELECT escalation_id, version, status FROM escalations WHERE incident_id = ? "
@@ -201,10 +127,11 @@ class SQLiteStore(SQLiteOutbox):
                     )
                 snapshots = ""
                 values: list[Any] = [row.status.value, row.next_due, row.version, state]
-                if written is None or written[0] is not row.policy:
+                policy_changed, incident_changed = self._snapshots_to_write(row)
+                if policy_changed:
                     snapshots += ", policy_seq = ?"
                     values.append(self._policy_seq(connection, row.policy))
-                if written is None or written[1] is not row.incident:
+                if incident_changed:
                     snapshots += ", incident = ?"
                     values.append(database.dump(row.incident))
                 connection.execute(
@@ -225,12 +152,7 @@ class SQLiteStore(SQLiteOutbox):
                 kinds = [event.kind for event in events]
                 crash_point("before-commit", kinds)
                 database.after_commit(lambda: crash_point("after-commit", kinds))
-            # Which snapshots the file holds is known only once the outermost block has committed.
-            if row.status in OPEN_STATUSES:
-                database.after_commit(lambda: self._written.__setitem__(row.escalation_id, (row.policy, row.incident)))
-            else:
-                database.after_commit(lambda: self._written.pop(row.escalation_id, None))
-            database.after_rollback(lambda: self._written.pop(row.escalation_id, None))
+            self._track_written(row)
         return fresh
 
     def claim_due(self, now: datetime, *, owner: str, lease_seconds: float, limit: int = 100) -> list[EscalationRow]:
@@ -240,14 +162,14 @@ class SQLiteStore(SQLiteOutbox):
         with self.database.reading() as connection:  # mostly nothing is due: then no write lock is taken
             if (
                 connection.execute(
-                    f"SELECT 1 FROM escalations WHERE {_OPEN} AND next_due <= ? LIMIT 1", (at,)
+                    f"SELECT 1 FROM escalations WHERE {OPEN} AND next_due <= ? LIMIT 1", (at,)
                 ).fetchone()
                 is None
             ):
                 return []
         with self.database.transaction() as connection:
             found = connection.execute(
-                f"SELECT seq, {_ROW_COLUMNS} FROM escalations WHERE {_OPEN} AND next_due <= ? "
+                f"SELECT seq, {ROW_COLUMNS} FROM escalations WHERE {OPEN} AND next_due <= ? "
                 "AND (lease_owner IS NULL OR lease_owner = ? OR lease_until <= ?) "
                 "ORDER BY next_due, escalation_id LIMIT ?",
                 (at, owner, at, limit),
@@ -257,15 +179,6 @@ class SQLiteStore(SQLiteOutbox):
                 [(owner, until, seq) for seq, *_ in found],
             )
         return [self._row(*columns) for _, *columns in found]
-
-    def status_counts(self) -> dict[EscalationStatus, int]:
-        """How many escalations (the latest of each incident) have each status."""
-        with self.database.reading() as connection:
-            rows = connection.execute(
-                "SELECT status, COUNT(*) FROM escalations AS e "
-                "WHERE seq = (SELECT MAX(seq) FROM escalations WHERE incident_id = e.incident_id) GROUP BY status"
-            ).fetchall()
-        return {EscalationStatus(status): count for status, count in rows}
 
     def next_round_robin(self, policy_id: str, level: int, size: int) -> int:
         """Where the rotation of ``policy_id``'s ``level`` starts this time (``0 <= result < size``); the cursor
@@ -279,76 +192,6 @@ class SQLiteStore(SQLiteOutbox):
                 (policy_id, level),
             ).fetchone()
         return (int(cursor) - 1) % size
-
-    def events(self, escalation_id: str) -> list[EscalationEvent]:
-        """The journal of one escalation, oldest first."""
-        with self.database.reading() as connection:
-            rows = connection.execute(
-                "SELECT event FROM journal WHERE escalation_id = ? ORDER BY seq", (escalation_id,)
-            ).fetchall()
-        load = self.database.load
-        return [load(text, EscalationEvent, f"a journal event of {escalation_id!r}") for (text,) in rows]
-
-    # --- internals ---------------------------------------------------------------------------------------
-
-    def _state(self, row: EscalationRow) -> str:
-        return self.database.dump_data(self._unstructure_state(row))
-
-    def _rows(self, sql: str, parameters: tuple[Any, ...]) -> list[EscalationRow]:
-        with self.database.reading() as connection:
-            found = connection.execute(sql, parameters).fetchall()
-        return [self._row(*columns) for columns in found]
-
-    def _policy_seq(self, connection: sqlite3.Connection, policy: EscalationPolicy) -> int:
-        """Where ``policy``'s snapshot is stored, storing it first if this version of it is not yet there."""
-        known = self._policy_seqs.get(id(policy))
-        if known is not None and known[0] is policy:
-            return known[1]
-        text = self.database.dump(policy)
-        digest = policy_digest(text)
-        connection.execute(
-            "INSERT INTO policies (digest, policy_id, policy) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING",
-            (digest, policy.id, text),
-        )
-        (seq,) = connection.execute("SELECT seq FROM policies WHERE digest = ?", (digest,)).fetchone()
-        # Known to be stored only once the outermost block commits (a rollback takes the new row with it).
-        self.database.after_commit(lambda: self._remember_policy(policy, int(seq)))
-        return int(seq)
-
-    def _remember_policy(self, policy: EscalationPolicy, seq: int) -> None:
-        if len(self._policy_seqs) > 1024:
-            self._policy_seqs.clear()
-        self._policy_seqs[id(policy)] = (policy, seq)
-
-    def _policy(self, seq: int, where: str) -> EscalationPolicy:
-        snapshot = self._policies.get(seq)
-        if snapshot is None:
-            with self.database.reading() as connection:
-                found = connection.execute("SELECT policy FROM policies WHERE seq = ?", (seq,)).fetchone()
-            if found is None:
-                path = self.database.path
-                raise StoreError(f"store {path}: {where} refers to policy snapshot {seq}, which is missing")
-            snapshot = self.database.load(found[0], EscalationPolicy, f"the policy snapshot of {where}")
-            if len(self._policies) > 1024:
-                self._policies.clear()
-            self._policies[seq] = snapshot  # rows that share a snapshot share one policy object
-            self._remember_policy(snapshot, seq)
-        return snapshot
-
-    def _row(self, escalation_id: str, policy_seq: int, incident: str, state: str) -> EscalationRow:
-        database = self.database
-        where = f"escalation {escalation_id!r}"
-        snapshot = self._policy(policy_seq, where)
-        try:
-            data = json.loads(state)
-            data["incident"] = json.loads(incident)
-        except ValueError as exc:
-            raise StoreError(f"store {database.path}: {where} holds invalid JSON: {exc}") from None
-        data["policy"] = snapshot
-        row = database.structure(data, EscalationRow, where)
-        if row.is_open:
-            self._written[escalation_id] = (row.policy, row.incident)
-        return row
 
 
 _OPEN_VALUES = frozenset(status.value for status in OPEN_STATUSES)
