@@ -18,15 +18,27 @@ from typing import Any, Self
 
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from tocsin.models import EscalationEvent, EscalationPolicy, EscalationStatus, Incident
+from tocsin.instants import from_micros
+from tocsin.models import (
+    Delivery,
+    DeliveryResult,
+    DeliveryStatus,
+    EscalationEvent,
+    EscalationPolicy,
+    EscalationStatus,
+    Incident,
+    Notification,
+)
 from tocsin.store.errors import StoreError
 from tocsin.store.interfaces import OPEN_STATUSES, EscalationRow, OpenEscalation
 
-__all__ = ["OPEN", "ROW_COLUMNS", "EscalationDocuments", "policy_digest"]
+__all__ = ["OPEN", "ROW_COLUMNS", "EscalationDocuments", "OutboxDocuments", "policy_digest"]
 
 OPEN = "status IN ('active', 'acknowledged')"
 ROW_COLUMNS = "escalation_id, policy_seq, incident, state"
 _CACHED_POLICIES = 1024
+_CACHED_NOTIFICATIONS = 8192  # a key's notification never changes once written
+_DELIVERY_COLUMNS = "key, notification, status, result, attempts, next_attempt_at"
 
 
 def policy_digest(text: str) -> str:
@@ -209,3 +221,85 @@ class EscalationDocuments:
         if row.is_open:
             self._written[escalation_id] = (row.policy, row.incident)
         return row
+
+
+class OutboxDocuments:
+    """The reading half of a SQL outbox, shared by SQLite and PostgreSQL (the parameter marker aside), with the
+    notifications written or read lately kept structured; call :meth:`_init_outbox` first."""
+
+    MARK = "?"
+    database: Any
+
+    def _init_outbox(self) -> None:
+        self._notes: dict[str, Notification] = {}  # key -> notification, written or read lately
+
+    def delivery(self, key: str) -> Delivery | None:
+        """The outbox entry with ``key``, or None."""
+        found = self._deliveries(f"SELECT {_DELIVERY_COLUMNS} FROM outbox WHERE key = {self.MARK}", (key,))
+        return found[0] if found else None
+
+    def deliveries(self, escalation_id: str) -> list[Delivery]:
+        """The outbox entries of one escalation, in the order they were written."""
+        return self._deliveries(
+            f"SELECT {_DELIVERY_COLUMNS} FROM outbox WHERE escalation_id = {self.MARK} ORDER BY seq", (escalation_id,)
+        )
+
+    def all_deliveries(self) -> list[Delivery]:
+        """Every outbox entry, in the order written."""
+        return self._deliveries(f"SELECT {_DELIVERY_COLUMNS} FROM outbox ORDER BY seq", ())
+
+    def dead_letters(self, limit: int | None = None) -> list[Delivery]:
+        """Notifications given up on, the most recently given up first."""
+        return self._deliveries(
+            f"SELECT {_DELIVERY_COLUMNS} FROM outbox WHERE status = 'dead' ORDER BY dead_seq DESC"
+            + (f" LIMIT {self.MARK}" if limit is not None else ""),
+            (limit,) if limit is not None else (),
+        )
+
+    def delivery_log(self, key: str) -> list[DeliveryResult]:
+        """Every answer recorded for ``key``, oldest first."""
+        with self.database.reading() as connection:
+            rows = connection.execute(
+                f"SELECT result FROM delivery_log WHERE key = {self.MARK} ORDER BY seq", (key,)
+            ).fetchall()
+        load = self.database.load
+        return [load(text, DeliveryResult, f"delivery log of {key!r}") for (text,) in rows]
+
+    def disabled_endpoints(self) -> dict[tuple[str, str], str]:
+        """(channel, endpoint) -> why it was disabled."""
+        with self.database.reading() as connection:
+            rows = connection.execute("SELECT channel, endpoint, reason FROM disabled_endpoints").fetchall()
+        return {(channel, endpoint): reason for channel, endpoint, reason in rows}
+
+    def _remember(self, notification: Notification) -> Notification:
+        notes = self._notes
+        if len(notes) >= _CACHED_NOTIFICATIONS:
+            notes.clear()
+        notes[notification.key] = notification
+        return notification
+
+    def _notification(self, key: str, text: str) -> Notification:
+        found = self._notes.get(key)
+        if found is None:
+            found = self._remember(self.database.load(text, Notification, f"outbox notification {key!r}"))
+        return found
+
+    def _notifications(self, sql: str, parameters: tuple[Any, ...]) -> list[Notification]:
+        with self.database.reading() as connection:
+            rows = connection.execute(sql, parameters).fetchall()
+        return [self._notification(key, text) for key, text in rows]
+
+    def _deliveries(self, sql: str, parameters: tuple[Any, ...]) -> list[Delivery]:
+        with self.database.reading() as connection:
+            rows = connection.execute(sql, parameters).fetchall()
+        load = self.database.load
+        return [
+            Delivery(
+                notification=self._notification(key, notification),
+                status=DeliveryStatus(status),
+                result=load(result, DeliveryResult, f"the delivery result of {key!r}") if result is not None else None,
+                attempts=attempts,
+                next_attempt_at=from_micros(next_at) if next_at is not None else None,
+            )
+            for key, notification, status, result, attempts, next_at in rows
+        ]

@@ -15,22 +15,23 @@ from typing import Any
 import psycopg
 
 from tocsin.instants import from_micros, to_micros
-from tocsin.models import Delivery, DeliveryResult, DeliveryStatus, Notification
+from tocsin.models import DeliveryResult, Notification
+from tocsin.store.documents import OutboxDocuments
 from tocsin.store.postgres.db import PostgresDatabase
 
 __all__ = ["PostgresOutbox"]
 
 _UNSETTLED = "status IN ('pending', 'sending', 'failed')"
-_DELIVERY_COLUMNS = "key, notification, status, result, attempts, next_attempt_at"
-_CACHED = 8192  # notifications kept structured (a key's notification never changes once written)
 
 
-class PostgresOutbox:
+class PostgresOutbox(OutboxDocuments):
     """The ``DeliveryStore`` half of :class:`tocsin.store.postgres.store.PostgresStore`, on an open database."""
+
+    MARK = "%s"
 
     def __init__(self, database: PostgresDatabase) -> None:
         self.database = database
-        self._notes: dict[str, Notification] = {}
+        self._init_outbox()
 
     # --- writing -----------------------------------------------------------------------------------------
 
@@ -55,19 +56,6 @@ class PostgresOutbox:
         for notification in fresh:
             self._remember(notification)
         return fresh
-
-    def _remember(self, notification: Notification) -> Notification:
-        notes = self._notes
-        if len(notes) >= _CACHED:
-            notes.clear()
-        notes[notification.key] = notification
-        return notification
-
-    def _notification(self, key: str, text: str) -> Notification:
-        found = self._notes.get(key)
-        if found is None:
-            found = self._remember(self.database.load(text, Notification, f"outbox notification {key!r}"))
-        return found
 
     def enqueue(self, notifications: Sequence[Notification]) -> list[Notification]:
         """Insert notifications that belong to no escalation; returns the new ones."""
@@ -153,57 +141,3 @@ class PostgresOutbox:
             ).fetchone()
         value = row[0] if row is not None else None
         return from_micros(value) if value is not None else None
-
-    def delivery(self, key: str) -> Delivery | None:
-        """The outbox entry with ``key``, or None."""
-        found = self._deliveries(f"SELECT {_DELIVERY_COLUMNS} FROM outbox WHERE key = %s", (key,))
-        return found[0] if found else None
-
-    def deliveries(self, escalation_id: str) -> list[Delivery]:
-        """The outbox entries of one escalation, in the order they were written."""
-        return self._deliveries(
-            f"SELECT {_DELIVERY_COLUMNS} FROM outbox WHERE escalation_id = %s ORDER BY seq", (escalation_id,)
-        )
-
-    def all_deliveries(self) -> list[Delivery]:
-        """Every outbox entry, in the order written."""
-        return self._deliveries(f"SELECT {_DELIVERY_COLUMNS} FROM outbox ORDER BY seq", ())
-
-    def dead_letters(self, limit: int | None = None) -> list[Delivery]:
-        """Notifications given up on, the most recently given up first."""
-        return self._deliveries(
-            f"SELECT {_DELIVERY_COLUMNS} FROM outbox WHERE status = 'dead' ORDER BY dead_seq DESC LIMIT %s", (limit,)
-        )
-
-    def delivery_log(self, key: str) -> list[DeliveryResult]:
-        """Every answer recorded for ``key``, oldest first."""
-        with self.database.reading() as connection:
-            rows = connection.execute("SELECT result FROM delivery_log WHERE key = %s ORDER BY seq", (key,)).fetchall()
-        load = self.database.load
-        return [load(text, DeliveryResult, f"delivery log of {key!r}") for (text,) in rows]
-
-    def disabled_endpoints(self) -> dict[tuple[str, str], str]:
-        """(channel, endpoint) -> why it was disabled."""
-        with self.database.reading() as connection:
-            rows = connection.execute("SELECT channel, endpoint, reason FROM disabled_endpoints").fetchall()
-        return {(channel, endpoint): reason for channel, endpoint, reason in rows}
-
-    def _notifications(self, sql: str, parameters: tuple[Any, ...]) -> list[Notification]:
-        with self.database.reading() as connection:
-            rows = connection.execute(sql, parameters).fetchall()
-        return [self._notification(key, text) for key, text in rows]
-
-    def _deliveries(self, sql: str, parameters: tuple[Any, ...]) -> list[Delivery]:
-        with self.database.reading() as connection:
-            rows = connection.execute(sql, parameters).fetchall()
-        load = self.database.load
-        return [
-            Delivery(
-                notification=self._notification(key, notification),
-                status=DeliveryStatus(status),
-                result=load(result, DeliveryResult, f"the delivery result of {key!r}") if result is not None else None,
-                attempts=attempts,
-                next_attempt_at=from_micros(next_at) if next_at is not None else None,
-            )
-            for key, notification, status, result, attempts, next_at in rows
-        ]
