@@ -4,7 +4,10 @@ It sleeps until the due-queue's earliest time, or until a change makes something
 escalation, an acknowledgement), never longer than ``check_interval`` seconds. Each time it wakes it first
 claims the store's due work (:meth:`~tocsin.escalation.engine.EscalationEngine.claim_due_work`), so escalations another
 instance sharing the store started, changed or left behind are taken over within ``check_interval``; after a
-claim that came back full it wakes again at once, until the due work is claimed. The outbox
+claim that came back full it wakes again at once, until the due work is claimed. A store that announces when
+work it holds becomes claimable (PostgreSQL's NOTIFY, see :mod:`tocsin.store.postgres.listen`) hands those
+times to :meth:`Monitor.expect`, and the monitor wakes then too: another instance's work is claimed when it
+comes due, and ``check_interval`` is only the fallback for an announcement that was lost. The outbox
 delivers in its own task alongside, so a slow channel never delays a tick. The clock decides what "now" is: with a
 ``ManualClock``, advance it and call :meth:`Monitor.wake`.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 from datetime import datetime
 from typing import Protocol
 
@@ -21,6 +25,8 @@ from tocsin.instants import MICROS_PER_SECOND, from_micros, to_micros
 from tocsin.logs import get_logger
 
 __all__ = ["Monitor", "MonitoredEngine"]
+
+_MOST_EXPECTED = 10_000  # announced due times held at once
 
 _log = get_logger(component="monitor")
 
@@ -61,6 +67,7 @@ class Monitor:
         self._wakeup = asyncio.Event()
         self._sleeping_until: int | None = None  # microseconds; None while awake
         self._stopping = False
+        self._expected: list[int] = []  # a heap of announced times (microseconds) other instances' work is due
 
     @property
     def asleep_until(self) -> datetime | None:
@@ -71,6 +78,18 @@ class Monitor:
         """Something is now due at ``due``: wake up if that is sooner than the current sleep ends."""
         if self._sleeping_until is not None and due < self._sleeping_until:
             self._wakeup.set()
+
+    def expect(self, due: int) -> None:
+        """Work this engine does not hold may become claimable at ``due`` (microseconds, by the engine's clock):
+        wake then to claim it. Times already past wake the monitor now."""
+        expected = self._expected
+        if len(expected) >= _MOST_EXPECTED:  # a flood of announcements: keep the soonest, let the poll find the rest
+            if due >= max(expected):
+                return
+            expected.remove(max(expected))
+            heapq.heapify(expected)
+        heapq.heappush(expected, due)
+        self.changed(due)
 
     def wake(self) -> None:
         """Look at the due-queue now (after moving a manual clock, say)."""
@@ -86,11 +105,21 @@ class Monitor:
         engine = self._engine
         if engine.more_due_work:  # the last claim was a full batch: claim the rest as soon as these are done
             return 0.0
+        now = engine.clock.now()
         following = engine.next_due_at()
+        if self._expected:
+            announced = from_micros(self._expected[0])
+            following = announced if following is None or announced < following else following
         if following is None:
             return self.check_interval
-        wait = (following - engine.clock.now()).total_seconds()
+        wait = (following - now).total_seconds()
         return min(max(wait, 0.0), self.check_interval)
+
+    def _forget_expected(self, claimed_at: int) -> None:
+        """Drop the announced times up to ``claimed_at``: the claim made then covered them."""
+        expected = self._expected
+        while expected and expected[0] <= claimed_at:
+            heapq.heappop(expected)
 
     async def run(self) -> None:
         """Tick and sleep until :meth:`stop`; then let deliveries in flight finish."""
@@ -101,11 +130,13 @@ class Monitor:
         try:
             while not self._stopping:
                 self._wakeup.clear()
+                claiming_at = to_micros(engine.clock.now())
                 try:
                     engine.claim_due_work()
                 except Exception:  # the store is unreachable for now: run what this engine holds, claim next time
                     _log.exception("claiming due work failed; retrying at the next wake")
                 engine.tick()
+                self._forget_expected(claiming_at)
                 wait = self.sleep_seconds()
                 self._sleeping_until = to_micros(engine.clock.now()) + int(wait * MICROS_PER_SECOND)
                 with contextlib.suppress(TimeoutError):

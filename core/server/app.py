@@ -111,14 +111,18 @@ def _lifespan(
         engine = service.engine
         timer = asyncio.create_task(engine.run_monitor(), name="tocsin-monitor") if run_monitor else None
         auditor = asyncio.create_task(_reconcile_forever(service), name="tocsin-reconciler") if run_monitor else None
+        listener = None
+        if run_monitor and service.announcements is not None:
+            listener = asyncio.create_task(service.announcements.run(), name="tocsin-announcements")
         _log.info("serving", storage=service.storage.name, policies=len(service.config.policies))
         try:
             yield
         finally:
-            if auditor is not None:
-                auditor.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await auditor
+            for task in (auditor, listener):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if timer is not None:
                 engine.stop_monitor()
                 await timer  # lets deliveries in flight finish

@@ -18,6 +18,7 @@ from tocsin.models import DeliveryResult, Notification
 
 if TYPE_CHECKING:
     from tocsin.escalation.engine import EscalationEngine
+    from tocsin.server.storage import Announcements
     from tocsin.store.interfaces import EscalationStore, IncidentStore
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
@@ -30,10 +31,17 @@ class _StateCollector:
     """Read at scrape time: incidents by state, escalations by status, the monitor's lag, and this instance's
     claims, takeovers and lost compare-and-sets."""
 
-    def __init__(self, engine: EscalationEngine, escalations: EscalationStore, incidents: IncidentStore) -> None:
+    def __init__(
+        self,
+        engine: EscalationEngine,
+        escalations: EscalationStore,
+        incidents: IncidentStore,
+        announcements: Announcements | None,
+    ) -> None:
         self._engine = engine
         self._escalations = escalations
         self._incidents = incidents
+        self._announcements = announcements
 
     def describe(self) -> Iterator[Metric]:
         """Nothing: the registry need not read the store to learn the names (they never collide)."""
@@ -52,6 +60,7 @@ class _StateCollector:
             escalations.add_metric([status.value], count)
         yield escalations
         engine = self._engine
+        heard = self._announcements.received if self._announcements is not None else 0
         for name, value, what in (
             ("tocsin_claimed_escalations", engine.claimed, "Due escalations this instance claimed (with a lease)."),
             (
@@ -63,6 +72,11 @@ class _StateCollector:
                 "tocsin_cas_conflicts",
                 engine.conflicts,
                 "Commits that lost a compare-and-set (another instance changed the escalation first); none sent.",
+            ),
+            (
+                "tocsin_due_announcements",
+                heard,
+                "Announcements of due work heard from the database (PostgreSQL LISTEN/NOTIFY; 0 on other stores).",
             ),
         ):
             counter = CounterMetricFamily(name, what, labels=["instance"])
@@ -86,7 +100,13 @@ def monitor_lag(engine: EscalationEngine) -> float:
 class Metrics:
     """The app's metrics; :meth:`render` is the /metrics body."""
 
-    def __init__(self, engine: EscalationEngine, escalations: EscalationStore, incidents: IncidentStore) -> None:
+    def __init__(
+        self,
+        engine: EscalationEngine,
+        escalations: EscalationStore,
+        incidents: IncidentStore,
+        announcements: Announcements | None = None,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "tocsin_http_requests",
@@ -128,7 +148,7 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(_StateCollector(engine, escalations, incidents))
+        self.registry.register(_StateCollector(engine, escalations, incidents, announcements))
         engine.outbox.subscribe(self.delivered)
 
     def delivered(self, notification: Notification, result: DeliveryResult) -> None:

@@ -26,6 +26,7 @@ async def health(call: Call) -> Health | Reply:
         instance_id=engine.instance_id,
         claim_every_seconds=engine.monitor.check_interval,
         lease_seconds=engine.lease_seconds,
+        hears_announcements=service.announcements.connected if service.announcements is not None else None,
         store_error=fault,
     )
     return answer if fault is None else Reply(status=503, body=answer)

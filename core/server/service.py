@@ -77,6 +77,11 @@ class Service:
         )
         if storage.shared:  # other processes may run on this store: look for the due work they left, often
             self.engine.with_check_interval(min(self.engine.monitor.check_interval, config.storage.claim_every_seconds))
+        # Told when other instances' work comes due (PostgreSQL): the monitor wakes then, not only at its poll.
+        monitor = self.engine.monitor
+        self.announcements = (
+            storage.announcements(monitor.expect, monitor.wake) if storage.announcements is not None else None
+        )
         self.routing = OffloadedRouting(registry, config.rules)
         self.processor = IncidentProcessor(
             self.engine, evaluator=self.routing, incidents=storage.incidents, notify_channels=config.notify_channels
@@ -84,7 +89,7 @@ class Service:
         self.inbound = Inbound(config.integrations, registry, self.processor, clock=clock)  # POST /v1/integrations
         self.schedules: dict[str, ScheduleResolver] = {s.id: compile_schedule(s, registry) for s in config.schedules}
         self.ack_limit = RateLimiter(settings.ack_rate_limit.per_minute, clock=clock)
-        self.metrics = Metrics(self.engine, storage.escalations, storage.incidents)
+        self.metrics = Metrics(self.engine, storage.escalations, storage.incidents, self.announcements)
         self.reader = make_converter(registry)
         self.writer = response_converter(registry)
         self.max_body_bytes = settings.max_body_bytes

@@ -4,6 +4,7 @@ section (SQLite by default, PostgreSQL for several instances) or handed in (test
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 import attrs
 
@@ -16,11 +17,34 @@ from tocsin.store.interfaces import EscalationStore, IncidentStore
 from tocsin.store.memory import InMemoryIncidentStore, InMemoryStore
 from tocsin.store.sqlite.store import SQLiteStore
 
-__all__ = ["Storage", "memory_storage", "open_storage", "postgres_storage", "sqlite_storage"]
+__all__ = [
+    "Announcements",
+    "AnnouncementsFactory",
+    "Storage",
+    "memory_storage",
+    "open_storage",
+    "postgres_storage",
+    "sqlite_storage",
+]
 
 
 def _nothing() -> None:
     return None
+
+
+class Announcements(Protocol):
+    """Announcements of when other instances' due work becomes claimable (PostgreSQL: LISTEN/NOTIFY), run as a
+    task while the server runs (see :class:`~tocsin.store.postgres.listen.DueListener`)."""
+
+    connected: bool
+    received: int
+
+    async def run(self) -> None: ...
+
+
+# How a store's announcements are listened to: given "work is due at this instant (microseconds)" and "the
+# listener (re)connected: announcements may have been missed", the listener to run.
+AnnouncementsFactory = Callable[[Callable[[int], None], Callable[[], None]], Announcements]
 
 
 @attrs.frozen(kw_only=True)
@@ -39,6 +63,8 @@ class Storage:
     # An instance starting on the store picks up its open escalations; False for a fleet's store (PostgreSQL):
     # the other instances run theirs, and what nobody runs is claimed when it comes due.
     adopt_on_start: bool = True
+    # Announcements of other instances' due work (PostgreSQL); None: the poll every claim_every_seconds alone.
+    announcements: AnnouncementsFactory | None = None
 
 
 def memory_storage(clock: Clock | None = None) -> Storage:
@@ -104,6 +130,7 @@ def postgres_storage(
     :raises ServerError: when the database cannot be reached or its schema is newer (or behind).
     """
     from tocsin.store.postgres.clock import DatabaseClock  # psycopg is loaded only for this backend
+    from tocsin.store.postgres.listen import DueListener
     from tocsin.store.postgres.store import PostgresStore
 
     try:
@@ -124,6 +151,7 @@ def postgres_storage(
         shared=True,
         clock=shared_clock,
         adopt_on_start=False,
+        announcements=lambda on_due, on_connected: DueListener(dsn, on_due, on_connected=on_connected),
     )
 
 

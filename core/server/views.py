@@ -188,6 +188,9 @@ class Health:
     instance_id: str  # the owner of the due work this instance claims, among instances sharing the store
     claim_every_seconds: float  # how often it claims due work no live instance holds
     lease_seconds: float  # how long claimed due work stays its own
+    # Whether it hears when other instances' work comes due (PostgreSQL LISTEN/NOTIFY): None on a store that
+    # announces nothing (the poll every claim_every_seconds alone), False while the listening connection is down.
+    hears_announcements: bool | None = None
     store_error: str | None = None
 
 

@@ -38,10 +38,15 @@ async def _request(service: Service, method: str, path: str, body: dict | None =
         return None
 
 
-def _config(directory: Path, urls: list[str], name: str) -> Path:
+def _config(directory: Path, urls: list[str], name: str, delays=(0, 30, 30), **storage: object) -> Path:
     config = {
         "server": {"tokens": [{"name": "tester", "token": TOKEN, "scopes": ["admin"]}], "instance_id": name},
-        "storage": {"backend": "postgresql", "dsn_env": "TOCSIN_TEST_DATABASE_URL", "lease_seconds": LEASE_SECONDS},
+        "storage": {
+            "backend": "postgresql",
+            "dsn_env": "TOCSIN_TEST_DATABASE_URL",
+            "lease_seconds": LEASE_SECONDS,
+            **storage,
+        },
         "channels": {"webhook": {"allow_networks": ["127.0.0.1/32"], "secrets": [SECRET], "timeout_seconds": 2}},
         "delivery": {"timeout_seconds": 2, "lease_seconds": 3, "base_seconds": 1, "cap_seconds": 2},
         "policies": [
@@ -49,7 +54,7 @@ def _config(directory: Path, urls: list[str], name: str) -> Path:
                 "id": "pager",
                 "levels": [
                     {"delay_minutes": delay, "targets": [{"type": "webhook", "url": url}]}
-                    for delay, url in zip((0, 30, 30), urls, strict=True)
+                    for delay, url in zip(delays, urls, strict=True)
                 ],
             }
         ],
@@ -264,3 +269,147 @@ async def test_two_hundred_incidents_spread_over_three_instances_page_each_level
         print("\npostgresql round robin:", " ".join(f"{name}={value}" for name, value in counts.items()))
     assert counts["delivered"] == counts["expected"] == 400, counts
     assert (counts["duplicate_triples"], counts["unexpected"]) == (0, 0), counts
+
+
+async def test_levels_coming_due_while_instances_die_fire_within_their_lease_plus_5_seconds(
+    postgres_dsn, tmp_path, capsys
+):
+    """Level 1 fires from the timer a minute after each incident, while instances keep dying: whoever started an
+    escalation is likely dead when its level comes due, and the poll for due work nobody runs is every 30 s here.
+    What a restarted instance claims at start and what the others hear announced keep every level within its
+    lease plus 5 s, sent once."""
+    receiver = Receiver()
+    await receiver.start()
+    urls = [receiver.script(f"/level{level}") for level in range(2)]
+    services: list[Service] = []
+    for number in range(INSTANCES):
+        directory = tmp_path / f"instance-{number}"
+        directory.mkdir()
+        path = _config(directory, urls, f"pager-{number}", delays=(0, 1), claim_every_seconds=30)
+        service = Service(path, directory)
+        service.env = {"TOCSIN_TEST_DATABASE_URL": postgres_dsn}
+        services.append(service)
+    rng = random.Random(SEED + 1)
+    up = [asyncio.Event() for _ in services]
+    kills = 0
+
+    async def killer() -> None:
+        nonlocal kills
+        while kills < KILLS:
+            await asyncio.sleep(rng.uniform(2.0, 3.6))  # 30 kills over ~85 s: through the minute the levels come due
+            victim = rng.randrange(len(services))
+            up[victim].clear()
+            await services[victim].kill()
+            kills += 1
+            await services[victim].start()
+            up[victim].set()
+
+    async def send(method: str, route: str, body: dict) -> tuple[int, dict]:
+        for attempt in range(100):
+            live = [service for number, service in enumerate(services) if up[number].is_set()]
+            answer = await _request(live[attempt % len(live)], method, route, body) if live else None
+            if answer is not None and answer[0] != 503:
+                return answer
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{method} {route}: no answer")
+
+    expected: set[tuple[str, int]] = set()
+    try:
+        for number, service in enumerate(services):
+            await service.start()
+            up[number].set()
+        chaos = asyncio.create_task(killer())
+        for number in range(INCIDENTS):
+            incident_id = f"inc-{number}"
+            # A retried POST after a broken connection is a duplicate of one that took effect: the same id.
+            status, _ = await send("POST", "/v1/incidents", {"id": incident_id, "title": "Disk full", "severity": "P1"})
+            assert status in (200, 201)
+            expected.add((incident_id, 0))
+            if number % 3 == 0:
+                expected.add((incident_id, 1))  # left alone: level 1 fires from the timer a minute later
+            else:
+                status, _ = await send("POST", f"/v1/incidents/{incident_id}/resolve", {"by": "ops"})
+                assert status == 200
+            await asyncio.sleep(0.2)
+        await chaos
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 40
+
+        def seen() -> set[tuple[str, int]]:
+            return {
+                (json.loads(r.body)["incident"]["id"], level)
+                for level in range(2)
+                for r in receiver.on(f"/level{level}")
+            }
+
+        while not expected <= seen() and loop.time() < deadline:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
+    finally:
+        for service in services:
+            await service.kill()
+        await receiver.stop()
+    timed = [json.loads(r.body) for r in receiver.on("/level1")]
+    late = sorted(
+        (datetime.fromisoformat(page["fired_at"]) - datetime.fromisoformat(page["due_at"])).total_seconds()
+        for page in timed
+    )
+    counts = {
+        "instances": INSTANCES,
+        "kills": kills,
+        "expected": len(expected),
+        "delivered": len(expected & seen()),
+        "lost": len(expected - seen()),
+        "unexpected": len(seen() - expected),
+        "timer_levels": len(timed),
+        "max_late_seconds": round(late[-1], 2) if late else None,
+    }
+    with capsys.disabled():
+        print("\npostgresql timer kill run:", " ".join(f"{name}={value}" for name, value in counts.items()))
+    assert counts["kills"] == KILLS
+    assert (counts["lost"], counts["unexpected"]) == (0, 0), counts
+    assert len({r.headers["webhook-id"] for r in receiver.on("/level1")}) == INCIDENTS // 3, counts  # each once
+    assert late[-1] <= LEASE_SECONDS + 5, counts
+
+
+async def test_the_levels_of_an_instance_that_died_for_good_fire_on_time_on_the_others(postgres_dsn, tmp_path):
+    """No restart to claim at start-up, and a poll every 30 s: the surviving instances fire the dead one's levels
+    when they come due because they heard when that would be (LISTEN/NOTIFY)."""
+    receiver = Receiver()
+    await receiver.start()
+    urls = [receiver.script(f"/level{level}") for level in range(2)]
+    services: list[Service] = []
+    try:
+        for number in range(INSTANCES):
+            directory = tmp_path / f"instance-{number}"
+            directory.mkdir()
+            path = _config(directory, urls, f"pager-{number}", delays=(0, 1), claim_every_seconds=30)
+            service = Service(path, directory)
+            service.env = {"TOCSIN_TEST_DATABASE_URL": postgres_dsn}
+            services.append(service)
+            await service.start()
+        doomed, *survivors = services
+        for number in range(6):
+            answer = await _request(
+                doomed, "POST", "/v1/incidents", {"id": f"inc-{number}", "title": "Disk full", "severity": "P1"}
+            )
+            assert answer is not None and answer[0] == 201, answer
+        await doomed.kill()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 100
+        while len(receiver.on("/level1")) < 6 and loop.time() < deadline:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
+        health = [await survivor.get("/health") for survivor in survivors]
+    finally:
+        for service in services:
+            await service.kill()
+        await receiver.stop()
+    pages = [json.loads(request.body) for request in receiver.on("/level1")]
+    assert sorted(page["incident"]["id"] for page in pages) == [f"inc-{number}" for number in range(6)]
+    late = [
+        (datetime.fromisoformat(page["fired_at"]) - datetime.fromisoformat(page["due_at"])).total_seconds()
+        for page in pages
+    ]
+    assert max(late) < 2.0, late  # the poll alone would have taken up to 30 s
+    assert all(answer["hears_announcements"] is True for answer in health), health

@@ -30,7 +30,7 @@ from tocsin.store.errors import StoreBusyError, StoreError
 from tocsin.store.postgres.schema import check_version, migrate
 from tocsin.store.savepoints import LazySavepoints
 
-__all__ = ["PostgresDatabase", "safe_dsn"]
+__all__ = ["PostgresDatabase", "first_line", "safe_dsn"]
 
 T = TypeVar("T")
 
@@ -100,7 +100,7 @@ class PostgresDatabase(LazySavepoints):
             raise StoreError(f"store {self.path}: cannot connect within {connect_timeout:g} s") from None
         except psycopg.Error as exc:
             self._pool.close()
-            raise StoreError(f"store {self.path}: {_first_line(exc)}") from None
+            raise StoreError(f"store {self.path}: {first_line(exc)}") from None
         except StoreError:
             self._pool.close()
             raise
@@ -123,7 +123,7 @@ class PostgresDatabase(LazySavepoints):
                     self._issue()
                     yield connection
             except psycopg.Error as exc:
-                raise _fault(exc, f"store {self.path}: {_first_line(exc)}") from None
+                raise _fault(exc, f"store {self.path}: {first_line(exc)}") from None
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[psycopg.Connection[Any]]:
@@ -137,7 +137,7 @@ class PostgresDatabase(LazySavepoints):
             except PoolTimeout:
                 raise StoreError(f"store {self.path}: no connection within {self._timeout:g} s") from None
             except psycopg.Error as exc:
-                raise _fault(exc, f"store {self.path}: {_first_line(exc)}") from None
+                raise _fault(exc, f"store {self.path}: {first_line(exc)}") from None
 
     def serialize_on(self, kind: str, key: str) -> None:
         """Inside a transaction: wait until no other transaction holds ``kind``/``key``, then hold it until
@@ -149,7 +149,7 @@ class PostgresDatabase(LazySavepoints):
         try:
             connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{kind}:{key}",))
         except psycopg.Error as exc:
-            raise _fault(exc, f"store {self.path}: {_first_line(exc)}") from None
+            raise _fault(exc, f"store {self.path}: {first_line(exc)}") from None
 
     def _begin(self) -> None:
         self._forget_savepoints()
@@ -162,7 +162,7 @@ class PostgresDatabase(LazySavepoints):
             connection.execute("BEGIN")
         except psycopg.Error as exc:
             self._drop()
-            self.last_fault = f"store {self.path}: cannot begin a transaction: {_first_line(exc)}"
+            self.last_fault = f"store {self.path}: cannot begin a transaction: {first_line(exc)}"
             raise _fault(exc, self.last_fault) from None
         self._held = connection
 
@@ -192,7 +192,7 @@ class PostgresDatabase(LazySavepoints):
             with contextlib.suppress(psycopg.Error):
                 connection.execute("ROLLBACK")
             self._drop()
-            self.last_fault = f"store {self.path}: commit failed: {_first_line(exc)}"
+            self.last_fault = f"store {self.path}: commit failed: {first_line(exc)}"
             raise _fault(exc, self.last_fault) from None
         self.last_fault = None
 
@@ -212,7 +212,7 @@ class PostgresDatabase(LazySavepoints):
         try:
             connection.execute(sql)
         except psycopg.Error as exc:
-            raise _fault(exc, f"store {self.path}: {_first_line(exc)}") from None
+            raise _fault(exc, f"store {self.path}: {first_line(exc)}") from None
 
     def _undo_savepoint(self, name: str, *, release: bool) -> None:
         connection = self._held
@@ -252,7 +252,7 @@ class PostgresDatabase(LazySavepoints):
         except PoolTimeout:
             return f"store {self.path}: cannot connect"
         except (psycopg.Error, StoreError) as exc:
-            return f"store {self.path}: {_first_line(exc)}"
+            return f"store {self.path}: {first_line(exc)}"
         finally:
             self._lock.release()
 
@@ -310,7 +310,8 @@ def _readable(connection: psycopg.Connection[Any]) -> bool:
     return bool(ready)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of what ``exc`` says (psycopg's errors run on with context lines)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 

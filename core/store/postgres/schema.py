@@ -117,8 +117,24 @@ _V1: tuple[str, ...] = (
     )""",
 )
 
+# Version 2: each commit that leaves an escalation open announces when it becomes claimable (its next due time,
+# or the end of a lease just taken, whichever is later) on the channel instances LISTEN on
+# (tocsin.store.postgres.listen). Sent at commit; nothing is sent for a transaction rolled back.
+_V2: tuple[str, ...] = (
+    """CREATE FUNCTION tocsin_announce_due() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.status IN ('active', 'acknowledged') AND NEW.next_due IS NOT NULL THEN
+            PERFORM pg_notify('tocsin_due', GREATEST(NEW.next_due, COALESCE(NEW.lease_until, 0))::text);
+        END IF;
+        RETURN NULL;
+    END
+    $$""",
+    """CREATE TRIGGER escalations_announce_due AFTER INSERT OR UPDATE OF status, next_due, lease_until
+    ON escalations FOR EACH ROW EXECUTE FUNCTION tocsin_announce_due()""",
+)
+
 # Step n (1-based) brings a database from version n-1 to version n. Append only.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 _LOCK = 0x746F6373696E  # the advisory lock migrations hold ("tocsin")
 
