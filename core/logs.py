@@ -172,19 +172,16 @@ def _configure(json: bool | None, level: str) -> None:
 
 
 def _json_line() -> Any:
-    """structlog's JSON serializer, with one encoder made up front (``json.dumps`` with options makes a new one
-    for every line); a value JSON has no form for is written as structlog's default writes it: its
-    ``__structlog__()`` if it has one, else its ``repr``."""
-    import json
+    """structlog's JSON serializer (see :mod:`tocsin.jsontext`); a value JSON has no form for is written as
+    structlog's default writes it: its ``__structlog__()`` if it has one, else its ``repr``."""
+    from tocsin.jsontext import dumps
 
     def fallback(value: Any) -> Any:
         own = getattr(value, "__structlog__", None)
         return own() if callable(own) else repr(value)
 
-    encode = json.JSONEncoder(default=fallback).encode
-
     def serialize(event: Any, **_options: Any) -> str:
-        return encode(event)
+        return dumps(event, default=fallback)
 
     return serialize
 

@@ -24,6 +24,7 @@ from tocsin.config.serving import Scope
 from tocsin.convert import structure_faults
 from tocsin.errors import ConfigError
 from tocsin.escalation.errors import EscalationError
+from tocsin.jsontext import dumps_bytes
 from tocsin.logs import get_logger
 from tocsin.server.auth import Principal
 from tocsin.server.errors import ApiError, api_error, from_config_error, invalid
@@ -240,18 +241,9 @@ class Call:
         return structured
 
 
-# Encoders made once: json.dumps with options builds a new encoder on every call.
-_ENCODE_UTF8 = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_ENCODE_ASCII = json.JSONEncoder(separators=(",", ":")).encode
-
-
 def json_response(service: Service, body: Any, status: int, headers: Mapping[str, str] | None = None) -> Response:
     """``body`` (an attrs object) written as JSON by the response converter."""
-    document = service.writer.unstructure(body)
-    try:
-        content = _ENCODE_UTF8(document).encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate got this far: JSON's own \u escapes can still carry it
-        content = _ENCODE_ASCII(document).encode("ascii")
+    content = dumps_bytes(service.writer.unstructure(body))
     return Response(content, status_code=status, headers=dict(headers or {}), media_type="application/json")
 
 

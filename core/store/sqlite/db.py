@@ -21,6 +21,7 @@ import cattrs
 
 from tocsin.clock import Clock, SystemClock
 from tocsin.convert import make_converter
+from tocsin.jsontext import dumps
 from tocsin.models import EscalationPolicy, Incident
 from tocsin.registry import Registry
 from tocsin.store.errors import StoreBusyError, StoreError
@@ -99,7 +100,7 @@ class SQLiteDatabase(LazySavepoints):
         self._converter = converter = make_converter(registry)
         for cls in (EscalationPolicy, Incident):  # a snapshot structured once may be passed in as it is
             converter.register_structure_hook(cls, _passthrough(cls, converter.get_structure_hook(cls)))
-        self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        self._dumps = dumps
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
