@@ -13,8 +13,6 @@ import socket
 from datetime import datetime, timedelta
 from typing import Any
 
-import attrs
-
 from tocsin.clock import Clock
 from tocsin.config import Config
 from tocsin.convert import make_converter
@@ -34,7 +32,7 @@ from tocsin.server.metrics import Metrics
 from tocsin.server.offload import OffloadedRouting
 from tocsin.server.ratelimit import RateLimiter
 from tocsin.server.storage import Storage
-from tocsin.server.views import IncidentDetail, IncidentPage, MatchedRule, RouteAnswer, public_state, response_converter
+from tocsin.server.views import IncidentDetail, IncidentPage, MatchedRule, RouteAnswer, response_converter
 from tocsin.store.errors import StoreError
 from tocsin.store.group import Commits, GroupCommit, Inline
 
@@ -138,8 +136,7 @@ class Service:
                 result = await self.commits.run(process)
         outcome = "replayed" if result.replayed else "duplicate" if result.duplicate else "created"
         self.metrics.incidents_received.labels(outcome).inc()
-        escalation = public_state(result.escalation) if result.escalation is not None else None
-        return attrs.evolve(result, escalation=escalation)
+        return result
 
     def reconcile(self) -> Reconciliation:
         """One reconciler pass over the store (see :mod:`tocsin.intake.reconciler`), counted in /metrics."""
@@ -157,7 +154,7 @@ class Service:
         return IncidentDetail(
             incident=incident,
             duplicates=self.storage.incidents.duplicates(incident_id),
-            escalation=public_state(state) if state is not None else None,
+            escalation=state,
         )
 
     def incidents(self, *, open_only: bool, limit: int, offset: int) -> IncidentPage:
@@ -228,7 +225,7 @@ class Service:
         state = self.engine.get_escalation_state(incident_id)
         if state is None:
             raise ApiError(404, f"incident {incident_id!r} has no escalation (no policy applied to it)")
-        return public_state(state)
+        return state
 
     # --- schedules and rules -------------------------------------------------------------------------------
 

@@ -14,9 +14,19 @@ from typing import Any
 
 import attrs
 import cattrs
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from tocsin.convert import make_converter
-from tocsin.models import Delivery, EscalationPolicy, EscalationState, FieldError, Incident, OnCallSchedule
+from tocsin.models import (
+    Delivery,
+    EscalationPolicy,
+    EscalationState,
+    FieldError,
+    Incident,
+    Notification,
+    OnCallSchedule,
+    Recipient,
+)
 from tocsin.registry import Registry
 from tocsin.schedules.resolver import OnCallEntry, Shift
 
@@ -36,7 +46,6 @@ __all__ = [
     "ScheduleList",
     "ShiftList",
     "SnoozeRequest",
-    "public_state",
     "response_converter",
 ]
 
@@ -194,22 +203,29 @@ class Health:
     store_error: str | None = None
 
 
-def public_state(state: EscalationState) -> EscalationState:
-    """``state`` as the API shows it: notifications without their copy of the incident (it is the incident
-    of the escalation) and without contact details (they may hold a webhook's secret headers)."""
-    return attrs.evolve(state, deliveries=tuple(_public(delivery) for delivery in state.deliveries))
-
-
-def _public(delivery: Delivery) -> Delivery:
-    notification = delivery.notification
-    recipient = attrs.evolve(notification.recipient, contact=None)
-    return attrs.evolve(delivery, notification=attrs.evolve(notification, incident=None, recipient=recipient))
-
-
 def response_converter(registry: Registry) -> cattrs.Converter:
-    """The config converter, writing every field (defaults too), named tuples as objects."""
+    """The config converter, writing every field (defaults too), named tuples as objects, and every notification
+    as the API shows one: without its copy of the incident (``null``: it is the incident of the escalation, or
+    named by ``incident_id``) and its recipient without contact details (``null``: they may hold a webhook's
+    secret headers)."""
     converter = make_converter(registry)
     converter.omit_if_default = False  # an answer always has every field its schema requires
     converter.register_unstructure_hook(OnCallEntry, OnCallEntry.as_dict)
     converter.register_unstructure_hook(Shift, Shift.as_dict)
+    recipient = make_dict_unstructure_fn(Recipient, converter, contact=override(omit=True))
+
+    def public_recipient(value: Recipient) -> dict[str, Any]:
+        document = recipient(value)
+        document["contact"] = None
+        return document
+
+    converter.register_unstructure_hook(Recipient, public_recipient)  # before the notification's hook uses it
+    notification = make_dict_unstructure_fn(Notification, converter, incident=override(omit=True))
+
+    def public_notification(value: Notification) -> dict[str, Any]:
+        document = notification(value)
+        document["incident"] = None
+        return document
+
+    converter.register_unstructure_hook(Notification, public_notification)
     return converter

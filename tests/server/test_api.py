@@ -381,7 +381,9 @@ async def test_dead_lettered_notifications_are_visible_in_the_api():
     document = yaml.safe_load(CONFIG)
     # engineer1 holds the primary shift at START; their webhook points at a private address, which the SSRF
     # policy refuses before any connection is made: a permanent failure, so the page is dead-lettered at once.
-    document["users"] = {"engineer1@example.com": {"contacts": [{"type": "webhook", "url": "http://10.0.0.1/hook"}]}}
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    contact = {"type": "webhook", "url": "http://10.0.0.1/hook", "secrets": [secret], "headers": {"X-Key": "hidden"}}
+    document["users"] = {"engineer1@example.com": {"contacts": [contact]}}
     async for api in serve(document):
         incident_id = (await api.raise_incident())["incident"]["id"]
         for _ in range(200):  # the outbox works in the server's own loop; bounded wait for its answer
@@ -394,7 +396,8 @@ async def test_dead_lettered_notifications_are_visible_in_the_api():
         assert dead["status"] == "dead"
         assert dead["notification"]["incident_id"] == incident_id
         assert dead["notification"]["recipient"]["address"] == "engineer1@example.com"
-        assert dead["notification"]["recipient"]["contact"]["url"] == "http://10.0.0.1/hook"
+        assert dead["notification"]["recipient"]["contact"] is None  # its secret and headers stay private
+        assert secret not in json.dumps(body) and "hidden" not in json.dumps(body)
         assert "10.0.0.1" in dead["result"]["detail"]
         assert (await api.call("GET", "/v1/deliveries/dead?limit=0", token=READER))[0] == 422
         assert (await api.call("GET", "/v1/deliveries/dead", token=None))[0] == 401
