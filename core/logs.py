@@ -106,19 +106,24 @@ def get_logger(**context: Any) -> Any:
 class _Logger:
     """Stands in for ``structlog.get_logger(**context)`` until its first use, then hands every attribute to it."""
 
-    __slots__ = ("_context", "_logger")
+    __slots__ = ("_bound", "_context", "_logger")
 
     def __init__(self, context: dict[str, Any]) -> None:
         self._context = context
         self._logger: Any = None
+        self._bound = False
 
     def __getattr__(self, name: str) -> Any:
         logger = self._logger
-        if logger is None:
-            structlog = _structlog()
-            # structlog.get_logger(**values) keeps the values on a lazy proxy; .bind() on it would assemble the
-            # logger with the configuration of that moment, before configure_logging ran.
-            logger = self._logger = structlog.get_logger(**self._context)
+        if not self._bound:
+            if logger is None:
+                structlog = _structlog()
+                # structlog.get_logger(**values) keeps the values on a lazy proxy; .bind() on it would assemble
+                # the logger with the configuration of that moment, before configure_logging ran.
+                logger = self._logger = structlog.get_logger(**self._context)
+            if _state == "configured":  # final (later calls of configure_logging change nothing): assemble it
+                logger = self._logger = logger.bind()  # once, instead of the proxy assembling it at every line
+                self._bound = True
         return getattr(logger, name)
 
     def __repr__(self) -> str:
