@@ -11,6 +11,11 @@ the :class:`~tocsin.delivery.retry.RetryPolicy` (exponential backoff with full j
 ``Retry-After``); or ``dead`` when no attempt is left or none could help. An endpoint that answers "gone"
 (HTTP 410) is disabled in the store and later notifications to it die at once with that reason. Nothing is
 ever recorded as delivered because it was queued, and "now" always comes from the injected clock.
+
+A channel with a rate limit (``delivery.rate_limits``) has each first attempt take a slot of its contact's
+window in the store; a page that finds none is folded, and the contact's folded pages go out as one summary
+message when a slot frees (see :mod:`tocsin.delivery.ratelimit`). With action links (:meth:`Outbox.use_links`),
+each page is handed to its channel with freshly signed links.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ import attrs
 
 from tocsin.clock import Clock
 from tocsin.delivery.channels import ChannelError, ChannelSet, Sender
+from tocsin.delivery.links import ActionLinks
+from tocsin.delivery.ratelimit import RateLimit, summary_notification
 from tocsin.delivery.retry import RetryPolicy
 from tocsin.delivery.settings import DeliverySettings
 from tocsin.delivery.urls import redact_url
@@ -117,6 +124,8 @@ class Outbox:
         self._tasks: set[asyncio.Task[None]] = set()
         self._listeners: list[DeliveryListener] = []
         self._commits: Commits | None = None
+        self._limits: dict[str, RateLimit] = dict(settings.rate_limits)
+        self._links: ActionLinks | None = None
 
     @property
     def channels(self) -> ChannelSet:
@@ -132,6 +141,10 @@ class Outbox:
         """Run each claim and each recorded answer through ``commits`` (a server's group commit, which lets the
         deliveries of concurrent incidents share their commits) instead of one transaction each."""
         self._commits = commits
+
+    def use_links(self, links: ActionLinks | None) -> None:
+        """Hand each page to its channel with action links made by ``links`` (None: without links)."""
+        self._links = links
 
     def subscribe(self, listener: DeliveryListener) -> None:
         """Call ``listener(notification, result)`` after each delivery attempt."""
@@ -169,11 +182,30 @@ class Outbox:
         before a restart, or by another instance), retries whose wait is over, and claims whose lease ran out.
         Returns how many were queued."""
         store = self._store
-        due = [n for n in store.due_deliveries(self._clock.now()) if n.key not in self._known]
+        now = self._clock.now()
+        due = [n for n in store.due_deliveries(now) if n.key not in self._known]
+        due += self._summaries(now)
         self._next_retry = store.next_delivery_at()
         self._disabled = store.disabled_endpoints()
         self.submit(due)
         return len(due)
+
+    def _summaries(self, now: datetime) -> list[Notification]:
+        """The summary messages of contacts whose folded pages may go now (each holds a slot of its window)."""
+        made: list[Notification] = []
+        for channel, endpoint in self._store.due_summaries(now):
+            limit = self._limits.get(channel)
+            summary = self._store.summarize(
+                channel,
+                endpoint,
+                now=now,
+                limit=limit.messages if limit is not None else None,
+                window_seconds=limit.seconds if limit is not None else 0.0,
+                build=summary_notification,
+            )
+            if summary is not None and summary.key not in self._known:
+                made.append(summary)
+        return made
 
     def recover(self) -> int:
         """Queue the store's undelivered notifications after a restart (see :meth:`requeue_due`)."""
@@ -288,6 +320,8 @@ class Outbox:
         attempt = await self._write(claim)
         if attempt is None:
             return  # sent, dead, not due yet, or held by another sender: at most one attempt at a time
+        if await self._held_back(notification, where):
+            return
         disabled = self._disabled_reason(where)
         if disabled is not None:
             answer = DeliveryResult(key=key, ok=False, retryable=False, detail=disabled)
@@ -301,6 +335,28 @@ class Outbox:
                 listener(notification, result)
             except Exception:
                 _log.exception("delivery listener failed", key=key)
+
+    async def _held_back(self, notification: Notification, where: _Endpoint) -> bool:
+        """Whether the contact's rate limit folded ``notification`` (a summary holds its slot already)."""
+        limit = self._limits.get(where[0])
+        if limit is None or notification.folded:
+            return False
+        take = functools.partial(
+            self._store.take_slot,
+            notification,
+            where[1],
+            now=self._clock.now(),
+            limit=limit.messages,
+            window_seconds=limit.seconds,
+        )
+        release = await self._write(take)
+        if release is None:
+            return False
+        _log.info("page folded", key=notification.key, channel=where[0], summary_at=release.isoformat())
+        if self._next_retry is None or release < self._next_retry:
+            self._next_retry = release
+            self._wakeup.set()
+        return True
 
     async def _record(self, result: DeliveryResult, retry_at: datetime | None) -> None:
         """Record an attempt's result. While another process holds the store's lock, try again for as long as
@@ -358,6 +414,8 @@ class Outbox:
             sender = self._channels.sender(channel)
         except ChannelError as exc:
             return DeliveryResult(key=key, ok=False, retryable=False, detail=str(exc))
+        if self._links is not None and self._channels.shows_links(channel):
+            notification = self._links.for_page(notification)
         try:
             async with asyncio.timeout(self._timeout):
                 answer = await sender.deliver(notification)
