@@ -38,6 +38,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tocsin.plugins.channel_webhook",
     "tocsin.plugins.channel_email",
     "tocsin.plugins.channel_slack",
+    "tocsin.plugins.channel_apprise",
     # observers
     "tocsin.plugins.audit",
     # integration sources
