@@ -1,6 +1,7 @@
 """Apprise channel ``{type: apprise, url: "tgram://…"}``: one channel that reaches every service Apprise supports
-(Telegram ``tgram://``, ntfy ``ntfys://``, Microsoft Teams ``msteams://``, Discord ``discord://``, e-mail
-``mailto://``, Pushover ``pover://``, a JSON or form POST ``json://`` / ``form://``, and a hundred more).
+(Telegram ``tgram://``, ntfy ``ntfys://``, Microsoft Teams through a Power Automate workflow ``workflows://``,
+Discord ``discord://``, e-mail ``mailto://``, Pushover ``pover://``, a JSON or form POST ``json://`` /
+``form://``, and a hundred more).
 
 Each page is one Apprise notification: the page's one-line summary as the title and its plain-text body (the
 incident, the level, who else was paged, and the action links) as the body. ntfy URLs also get the first three
@@ -53,9 +54,8 @@ def _apprise_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> 
         raise FieldError(attribute.name, f"needs an Apprise URL such as tgram://bottoken/ChatID, got {value!r}")
     if _parsed(value) is None:
         scheme = value.partition("://")[0]
-        raise FieldError(
-            attribute.name, f"Apprise cannot use this {scheme}:// URL (an unknown service, or a part it needs is missing)"
-        )
+        why = "an unknown service, or a part it needs is missing"
+        raise FieldError(attribute.name, f"Apprise cannot use this {scheme}:// URL ({why})")
 
 
 @attrs.frozen(kw_only=True)

@@ -34,7 +34,7 @@ import attrs
 from tocsin.clock import Clock
 from tocsin.delivery.channels import ChannelError, ChannelSet, Sender
 from tocsin.delivery.links import ActionLinks
-from tocsin.delivery.ratelimit import RateLimit, summary_notification
+from tocsin.delivery.ratelimit import ContactWindows
 from tocsin.delivery.retry import RetryPolicy
 from tocsin.delivery.settings import DeliverySettings
 from tocsin.delivery.urls import redact_url
@@ -124,7 +124,7 @@ class Outbox:
         self._tasks: set[asyncio.Task[None]] = set()
         self._listeners: list[DeliveryListener] = []
         self._commits: Commits | None = None
-        self._limits: dict[str, RateLimit] = dict(settings.rate_limits)
+        self._windows = ContactWindows(store, settings.rate_limits)
         self._links: ActionLinks | None = None
 
     @property
@@ -184,28 +184,11 @@ class Outbox:
         store = self._store
         now = self._clock.now()
         due = [n for n in store.due_deliveries(now) if n.key not in self._known]
-        due += self._summaries(now)
+        due += [n for n in self._windows.summaries(now) if n.key not in self._known]
         self._next_retry = store.next_delivery_at()
         self._disabled = store.disabled_endpoints()
         self.submit(due)
         return len(due)
-
-    def _summaries(self, now: datetime) -> list[Notification]:
-        """The summary messages of contacts whose folded pages may go now (each holds a slot of its window)."""
-        made: list[Notification] = []
-        for channel, endpoint in self._store.due_summaries(now):
-            limit = self._limits.get(channel)
-            summary = self._store.summarize(
-                channel,
-                endpoint,
-                now=now,
-                limit=limit.messages if limit is not None else None,
-                window_seconds=limit.seconds if limit is not None else 0.0,
-                build=summary_notification,
-            )
-            if summary is not None and summary.key not in self._known:
-                made.append(summary)
-        return made
 
     def recover(self) -> int:
         """Queue the store's undelivered notifications after a restart (see :meth:`requeue_due`)."""
@@ -320,11 +303,11 @@ class Outbox:
         attempt = await self._write(claim)
         if attempt is None:
             return  # sent, dead, not due yet, or held by another sender: at most one attempt at a time
-        if await self._held_back(notification, where):
-            return
         disabled = self._disabled_reason(where)
         if disabled is not None:
             answer = DeliveryResult(key=key, ok=False, retryable=False, detail=disabled)
+        elif await self._held_back(notification, where):
+            return
         else:
             answer = await self._attempt(notification, where[0])
         now = self._clock.now()
@@ -337,19 +320,9 @@ class Outbox:
                 _log.exception("delivery listener failed", key=key)
 
     async def _held_back(self, notification: Notification, where: _Endpoint) -> bool:
-        """Whether the contact's rate limit folded ``notification`` (a summary holds its slot already)."""
-        limit = self._limits.get(where[0])
-        if limit is None or notification.folded:
-            return False
-        take = functools.partial(
-            self._store.take_slot,
-            notification,
-            where[1],
-            now=self._clock.now(),
-            limit=limit.messages,
-            window_seconds=limit.seconds,
-        )
-        release = await self._write(take)
+        """Whether the contact's rate limit folded ``notification`` (in the store; see ``ContactWindows``)."""
+        take = self._windows.slot(notification, where[1], self._clock.now())
+        release = await self._write(take) if take is not None else None
         if release is None:
             return False
         _log.info("page folded", key=notification.key, channel=where[0], summary_at=release.isoformat())

@@ -17,15 +17,17 @@ and instances sharing a store share each contact's window.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 import attrs
 
 from tocsin.models import FoldedPage, Notification
+from tocsin.store.interfaces import DeliveryStore
 from tocsin.validators import at_least, positive
 
-__all__ = ["RateLimit", "summary_notification"]
+__all__ = ["ContactWindows", "RateLimit", "summary_notification"]
 
 
 @attrs.frozen(kw_only=True)
@@ -69,3 +71,44 @@ def summary_notification(folded: Sequence[Notification], now: datetime) -> Notif
         fired_at=now,
         folded=pages,
     )
+
+
+class ContactWindows:
+    """The outbox's side of rate limits: which store operation a page's first attempt runs, and the summaries
+    that are due.
+
+    :param limits: channel name -> its limit per contact (the ``delivery.rate_limits`` section).
+    """
+
+    def __init__(self, store: DeliveryStore, limits: Mapping[str, RateLimit]) -> None:
+        self._store = store
+        self._limits = dict(limits)
+
+    def slot(self, notification: Notification, endpoint: str, now: datetime) -> Callable[[], datetime | None] | None:
+        """The store operation that takes a slot for ``notification`` at ``endpoint`` (it returns None, or when the
+        summary that carries the folded page goes); None when the channel has no limit, or for a summary, which
+        holds its slot from the start."""
+        limit = self._limits.get(notification.recipient.channel)
+        if limit is None or notification.folded:
+            return None
+        return functools.partial(
+            self._store.take_slot, notification, endpoint, now=now, limit=limit.messages, window_seconds=limit.seconds
+        )
+
+    def summaries(self, now: datetime) -> list[Notification]:
+        """Make the summary of each contact whose folded pages may go now (each holds a slot of its window); a
+        contact whose slot another sender took meanwhile waits for the next one."""
+        made: list[Notification] = []
+        for channel, endpoint in self._store.due_summaries(now):
+            limit = self._limits.get(channel)  # None: the limit was lifted since; the summary goes at once
+            summary = self._store.summarize(
+                channel,
+                endpoint,
+                now=now,
+                limit=limit.messages if limit is not None else None,
+                window_seconds=limit.seconds if limit is not None else 0.0,
+                build=summary_notification,
+            )
+            if summary is not None:
+                made.append(summary)
+        return made

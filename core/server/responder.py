@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
 
+from tocsin.clock import Clock
+from tocsin.escalation.engine import EscalationEngine
 from tocsin.escalation.errors import EscalationError
 from tocsin.instants import from_micros
+from tocsin.intake.processor import IncidentProcessor
 from tocsin.models import EscalationState, EscalationStatus, User
 from tocsin.responding import SNOOZE_MINUTES, ActionOutcome, ActionStatus, OneTimeKey, PageAction
+from tocsin.store.group import Commits
 from tocsin.store.interfaces import EscalationRow
-
-if TYPE_CHECKING:
-    from tocsin.server.service import Service
 
 __all__ = ["PageResponder", "escalation_incident"]
 
@@ -48,30 +48,41 @@ class _NoChange(Exception):
 
 
 class PageResponder:
-    """Acts for the server's action links and channel interactions."""
+    """Acts for the server's action links and channel interactions: through ``engine`` and ``processor``, each
+    action one unit of work run by ``commits`` (the server's group commit)."""
 
-    def __init__(self, service: Service) -> None:
-        self._service = service
+    def __init__(
+        self,
+        engine: EscalationEngine,
+        processor: IncidentProcessor,
+        commits: Commits,
+        clock: Clock,
+        users: Mapping[str, User],
+    ) -> None:
+        self._engine = engine
+        self._processor = processor
+        self._commits = commits
+        self._clock = clock
+        self._users = users
 
     @property
     def users(self) -> Mapping[str, User]:
         """The configured people by address."""
-        return self._service.config.users
+        return self._users
 
     async def act(
         self, escalation_id: str, action: PageAction, *, by: str, once: OneTimeKey | None = None
     ) -> ActionOutcome:
         """Take ``action`` on ``escalation_id`` for ``by`` in one transaction; see ``tocsin.responding.Responder``."""
         try:
-            return await self._service.commits.run(lambda: self._act(escalation_id, action, by, once))
+            return await self._commits.run(lambda: self._act(escalation_id, action, by, once))
         except _NoChange as unchanged:
             return unchanged.outcome
 
     def _act(self, escalation_id: str, action: PageAction, by: str, once: OneTimeKey | None) -> ActionOutcome:
-        service = self._service
-        store = service.engine.store
+        store = self._engine.store
         incident_id = escalation_incident(escalation_id)
-        incident = service.processor.get_incident(incident_id)
+        incident = self._processor.get_incident(incident_id)
         title = incident.title if incident is not None else ""
 
         def outcome(status: ActionStatus, message: str) -> ActionOutcome:
@@ -85,7 +96,7 @@ class PageResponder:
             )
 
         if once is not None:
-            used = store.use_once(once.key, at=service.clock.now(), expires_at=once.expires_at)
+            used = store.use_once(once.key, at=self._clock.now(), expires_at=once.expires_at)
             if used is not None:
                 raise _NoChange(outcome(ActionStatus.USED, f"This link was already used, at {when(used)}."))
         row = store.load(incident_id)
@@ -107,13 +118,13 @@ class PageResponder:
 
     def _perform(self, action: PageAction, row: EscalationRow, by: str) -> str | None:
         """Take the action; its message, or None when there is nothing to do in the escalation's state."""
-        engine = self._service.engine
+        engine = self._engine
         incident_id = row.incident_id
         if action is PageAction.RESOLVE:
-            incident = self._service.processor.get_incident(incident_id)
+            incident = self._processor.get_incident(incident_id)
             if incident is None or not incident.state.is_open:
                 return None
-            self._service.processor.resolve_incident(incident_id, by=by)
+            self._processor.resolve_incident(incident_id, by=by)
             return f"Incident {incident_id} resolved by {by}; its escalation is over."
         if row.status not in (_ACTIVE, _ACKNOWLEDGED):
             return None

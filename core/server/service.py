@@ -84,7 +84,6 @@ class Service:
             except LookupError as exc:
                 raise ServerError(f"{exc} (server.action_links; server.public_url asks for action links)") from None
         self.engine.outbox.use_links(self.links)
-        self.responder = PageResponder(self)  # acts for action links and channels' interactions
         if storage.shared:  # other processes may run on this store: look for the due work they left, often
             self.engine.with_check_interval(min(self.engine.monitor.check_interval, config.storage.claim_every_seconds))
         self.routing = OffloadedRouting(registry, config.rules)
@@ -105,6 +104,8 @@ class Service:
         if storage.group_commit:
             self.commits = GroupCommit(storage.escalations, durable=storage.sync)
             self.engine.outbox.write_through(self.commits)
+        # Acts for action links and channels' interactions.
+        self.responder = PageResponder(self.engine, self.processor, self.commits, clock, config.users)
 
     # --- incidents -----------------------------------------------------------------------------------------
 
