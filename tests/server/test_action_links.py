@@ -18,6 +18,7 @@ from support.server import ADMIN, CONFIG, READER, RESPONDER, START, ServerThread
 
 import tocsin
 from tocsin.server import ServerError, create_app, memory_storage, sqlite_storage
+from tocsin.server.storage import postgres_storage
 
 PUBLIC_URL = "https://pager.example.com/tocsin"
 SECRET = "a-link-secret-of-at-least-32-characters!"
@@ -200,14 +201,21 @@ async def test_escalate_now_pages_the_next_level_at_once(pager: Pager, mailbox: 
     assert "Escalate now" in links_in(text_part(message))
 
 
-async def test_a_used_link_stays_used_after_a_restart_and_on_another_instance(tmp_path: Path, mailbox: Mailbox):
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_a_used_link_stays_used_after_a_restart_and_on_another_instance(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, mailbox: Mailbox
+):
     plugins = tocsin.load_plugins()
     clock = tocsin.ManualClock(START)
     config = load(mail_config(mailbox), plugins)
     path = str(tmp_path / "shared.db")
+    dsn = request.getfixturevalue("postgres_dsn") if kind == "postgresql" else ""
 
     def instance(run_monitor: bool = True) -> ServerThread:
-        storage = sqlite_storage(path, plugins.registry, clock)
+        if kind == "postgresql":
+            storage = postgres_storage(dsn, plugins.registry, clock, database_clock=False)
+        else:
+            storage = sqlite_storage(path, plugins.registry, clock)
         return ServerThread(create_app(config, plugins, storage=storage, clock=clock, run_monitor=run_monitor))
 
     first, other = instance(), instance(run_monitor=False)
