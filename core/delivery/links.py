@@ -1,6 +1,6 @@
 """Action links: signed, expiring URLs in a page that act on its escalation from the page itself.
 
-Each link is ``{server.public_url}/v1/links/{token}``. The token is signed with itsdangerous (HMAC-SHA1 over
+Each link is ``{server.public_url}/v1/links/{token}``. The token is signed with itsdangerous (HMAC-SHA256 over
 the payload, keyed by the secret in the environment variable ``server.action_links.secret_env``) and binds
 the escalation, the recipient the page went to, the action and an expiry; it carries a random id besides, which
 the store records when the link changes something, so a link works once (across restarts and instances).
@@ -14,6 +14,7 @@ with either are accepted, new ones are signed with the new one; once ``expire_ho
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -135,7 +136,7 @@ class ActionLinks:
         if not secrets:
             raise ValueError("action links need at least one secret")
         self.public_url = public_url.rstrip("/")
-        self._serializer = URLSafeSerializer(list(secrets), salt=_SALT)
+        self._serializer = URLSafeSerializer(list(secrets), salt=_SALT, signer_kwargs={"digest_method": hashlib.sha256})
         self._clock = clock
         self._expire = expire
 
