@@ -16,8 +16,11 @@ if TYPE_CHECKING:
     from tocsin.config import Config, dump_config, load_config, parse_config
     from tocsin.config.serving import ApiToken, ServerSettings, StorageSettings
     from tocsin.delivery.channels import ChannelError, ChannelSet, Sender
+    from tocsin.delivery.html import page_html
+    from tocsin.delivery.links import ActionLinks
     from tocsin.delivery.outbox import MemorySink, Outbox
     from tocsin.delivery.payload import PAYLOAD_VERSION, page_payload, page_subject, page_text
+    from tocsin.delivery.ratelimit import RateLimit
     from tocsin.delivery.retry import RetryPolicy, parse_retry_after
     from tocsin.delivery.settings import DeliverySettings
     from tocsin.delivery.webhook.post import OutcomeKind, WebhookOutcome, make_session, post_json
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
     from tocsin.models import (
         ALL_URGENCIES,
         AckMode,
+        ActionLink,
         ActionSpec,
         ContactSpec,
         Delivery,
@@ -65,6 +69,7 @@ if TYPE_CHECKING:
         EscalationState,
         EscalationStatus,
         FieldError,
+        FoldedPage,
         Incident,
         IncidentState,
         IncidentType,
@@ -100,6 +105,17 @@ if TYPE_CHECKING:
         TargetRegistrar,
         UnknownNameError,
     )
+    from tocsin.responding import (
+        SNOOZE_MINUTES,
+        ActionOutcome,
+        ActionStatus,
+        InboundAnswer,
+        InboundRequest,
+        InteractionRefused,
+        OneTimeKey,
+        PageAction,
+        Responder,
+    )
     from tocsin.routing.actions import ActionContext, Effect, Playbook, RoutingResult
     from tocsin.routing.compile import ConditionSet, RuleError, compile_conditions
     from tocsin.routing.explain import RoutingExplanation, RuleExplanation
@@ -119,8 +135,11 @@ else:
             "tocsin.config": ("Config", "dump_config", "load_config", "parse_config"),
             "tocsin.config.serving": ("ApiToken", "ServerSettings", "StorageSettings"),
             "tocsin.delivery.channels": ("ChannelError", "ChannelSet", "Sender"),
+            "tocsin.delivery.html": ("page_html",),
+            "tocsin.delivery.links": ("ActionLinks",),
             "tocsin.delivery.outbox": ("MemorySink", "Outbox"),
             "tocsin.delivery.payload": ("PAYLOAD_VERSION", "page_payload", "page_subject", "page_text"),
+            "tocsin.delivery.ratelimit": ("RateLimit",),
             "tocsin.delivery.retry": ("RetryPolicy", "parse_retry_after"),
             "tocsin.delivery.settings": ("DeliverySettings",),
             "tocsin.delivery.webhook.post": ("OutcomeKind", "WebhookOutcome", "make_session", "post_json"),
@@ -168,6 +187,7 @@ else:
             "tocsin.models": (
                 "ALL_URGENCIES",
                 "AckMode",
+                "ActionLink",
                 "ActionSpec",
                 "ContactSpec",
                 "Delivery",
@@ -179,6 +199,7 @@ else:
                 "EscalationState",
                 "EscalationStatus",
                 "FieldError",
+                "FoldedPage",
                 "Incident",
                 "IncidentState",
                 "IncidentType",
@@ -213,6 +234,17 @@ else:
                 "SourceRegistrar",
                 "TargetRegistrar",
                 "UnknownNameError",
+            ),
+            "tocsin.responding": (
+                "SNOOZE_MINUTES",
+                "ActionOutcome",
+                "ActionStatus",
+                "InboundAnswer",
+                "InboundRequest",
+                "InteractionRefused",
+                "OneTimeKey",
+                "PageAction",
+                "Responder",
             ),
             "tocsin.routing.actions": ("ActionContext", "Effect", "Playbook", "RoutingResult"),
             "tocsin.routing.compile": ("ConditionSet", "RuleError", "compile_conditions"),
@@ -249,10 +281,15 @@ __all__ = [
     "ALL_URGENCIES",
     "MISSING",
     "PAYLOAD_VERSION",
+    "SNOOZE_MINUTES",
     "AckMode",
     "ActionContext",
+    "ActionLink",
+    "ActionLinks",
+    "ActionOutcome",
     "ActionRegistrar",
     "ActionSpec",
+    "ActionStatus",
     "ApiToken",
     "ChannelError",
     "ChannelRegistrar",
@@ -287,10 +324,13 @@ __all__ = [
     "ExpandContext",
     "ExtractorRegistrar",
     "FieldError",
+    "FoldedPage",
     "Gap",
     "InMemoryIncidentStore",
     "InMemoryStore",
     "Inbound",
+    "InboundAnswer",
+    "InboundRequest",
     "Incident",
     "IncidentChange",
     "IncidentDefaults",
@@ -301,6 +341,7 @@ __all__ = [
     "IncidentType",
     "Integration",
     "IntegrationSetupError",
+    "InteractionRefused",
     "InvalidSignature",
     "LevelCondition",
     "ManualClock",
@@ -308,10 +349,12 @@ __all__ = [
     "Notification",
     "OnCallEntry",
     "OnCallSchedule",
+    "OneTimeKey",
     "OperatorRegistrar",
     "Outbox",
     "OutcomeKind",
     "Override",
+    "PageAction",
     "PayloadError",
     "Playbook",
     "PluginError",
@@ -322,12 +365,14 @@ __all__ = [
     "PolicyError",
     "PostgresStore",
     "ProcessResult",
+    "RateLimit",
     "Receipt",
     "Recipient",
     "Reconciliation",
     "Registry",
     "RepeatConfig",
     "Resolution",
+    "Responder",
     "RetryPolicy",
     "RotationRegistrar",
     "RotationSpec",
@@ -382,6 +427,7 @@ __all__ = [
     "load_config",
     "load_plugins",
     "make_session",
+    "page_html",
     "page_payload",
     "page_subject",
     "page_text",

@@ -37,6 +37,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tocsin.plugins.channel_log",
     "tocsin.plugins.channel_webhook",
     "tocsin.plugins.channel_email",
+    "tocsin.plugins.channel_slack",
+    "tocsin.plugins.channel_apprise",
     # observers
     "tocsin.plugins.audit",
     # integration sources

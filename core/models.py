@@ -21,6 +21,7 @@ from tocsin.validators import at_least, between, non_empty
 __all__ = [
     "ALL_URGENCIES",
     "AckMode",
+    "ActionLink",
     "ActionSpec",
     "ContactSpec",
     "Delivery",
@@ -32,6 +33,7 @@ __all__ = [
     "EscalationState",
     "EscalationStatus",
     "FieldError",
+    "FoldedPage",
     "Incident",
     "IncidentState",
     "IncidentType",
@@ -478,6 +480,32 @@ class Recipient:
 
 
 @attrs.frozen(kw_only=True)
+class ActionLink:
+    """A link in a page that acts on its escalation from the page itself: the ``action`` it takes
+    (``acknowledge``, ``resolve``, ``snooze``, ``escalate``), the ``label`` a button or a line shows, and the
+    ``url`` to open (a confirmation page: opening it changes nothing; confirming it does)."""
+
+    action: str
+    label: str
+    url: str
+
+
+@attrs.frozen(kw_only=True)
+class FoldedPage:
+    """A page a contact's rate limit held back, as the summary message that carries it lists it."""
+
+    key: str
+    incident_id: str
+    escalation_id: str
+    title: str
+    severity: Severity | None = None
+    level: int = -1
+    pass_number: int = 0
+    due_at: datetime
+    links: tuple[ActionLink, ...] = ()  # set when the summary is handed to its channel
+
+
+@attrs.frozen(kw_only=True)
 class Notification:
     """One page to one recipient. ``key`` is stable: the same page never goes out twice.
 
@@ -498,6 +526,12 @@ class Notification:
     escalation_id: str = ""
     round: int = 0  # how many times an acknowledgement timed out (or a snooze ran out) before this page
     fired_at: datetime | None = None  # when the level fired (``due_at`` unless it fired late)
+    paged: tuple[str, ...] = ()  # everyone the level paged when it fired (this recipient among them)
+    # The action links of this page, made when it is handed to its channel (never stored: they are signed
+    # and expire); empty without ``server.public_url``, and for a page outside an escalation.
+    links: tuple[ActionLink, ...] = ()
+    # A summary message: the pages the recipient's rate limit held back (empty for a page of its own).
+    folded: tuple[FoldedPage, ...] = ()
 
     @property
     def urgency(self) -> Urgency:
@@ -513,6 +547,7 @@ class DeliveryStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"  # the last attempt failed; another is scheduled (``Delivery.next_attempt_at``)
     DEAD = "dead"  # given up: out of attempts, or a failure no retry can fix (a dead letter)
+    FOLDED = "folded"  # held back by the contact's rate limit: it goes out in the contact's next summary message
 
 
 @attrs.frozen(kw_only=True)
@@ -549,7 +584,8 @@ class EscalationEvent:
 
     ``kind`` is one of started, level_fired, announced (routing notify messages sent), acknowledged,
     ack_timeout, escalated, resolved, cancelled, completed, unresolved (a schedule had nobody on call),
-    target_failed (a target could not be expanded) and missed (an occurrence replaced after downtime); and
+    target_failed (a target could not be expanded), missed (an occurrence replaced after downtime) and
+    rate_limited (a page the recipient's rate limit folded into a summary message); and
     for smart escalation: level_skipped (a level's ``when`` was false at its due time), rotated (a
     round-robin level moved on to its next recipient), ack_received (one acknowledgement of several a level
     with ``ack_mode: all`` needs), snoozed and snooze_ended (the snooze ran out and re-triggered).

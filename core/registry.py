@@ -137,11 +137,17 @@ class TargetType:
 @attrs.frozen(kw_only=True)
 class ChannelType:
     """A notification channel: its contact class (``cls.type`` is the channel name), ``create(settings)``
-    returning the sender, and an optional settings class read from the config's ``channels`` section."""
+    returning the sender, and an optional settings class read from the config's ``channels`` section.
+
+    ``links`` says whether its messages show a page's action links (``Notification.links``);
+    ``interactions``, when given, answers its service's callbacks at ``POST /v1/<name>/interactions`` (see
+    :mod:`tocsin.responding`)."""
 
     cls: type
     create: Callable[..., Any]
     settings: type | None = None
+    links: bool = True
+    interactions: Callable[..., Any] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -358,11 +364,14 @@ class ChannelRegistrar(_Registrar):
         *,
         create: Callable[..., Any],
         settings: type | None = None,
+        links: bool = True,
+        interactions: Callable[..., Any] | None = None,
         replace: bool = False,
     ) -> None:
-        """Register the contact class ``cls`` (its tag names the channel) and ``create(settings)``."""
+        """Register the contact class ``cls`` (its tag names the channel) and ``create(settings)``; ``links``:
+        its messages show action links; ``interactions``: the handler of its service's callbacks."""
         tag = _type_tag(cls, self.plugin, "channel")
-        entry = ChannelType(cls=cls, create=create, settings=settings)
+        entry = ChannelType(cls=cls, create=create, settings=settings, links=links, interactions=interactions)
         self._registry.channels.add(tag, entry, plugin=self.plugin, replace=replace)
 
 

@@ -1,4 +1,5 @@
-"""E-mail channel ``{type: email}``: one plain-text message per page over SMTP.
+"""E-mail channel ``{type: email}``: one message per page over SMTP, plain text with an HTML alternative (the
+incident, the level, who else was paged, and the action links as buttons).
 
 Settings (``channels: {email: {host, port, from_address, starttls, username, password}}``) are required:
 a contact that uses this channel without them is a config error. SMTP runs in a worker thread, so a slow
@@ -19,6 +20,7 @@ from tocsin import (
     Notification,
     Urgency,
     hookimpl,
+    page_html,
     page_subject,
     page_text,
     urgencies_field,
@@ -83,6 +85,7 @@ class EmailSender:
         message["To"] = to
         message["X-Tocsin-Idempotency-Key"] = notification.key
         message.set_content(page_text(notification))
+        message.add_alternative(page_html(notification), subtype="html")
         server = f"{settings.host}:{settings.port}"
         try:
             with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds) as smtp:

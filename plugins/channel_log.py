@@ -53,5 +53,5 @@ def create(settings: None) -> LogSender:
 
 @hookimpl
 def tocsin_register_channels(register: ChannelRegistrar) -> None:
-    """Register ``log``."""
-    register(LogContact, create=create)
+    """Register ``log`` (a log line shows no action links)."""
+    register(LogContact, create=create, links=False)

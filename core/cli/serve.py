@@ -53,9 +53,12 @@ def serve(
     import uvicorn
 
     from tocsin.cli._uvicorn import GracefulServer
+    from tocsin.config import config_warnings
     from tocsin.server import create_app
 
     plugins, loaded = load(config)
+    for warning in config_warnings(loaded, plugins.registry, source=str(config)):
+        echo(f"{warning.file}: {warning.path}: warning: {warning.message}", err=True)
     if instance_id is not None:
         if not instance_id.strip():
             raise UserError("--instance-id: must not be empty")

@@ -13,6 +13,8 @@ from typing import Any
 from tocsin.config.model import Config
 from tocsin.config.serving import check_server
 from tocsin.delivery.channels import check_channel_settings
+from tocsin.delivery.links import check_links
+from tocsin.delivery.settings import check_rate_limits
 from tocsin.escalation.level_rules import check_levels
 from tocsin.escalation.working_hours import check_working_hours
 from tocsin.integrations.events import check_integrations
@@ -20,7 +22,7 @@ from tocsin.registry import Registry
 from tocsin.routing.check import check_rules
 from tocsin.schedules.resolver import check_schedules
 
-__all__ = ["CHECKS", "ConfigCheck", "run_checks"]
+__all__ = ["CHECKS", "WARNINGS", "ConfigCheck", "run_checks", "run_warnings"]
 
 # A check looks at the structured config and yields (path, message) for each fault it finds.
 ConfigCheck = Callable[[Config, Registry], Iterable[tuple[str, str]]]
@@ -89,6 +91,13 @@ CHECKS: tuple[ConfigCheck, ...] = (
     lambda config, registry: check_server(config.server),
     lambda config, registry: check_working_hours(config.working_hours),
     lambda config, registry: check_levels(config.policies, config.working_hours, registry),
+    lambda config, registry: check_rate_limits(config.delivery, registry),
+)
+
+# What a config that loads may still want changed: reported as warnings (``tocsin check`` prints them, the
+# server logs them), never refused.
+WARNINGS: tuple[ConfigCheck, ...] = (
+    lambda config, registry: check_links(config.server.public_url, config.users, config.notify_channels, registry),
 )
 
 
@@ -98,3 +107,8 @@ def run_checks(config: Config, registry: Registry) -> list[tuple[str, str]]:
     for check in CHECKS:
         faults.extend(check(config, registry))
     return faults
+
+
+def run_warnings(config: Config, registry: Registry) -> list[tuple[str, str]]:
+    """Every ``(path, message)`` warning about a config that loaded, in table order."""
+    return [warning for check in WARNINGS for warning in check(config, registry)]

@@ -19,7 +19,7 @@ import attrs
 import cattrs
 import yaml
 
-from tocsin.config.checks import run_checks
+from tocsin.config.checks import run_checks, run_warnings
 from tocsin.config.model import Config
 from tocsin.convert import ConversionFault, make_converter, structure_faults
 from tocsin.errors import ConfigError, ConfigIssue
@@ -27,7 +27,7 @@ from tocsin.integrations.codec import register_integration_hooks
 from tocsin.registry import Registry, UnknownNameError
 from tocsin.schedules.codec import register_schedule_hooks
 
-__all__ = ["config_converter", "dump_config", "load_config", "parse_config", "read_document"]
+__all__ = ["config_converter", "config_warnings", "dump_config", "load_config", "parse_config", "read_document"]
 
 
 def config_converter(registry: Registry) -> cattrs.Converter:
@@ -94,6 +94,11 @@ def parse_config(document: Any, registry: Registry, *, source: str = "<config>")
         raise ConfigError(ConfigIssue(source, path, message) for path, message in faults)
     assert config is not None
     return config
+
+
+def config_warnings(config: Config, registry: Registry, *, source: str = "<config>") -> list[ConfigIssue]:
+    """What a loaded config may want changed (it works as it is): ``FILE: $.path: message`` issues."""
+    return [ConfigIssue(source, path, message) for path, message in run_warnings(config, registry)]
 
 
 def dump_config(config: Config, registry: Registry) -> dict[str, Any]:

@@ -10,6 +10,8 @@ Plain data, checked when the config loads. ``tocsin serve`` (and :func:`tocsin.s
         - {name: dashboard, token: "a-long-random-string", scopes: [read]}
       max_body_bytes: 1048576
       ack_rate_limit: {per_minute: 10}
+      public_url: https://tocsin.example.com   # where people reach it: pages carry action links to it
+      action_links: {secret_env: TOCSIN_LINK_SECRET, expire_hours: 24}
     storage:
       path: ./tocsin.db            # backend sqlite (the default); backend: memory keeps nothing
       synchronous: full            # or normal: commits survive a killed process, not a power cut
@@ -27,8 +29,9 @@ from typing import Any
 
 import attrs
 
+from tocsin.delivery.links import LinkSettings
 from tocsin.models import FieldError
-from tocsin.validators import listen_port, positive
+from tocsin.validators import http_url, listen_port, positive
 
 __all__ = [
     "AckRateLimit",
@@ -111,6 +114,14 @@ class AckRateLimit:
     per_minute: int = attrs.field(default=10, validator=positive)
 
 
+def _public_url(instance: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is None:
+        return
+    http_url(instance, attribute, value)
+    if "?" in value or "#" in value:
+        raise FieldError(attribute.name, f"must be a base URL without a query or fragment, got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class ServerSettings:
     """How ``tocsin serve`` listens and whom it lets in."""
@@ -126,6 +137,9 @@ class ServerSettings:
     # Who this server is among instances sharing a store: the owner of the due work it claims (default: the
     # host name and process id; `tocsin serve --instance-id` overrides it).
     instance_id: str | None = None
+    # Where people reach this server (behind its proxy): pages carry action links to it. None: no links.
+    public_url: str | None = attrs.field(default=None, validator=_public_url)
+    action_links: LinkSettings = attrs.field(factory=LinkSettings)
 
 
 class StorageBackend(enum.StrEnum):

@@ -79,18 +79,29 @@ class ChannelSet:
         self._senders[channel] = sender
         return sender
 
-    def _create(self, channel: str) -> Sender:
+    def shows_links(self, channel: str) -> bool:
+        """Whether messages of ``channel`` show a page's action links (as its plugin registered it)."""
+        return channel in self._registry.channels and self._registry.channels.get(channel).links
+
+    def settings_for(self, channel: str) -> Any:
+        """The settings of ``channel``: the config's, else its settings class's defaults (None for a channel
+        that takes none); ``ChannelError`` when it is unknown or needs settings the config does not give."""
         try:
             entry = self._registry.channels.get(channel)
         except UnknownNameError as exc:
             raise ChannelError(str(exc)) from None
-        settings = None
-        if entry.settings is not None:
-            settings = self._settings.get(channel)
+        if entry.settings is None:
+            return None
+        settings = self._settings.get(channel)
+        if settings is None:
+            settings = _default_settings(entry.settings)
             if settings is None:
-                settings = _default_settings(entry.settings)
-                if settings is None:
-                    raise ChannelError(f"channel {channel!r} needs settings in the config's channels.{channel} section")
+                raise ChannelError(f"channel {channel!r} needs settings in the config's channels.{channel} section")
+        return settings
+
+    def _create(self, channel: str) -> Sender:
+        settings = self.settings_for(channel)
+        entry = self._registry.channels.get(channel)
         try:
             sender: Sender = entry.create(settings)
         except Exception as exc:

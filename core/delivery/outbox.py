@@ -11,6 +11,11 @@ the :class:`~tocsin.delivery.retry.RetryPolicy` (exponential backoff with full j
 ``Retry-After``); or ``dead`` when no attempt is left or none could help. An endpoint that answers "gone"
 (HTTP 410) is disabled in the store and later notifications to it die at once with that reason. Nothing is
 ever recorded as delivered because it was queued, and "now" always comes from the injected clock.
+
+A channel with a rate limit (``delivery.rate_limits``) has each first attempt take a slot of its contact's
+window in the store; a page that finds none is folded, and the contact's folded pages go out as one summary
+message when a slot frees (see :mod:`tocsin.delivery.ratelimit`). With action links (:meth:`Outbox.use_links`),
+each page is handed to its channel with freshly signed links.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ import attrs
 
 from tocsin.clock import Clock
 from tocsin.delivery.channels import ChannelError, ChannelSet, Sender
+from tocsin.delivery.links import ActionLinks
+from tocsin.delivery.ratelimit import ContactWindows
 from tocsin.delivery.retry import RetryPolicy
 from tocsin.delivery.settings import DeliverySettings
 from tocsin.delivery.urls import redact_url
@@ -117,6 +124,8 @@ class Outbox:
         self._tasks: set[asyncio.Task[None]] = set()
         self._listeners: list[DeliveryListener] = []
         self._commits: Commits | None = None
+        self._windows = ContactWindows(store, settings.rate_limits)
+        self._links: ActionLinks | None = None
 
     @property
     def channels(self) -> ChannelSet:
@@ -132,6 +141,10 @@ class Outbox:
         """Run each claim and each recorded answer through ``commits`` (a server's group commit, which lets the
         deliveries of concurrent incidents share their commits) instead of one transaction each."""
         self._commits = commits
+
+    def use_links(self, links: ActionLinks | None) -> None:
+        """Hand each page to its channel with action links made by ``links`` (None: without links)."""
+        self._links = links
 
     def subscribe(self, listener: DeliveryListener) -> None:
         """Call ``listener(notification, result)`` after each delivery attempt."""
@@ -169,7 +182,9 @@ class Outbox:
         before a restart, or by another instance), retries whose wait is over, and claims whose lease ran out.
         Returns how many were queued."""
         store = self._store
-        due = [n for n in store.due_deliveries(self._clock.now()) if n.key not in self._known]
+        now = self._clock.now()
+        due = [n for n in store.due_deliveries(now) if n.key not in self._known]
+        due += [n for n in self._windows.summaries(now) if n.key not in self._known]
         self._next_retry = store.next_delivery_at()
         self._disabled = store.disabled_endpoints()
         self.submit(due)
@@ -291,6 +306,8 @@ class Outbox:
         disabled = self._disabled_reason(where)
         if disabled is not None:
             answer = DeliveryResult(key=key, ok=False, retryable=False, detail=disabled)
+        elif await self._held_back(notification, where):
+            return
         else:
             answer = await self._attempt(notification, where[0])
         now = self._clock.now()
@@ -301,6 +318,18 @@ class Outbox:
                 listener(notification, result)
             except Exception:
                 _log.exception("delivery listener failed", key=key)
+
+    async def _held_back(self, notification: Notification, where: _Endpoint) -> bool:
+        """Whether the contact's rate limit folded ``notification`` (in the store; see ``ContactWindows``)."""
+        take = self._windows.slot(notification, where[1], self._clock.now())
+        release = await self._write(take) if take is not None else None
+        if release is None:
+            return False
+        _log.info("page folded", key=notification.key, channel=where[0], summary_at=release.isoformat())
+        if self._next_retry is None or release < self._next_retry:
+            self._next_retry = release
+            self._wakeup.set()
+        return True
 
     async def _record(self, result: DeliveryResult, retry_at: datetime | None) -> None:
         """Record an attempt's result. While another process holds the store's lock, try again for as long as
@@ -358,6 +387,8 @@ class Outbox:
             sender = self._channels.sender(channel)
         except ChannelError as exc:
             return DeliveryResult(key=key, ok=False, retryable=False, detail=str(exc))
+        if self._links is not None and self._channels.shows_links(channel):
+            notification = self._links.for_page(notification)
         try:
             async with asyncio.timeout(self._timeout):
                 answer = await sender.deliver(notification)

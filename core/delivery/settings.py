@@ -7,18 +7,24 @@ delivery:
   cap_seconds: 300       # ... up to this (which also caps a receiver's Retry-After)
   timeout_seconds: 30    # one attempt may take this long
   lease_seconds: 60      # a claimed notification may be claimed again this long after (a crashed sender)
+  rate_limits:           # per channel: at most so many messages to one contact in a window (see ratelimit)
+    email: {messages: 5, minutes: 10}
 ```
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import attrs
 
+from tocsin.delivery.ratelimit import RateLimit
 from tocsin.delivery.retry import RetryPolicy
 from tocsin.models import FieldError
+from tocsin.registry import Registry
 from tocsin.validators import positive
 
-__all__ = ["DeliverySettings"]
+__all__ = ["DeliverySettings", "check_rate_limits"]
 
 
 @attrs.frozen(kw_only=True)
@@ -30,6 +36,7 @@ class DeliverySettings:
     cap_seconds: float = 300.0
     timeout_seconds: float = attrs.field(default=30.0, validator=positive)
     lease_seconds: float | None = attrs.field(default=None, validator=positive)
+    rate_limits: dict[str, RateLimit] = attrs.field(factory=dict)  # channel name -> its limit per contact
 
     def __attrs_post_init__(self) -> None:
         self.retry_policy()  # the same checks as RetryPolicy, reported on this section's fields
@@ -48,3 +55,10 @@ class DeliverySettings:
     def lease(self) -> float:
         """Seconds a claim holds: ``lease_seconds``, or ``timeout_seconds`` plus 30."""
         return self.lease_seconds if self.lease_seconds is not None else self.timeout_seconds + 30.0
+
+
+def check_rate_limits(settings: DeliverySettings, registry: Registry) -> Iterator[tuple[str, str]]:
+    """Config check of ``delivery.rate_limits``: each names a registered channel."""
+    for channel in settings.rate_limits:
+        if channel not in registry.channels:
+            yield f"$.delivery.rate_limits[{channel!r}]", registry.channels.unknown_message(channel)

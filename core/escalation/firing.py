@@ -178,6 +178,7 @@ class Firer:
         escalation_id = run.escalation_id
         incident = run.incident
         policy_id = run.plan.policy.id
+        paged = tuple(dict.fromkeys(recipient.address for recipient in recipients))  # each person once, in order
         for recipient in recipients:
             notifications.append(
                 Notification(
@@ -201,6 +202,7 @@ class Firer:
                     escalation_id=escalation_id,
                     round=firing.round,
                     fired_at=now,
+                    paged=paged,
                 )
             )
         detail = f"{len(recipients)} recipient(s){extra}" + (f"; due {due.isoformat()}" if late else "")

@@ -67,7 +67,7 @@ def create_app(
         if owned:
             stores.close()
         raise
-    endpoints = all_endpoints()
+    endpoints = all_endpoints(plugins.registry)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

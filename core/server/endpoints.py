@@ -79,6 +79,8 @@ class Endpoint:
     :param answers: other success statuses and what they mean (``{200: "a duplicate"}``).
     :param body: the attrs class of the JSON request body; ``body_required=False`` allows an empty body.
     :param errors: the error statuses it can answer, beside 401/403 (added for scoped endpoints) and 500.
+    :param html_errors: those of ``errors`` answered with an HTML page for a person (an action link's), not a
+        problem document.
     """
 
     method: str
@@ -95,6 +97,7 @@ class Endpoint:
     body_required: bool = True
     query: tuple[QueryParam, ...] = ()
     errors: tuple[int, ...] = ()
+    html_errors: tuple[int, ...] = ()
     description: str = ""
 
     @property
@@ -168,6 +171,12 @@ class Call:
     def actor(self) -> str | None:
         """Who acts when a body does not say: the token's name (None on an open server)."""
         return self.principal.name if self.principal is not None else None
+
+    async def raw(self) -> bytes:
+        """The body as it arrived (for a signature over its exact bytes), with the limits of :meth:`json`."""
+        if self._raw is None:
+            self._raw = await self._read()
+        return self._raw
 
     async def json(self) -> Any:
         """The body parsed as JSON (``None`` when empty). 413 over the size limit (declared or read), 408 when it

@@ -30,6 +30,7 @@ _STATUS_TEXT = {
     405: "method not allowed",
     408: "the request body did not arrive in time",
     409: "conflict",
+    410: "gone",
     413: "request body too large",
     422: "invalid request",
     429: "too many requests",

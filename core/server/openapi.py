@@ -21,6 +21,7 @@ __all__ = ["openapi_document"]
 _PATH_PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
 _LOCAL_TIME = "ISO 8601 date-time; without a UTC offset it is the schedule's local time"
 _QUERY_TIME = f"{_LOCAL_TIME}; the year {FIRST_YEAR} to {LAST_YEAR}"
+_HTML = {"text/html": {"schema": {"type": "string"}}}
 
 # Field schemas the types alone cannot say.
 REFINEMENTS: dict[tuple[type, str], dict[str, Any]] = {
@@ -77,7 +78,8 @@ def openapi_document(
             responses[str(status)] = {"description": meaning, "content": success}
         statuses = set(endpoint.errors) | ({401, 403} if secured else set())
         for status in sorted(statuses):
-            responses[str(status)] = {"description": reason(status), "content": problem}
+            content = _HTML if status in endpoint.html_errors else problem
+            responses[str(status)] = {"description": reason(status), "content": content}
         operation["responses"] = responses
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation
     return {

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from tocsin.registry import Registry
 from tocsin.server import (
     routes_escalations,
     routes_incidents,
     routes_integrations,
+    routes_links,
     routes_rules,
     routes_schedules,
     routes_system,
 )
 from tocsin.server.endpoints import Endpoint
+from tocsin.server.routes_interactions import interaction_endpoints
 
 __all__ = ["ENDPOINT_GROUPS", "all_endpoints"]
 
@@ -22,9 +25,12 @@ ENDPOINT_GROUPS: tuple[tuple[Endpoint, ...], ...] = (
     routes_schedules.ENDPOINTS,
     routes_rules.ENDPOINTS,
     routes_integrations.ENDPOINTS,
+    routes_links.ENDPOINTS,
 )
 
 
-def all_endpoints() -> list[Endpoint]:
-    """Every endpoint, in routing order."""
-    return [endpoint for group in ENDPOINT_GROUPS for endpoint in group]
+def all_endpoints(registry: Registry | None = None) -> list[Endpoint]:
+    """Every endpoint, in routing order; with ``registry``, also the interactions endpoint of each channel that
+    has one (``POST /v1/<channel>/interactions``)."""
+    fixed = [endpoint for group in ENDPOINT_GROUPS for endpoint in group]
+    return fixed + (interaction_endpoints(registry) if registry is not None else [])

@@ -16,6 +16,7 @@ from typing import Any
 from tocsin.clock import Clock
 from tocsin.config import Config
 from tocsin.convert import make_converter
+from tocsin.delivery.links import ActionLinks
 from tocsin.errors import ConfigError
 from tocsin.escalation.engine import EscalationEngine
 from tocsin.incidents import incident_from_json
@@ -26,11 +27,12 @@ from tocsin.manager import Plugins
 from tocsin.models import EscalationState, Incident, IncidentState
 from tocsin.schedules.resolver import ScheduleResolver, compile_schedule
 from tocsin.server.auth import Authenticator
-from tocsin.server.errors import ApiError, from_config_error, invalid
+from tocsin.server.errors import ApiError, ServerError, from_config_error, invalid
 from tocsin.server.guards import instant_faults
 from tocsin.server.metrics import Metrics
 from tocsin.server.offload import OffloadedRouting
 from tocsin.server.ratelimit import RateLimiter
+from tocsin.server.responder import PageResponder
 from tocsin.server.storage import Storage
 from tocsin.server.views import IncidentDetail, IncidentPage, MatchedRule, RouteAnswer, response_converter
 from tocsin.store.errors import StoreError
@@ -73,6 +75,13 @@ class Service:
             lease_seconds=config.storage.lease_seconds,
             recover_open=storage.adopt_on_start,
         )
+        self.links: ActionLinks | None = None  # pages carry action links only with a public URL
+        if settings.public_url is not None:
+            try:
+                self.links = ActionLinks.from_settings(settings.public_url, settings.action_links, clock)
+            except LookupError as exc:
+                raise ServerError(f"{exc} (server.action_links; server.public_url asks for action links)") from None
+        self.engine.outbox.use_links(self.links)
         if storage.shared:  # other processes may run on this store: look for the due work they left, often
             self.engine.with_check_interval(min(self.engine.monitor.check_interval, config.storage.claim_every_seconds))
         # Told when other instances' work comes due (PostgreSQL): the monitor wakes then, not only at its poll.
@@ -98,6 +107,8 @@ class Service:
         if storage.group_commit:
             self.commits = GroupCommit(storage.escalations, durable=storage.sync)
             self.engine.outbox.write_through(self.commits)
+        # Acts for action links and channels' interactions.
+        self.responder = PageResponder(self.engine, self.processor, self.commits, clock, config.users)
 
     # --- incidents -----------------------------------------------------------------------------------------
 

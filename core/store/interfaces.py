@@ -155,7 +155,8 @@ class DeliveryStore(Protocol):
         ...
 
     def next_delivery_at(self) -> datetime | None:
-        """The earliest time a failed notification's retry or a running lease comes due; None: nothing waits."""
+        """The earliest time a failed notification's retry, a running lease or a contact's summary of folded
+        pages comes due; None: nothing waits."""
         ...
 
     def delivery(self, key: str) -> Delivery | None:
@@ -180,6 +181,38 @@ class DeliveryStore(Protocol):
 
     def disabled_endpoints(self) -> dict[tuple[str, str], str]:
         """(channel, endpoint) -> the reason it was disabled."""
+        ...
+
+    def take_slot(
+        self, notification: Notification, endpoint: str, *, now: datetime, limit: int, window_seconds: float
+    ) -> datetime | None:
+        """Rate limit one send of ``notification`` (claimed) to ``endpoint`` of its channel, in one transaction.
+
+        When fewer than ``limit`` messages went to that contact in the ``window_seconds`` before ``now`` (or this
+        key already has its slot: a retry), the send is recorded and None returned. Otherwise the notification
+        is *folded*: status ``folded`` with a result saying so, kept for the contact's next summary, journalled
+        as ``rate_limited`` on its escalation; returns when that summary may go (when a slot frees).
+        """
+        ...
+
+    def due_summaries(self, now: datetime) -> list[tuple[str, str]]:
+        """The contacts ``(channel, endpoint)`` with folded pages whose summary may go at ``now``."""
+        ...
+
+    def summarize(
+        self,
+        channel: str,
+        endpoint: str,
+        *,
+        now: datetime,
+        limit: int | None,
+        window_seconds: float,
+        build: Callable[[list[Notification], datetime], Notification],
+    ) -> Notification | None:
+        """In one transaction: if the contact has a free slot (``limit`` None: no limit), ``build(pages, now)``
+        one summary of the pages folded for it (oldest first), insert it into the outbox holding that slot, and
+        mark the pages summarized; returns the summary. Without a free slot (another sender took it), the
+        summary waits for the next one and None is returned; None too when nothing waits."""
         ...
 
 
@@ -252,6 +285,13 @@ class EscalationStore(DeliveryStore, Protocol):
 
     def events(self, escalation_id: str) -> list[EscalationEvent]:
         """The journal of one escalation, oldest first."""
+        ...
+
+    def use_once(self, key: str, *, at: datetime, expires_at: datetime) -> datetime | None:
+        """Record that the one-time credential ``key`` (an action link's token, a signed request) was used at
+        ``at``: None when this is its first use, else when it was first used. Joins the current atomic block,
+        so a block that rolls back (the action changed nothing) leaves it unused. Entries may be forgotten once
+        ``expires_at`` has passed (the credential is refused anyway by then)."""
         ...
 
     def next_round_robin(self, policy_id: str, level: int, size: int) -> int:

@@ -28,6 +28,7 @@ from tocsin.models import (
 )
 from tocsin.store.errors import StaleStateError
 from tocsin.store.interfaces import EscalationRow, IncidentChange, OpenEscalation
+from tocsin.store.memory_limits import MemoryContactLimits
 from tocsin.store.unit import UnitOfWork
 
 __all__ = ["InMemoryIncidentStore", "InMemoryStore"]
@@ -73,7 +74,7 @@ class _Entry:
         return False
 
 
-class InMemoryStore(UnitOfWork):
+class InMemoryStore(UnitOfWork, MemoryContactLimits):
     """Escalation rows, journals and the outbox, in dictionaries.
 
     Atomic blocks (:meth:`atomic`) keep their promise in memory too: a block that raises undoes the rows,
@@ -96,6 +97,7 @@ class InMemoryStore(UnitOfWork):
         # since changed is dropped when it comes to the top (the row's own entry was pushed when it was written).
         self._due: list[tuple[int, str, str]] = []
         self._round_robin: dict[tuple[str, int], int] = {}  # (policy id, level) -> rotations started
+        self._init_limits()
 
     # --- escalations -------------------------------------------------------------------------------------
 
@@ -295,8 +297,10 @@ class InMemoryStore(UnitOfWork):
         return due if limit is None else due[:limit]
 
     def next_delivery_at(self) -> datetime | None:
-        """The earliest retry time or lease end among failed and sending notifications."""
-        times = []
+        """The earliest retry time or lease end among failed and sending notifications, or summary of folded
+        pages."""
+        summary = self._next_summary_at()
+        times = [summary] if summary is not None else []
         for key in self._unsettled:
             entry = self._outbox[key]
             when = entry.next_attempt_at if entry.status is _FAILED else entry.lease_until

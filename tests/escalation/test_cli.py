@@ -166,7 +166,7 @@ def test_a_scenario_without_expectations_fails_the_test_command(tmp_path):
         ),
         (
             lambda c: c["notify_channels"].update({"#ops": {"type": "pigeon"}}),
-            "$.notify_channels['#ops']: unknown channel type 'pigeon'; known: email, log, webhook",
+            "$.notify_channels['#ops']: unknown channel type 'pigeon'; known: apprise, email, log, slack, webhook",
         ),
     ],
 )

@@ -249,7 +249,12 @@ async def test_the_email_channel_sends_one_message_per_page_through_smtp(smtp_se
     assert message["Subject"] == "[P1] High CPU — escalation level 0"
     assert message["From"] == "tocsin@example.com"
     assert message["X-Tocsin-Idempotency-Key"].startswith("inc-1#1/r0/p0/l0/email/")
-    assert "Policy p, pass 0, level 0." in message.get_content()
+    assert "Policy p, pass 0, level 0." in message.get_body(("plain",)).get_content()
+    assert '<th style="padding:2px 12px 2px 0;vertical-align:top;text-align:left">Policy</th>' in (
+        message.get_body(("html",)).get_content()
+    )
+    other = "b@x" if message["To"] == "a@x" else "a@x"  # each page names who else the level paged
+    assert f"Also paged: {other}" in message.get_body(("plain",)).get_content().splitlines()
     assert [status for _, status, _ in statuses(eng)] == ["sent", "sent"]
     assert statuses(eng)[0][2] == f"accepted by 127.0.0.1:{port} for a@x"
 

@@ -17,6 +17,7 @@ import psycopg
 from tocsin.instants import from_micros, to_micros
 from tocsin.models import DeliveryResult, Notification
 from tocsin.store.documents import OutboxDocuments
+from tocsin.store.limits import SQLContactLimits
 from tocsin.store.postgres.db import PostgresDatabase
 
 __all__ = ["PostgresOutbox"]
@@ -24,7 +25,7 @@ __all__ = ["PostgresOutbox"]
 _UNSETTLED = "status IN ('pending', 'sending', 'failed')"
 
 
-class PostgresOutbox(OutboxDocuments):
+class PostgresOutbox(OutboxDocuments, SQLContactLimits):
     """The ``DeliveryStore`` half of :class:`tocsin.store.postgres.store.PostgresStore`, on an open database."""
 
     MARK = "%s"
@@ -133,11 +134,14 @@ class PostgresOutbox(OutboxDocuments):
         )
 
     def next_delivery_at(self) -> datetime | None:
-        """The earliest retry time or lease end among failed and sending notifications."""
+        """The earliest retry time or lease end among failed and sending notifications, or summary of folded
+        pages."""
         with self.database.reading() as connection:
             row = connection.execute(
                 "SELECT MIN(CASE WHEN status = 'failed' THEN next_attempt_at ELSE lease_until END) "
                 f"FROM outbox WHERE {_UNSETTLED} AND status != 'pending'"
             ).fetchone()
+            summary = self._next_summary_at(connection)
         value = row[0] if row is not None else None
-        return from_micros(value) if value is not None else None
+        times = [int(time) for time in (value, summary) if time is not None]
+        return from_micros(min(times)) if times else None

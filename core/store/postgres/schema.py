@@ -133,8 +133,36 @@ _V2: tuple[str, ...] = (
     ON escalations FOR EACH ROW EXECUTE FUNCTION tocsin_announce_due()""",
 )
 
+# Version 3: one-time credentials that changed something (action links, signed requests), and rate limits per
+# contact: what each contact was sent in its window, and the pages held back until a summary carries them.
+_V3: tuple[str, ...] = (
+    """CREATE TABLE used_once (
+        key TEXT PRIMARY KEY,
+        used_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+    )""",
+    "CREATE INDEX used_once_expiry ON used_once (expires_at)",
+    """CREATE TABLE contact_sends (
+        channel TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        key TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (channel, endpoint, key)
+    )""",
+    "CREATE INDEX contact_sends_window ON contact_sends (channel, endpoint, at)",
+    """CREATE TABLE folds (
+        seq BIGSERIAL PRIMARY KEY,
+        channel TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        key TEXT NOT NULL UNIQUE,
+        release_at BIGINT NOT NULL,
+        summary_key TEXT
+    )""",
+    "CREATE INDEX folds_waiting ON folds (channel, endpoint, seq) WHERE summary_key IS NULL",
+)
+
 # Step n (1-based) brings a database from version n-1 to version n. Append only.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 _LOCK = 0x746F6373696E  # the advisory lock migrations hold ("tocsin")
 

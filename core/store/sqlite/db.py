@@ -208,6 +208,10 @@ class SQLiteDatabase(LazySavepoints):
             except sqlite3.Error as exc:
                 raise _fault(exc, f"store {self.path}: {exc}") from None
 
+    def serialize_on(self, kind: str, key: str) -> None:
+        """Inside a transaction: nothing to do. A SQLite transaction holds the file's write lock from its start
+        (``BEGIN IMMEDIATE``), so no other writer can interleave with it; PostgreSQL takes a lock on ``key``."""
+
     def dump(self, value: Any) -> str:
         """``value`` (an attrs instance) as compact JSON."""
         return self._dumps(self._converter.unstructure(value))

@@ -16,6 +16,7 @@ from typing import Any
 from tocsin.instants import from_micros, to_micros
 from tocsin.models import DeliveryResult, Notification
 from tocsin.store.documents import OutboxDocuments
+from tocsin.store.limits import SQLContactLimits
 from tocsin.store.sqlite.db import SQLiteDatabase
 
 __all__ = ["SQLiteOutbox"]
@@ -23,7 +24,7 @@ __all__ = ["SQLiteOutbox"]
 _UNSETTLED = "status IN ('pending', 'sending', 'failed')"
 
 
-class SQLiteOutbox(OutboxDocuments):
+class SQLiteOutbox(OutboxDocuments, SQLContactLimits):
     """The ``DeliveryStore`` half of :class:`tocsin.store.sqlite.store.SQLiteStore`, on an open database."""
 
     def __init__(self, database: SQLiteDatabase) -> None:
@@ -128,10 +129,13 @@ class SQLiteOutbox(OutboxDocuments):
         )
 
     def next_delivery_at(self) -> datetime | None:
-        """The earliest retry time or lease end among failed and sending notifications."""
+        """The earliest retry time or lease end among failed and sending notifications, or summary of folded
+        pages."""
         with self.database.reading() as connection:
             (value,) = connection.execute(
                 "SELECT MIN(CASE WHEN status = 'failed' THEN next_attempt_at ELSE lease_until END) "
                 f"FROM outbox WHERE {_UNSETTLED} AND status != 'pending'"
             ).fetchone()
-        return from_micros(value) if value is not None else None
+            summary = self._next_summary_at(connection)
+        times = [int(time) for time in (value, summary) if time is not None]
+        return from_micros(min(times)) if times else None

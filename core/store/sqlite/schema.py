@@ -179,8 +179,36 @@ def _v3(connection: sqlite3.Connection) -> None:
     )
 
 
+# Version 4: one-time credentials that changed something (action links, signed requests), and rate limits per
+# contact: what each contact was sent in its window, and the pages held back until a summary carries them.
+_V4: tuple[str, ...] = (
+    """CREATE TABLE used_once (
+        key TEXT PRIMARY KEY,
+        used_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    )""",
+    "CREATE INDEX used_once_expiry ON used_once (expires_at)",
+    """CREATE TABLE contact_sends (
+        channel TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        key TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (channel, endpoint, key)
+    )""",
+    "CREATE INDEX contact_sends_window ON contact_sends (channel, endpoint, at)",
+    """CREATE TABLE folds (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        key TEXT NOT NULL UNIQUE,
+        release_at INTEGER NOT NULL,
+        summary_key TEXT
+    )""",
+    "CREATE INDEX folds_waiting ON folds (channel, endpoint, seq) WHERE summary_key IS NULL",
+)
+
 # Step n (1-based) brings a database from version n-1 to version n. Append only.
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _v3)
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _v3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
