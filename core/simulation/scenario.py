@@ -23,7 +23,6 @@ Durations are ``<number>(s|m|h|d)``. Errors name the file and the path: ``FILE: 
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,21 +34,12 @@ from tocsin.config import read_document
 from tocsin.errors import ConfigError, ConfigIssue
 from tocsin.incidents import incident_from_json
 from tocsin.models import EscalationStatus, Incident
+from tocsin.validators import parse_duration
 from tocsin.wallclock import UnknownTimeZoneError, load_zone
 
 __all__ = ["ACTIONS", "Expectation", "ExpectedPage", "Scenario", "ScenarioEvent", "load_scenario", "parse_duration"]
 
 ACTIONS = ("acknowledge", "resolve", "cancel", "escalate", "snooze")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: Any) -> timedelta:
-    """``"7m"`` -> 7 minutes; ``<number>(s|m|h|d)``. Raises ``ValueError`` saying what was expected."""
-    match = _DURATION.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise ValueError(f"expected a duration such as 30s, 7m, 2h or 1d, got {value!r}")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
 @attrs.frozen(kw_only=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tocsin.store.documents import policy_digest
 from tocsin.store.errors import StoreError
+from tocsin.store.operations_sql import operations_tables
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "connect", "migrate"]
 
@@ -179,8 +180,12 @@ def _v3(connection: sqlite3.Connection) -> None:
     )
 
 
+# Version 4: what operators change while the pager runs (tocsin.store.operations): overrides made at run time,
+# incident notes, heartbeat monitors, maintenance windows and the incidents they held.
+_V4 = operations_tables("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER")
+
 # Step n (1-based) brings a database from version n-1 to version n. Append only.
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _v3)
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _v3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
