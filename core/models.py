@@ -22,6 +22,7 @@ __all__ = [
     "ALL_URGENCIES",
     "AckMode",
     "ActionSpec",
+    "Change",
     "ContactSpec",
     "Delivery",
     "DeliveryResult",
@@ -341,6 +342,26 @@ class OnCallSchedule:
     layers: tuple[ScheduleLayer, ...] = attrs.field(validator=non_empty)
     overrides: tuple[Override, ...] = ()
     fallback: TargetSpec | None = None
+
+
+# --- changes made at run time --------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Change:
+    """Something changed while the pager runs, by a person or by the pager itself: what the audit log records.
+
+    ``kind`` says what (``override.created``, ``override.removed``, ``swap.created``, ``config.reloaded``,
+    ``incident.note_added``, ``incident.reassigned``, ``incident.unacknowledged``, ``heartbeat.missed``,
+    ``heartbeat.recovered``, ``maintenance.created``, ``maintenance.ended``, ``incident.suppressed``);
+    ``subject`` the schedule, incident, heartbeat, window or config file it is about; ``detail`` the rest.
+    """
+
+    kind: str
+    subject: str
+    at: datetime
+    by: str | None = None
+    detail: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 # --- maintenance --------------------------------------------------------------------------------------

@@ -9,15 +9,37 @@ from typing import TYPE_CHECKING
 from tocsin._lazy import attach
 
 if TYPE_CHECKING:
-    from tocsin.config.loader import config_converter, dump_config, load_config, parse_config, read_document
+    from tocsin.config.loader import (
+        config_converter,
+        dump_config,
+        load_config,
+        parse_config,
+        parse_document,
+        read_document,
+    )
     from tocsin.config.model import Config
 else:
     __getattr__, __dir__ = attach(
         __name__,
         {
-            "tocsin.config.loader": ("config_converter", "dump_config", "load_config", "parse_config", "read_document"),
+            "tocsin.config.loader": (
+                "config_converter",
+                "dump_config",
+                "load_config",
+                "parse_config",
+                "parse_document",
+                "read_document",
+            ),
             "tocsin.config.model": ("Config",),
         },
     )
 
-__all__ = ["Config", "config_converter", "dump_config", "load_config", "parse_config", "read_document"]
+__all__ = [
+    "Config",
+    "config_converter",
+    "dump_config",
+    "load_config",
+    "parse_config",
+    "parse_document",
+    "read_document",
+]

@@ -39,3 +39,15 @@ class Config:
     def policy(self, policy_id: str) -> EscalationPolicy | None:
         """The policy with ``policy_id``, or None."""
         return next((p for p in self.policies if p.id == policy_id), None)
+
+    def people(self) -> frozenset[str]:
+        """Everyone the config names: its users, team members, and the people of every schedule's layers and
+        overrides (whom an override made at run time may put on call)."""
+        found: set[str] = set(self.users)
+        for members in self.teams.values():
+            found.update(members)
+        for schedule in self.schedules:
+            for layer in schedule.layers:
+                found.update(layer.users)
+            found.update(override.user for override in schedule.overrides)
+        return frozenset(found)

@@ -190,6 +190,30 @@ class EscalationEngine:
         for policy in config.policies:
             self.register_policy(policy)
 
+    def replace_config(self, config: EngineConfig) -> None:
+        """Take ``config``'s teams, users, schedules, working hours and policies instead of the ones held now,
+        all at once and only if every one of them compiles (a config reload). Escalations in flight keep their
+        policy snapshot; the levels that fire from now on expand against the new teams, people and schedules;
+        new escalations use the new policies. A policy no longer in ``config`` can no longer start one.
+
+        :raises PolicyError: a policy or working-hours window that does not compile; nothing was changed.
+        """
+        executor = TargetExecutor(self._plugins.registry)
+        executor.load(config.teams, config.users, config.schedules)
+        # A window the new config drops stays known: a snapshot in flight may name it.
+        windows = {name: window for name, window in self._windows.items() if name not in config.working_hours}
+        for name, hours in config.working_hours.items():
+            try:
+                windows[name] = compile_working_hours(name, hours)
+            except WorkingHoursError as exc:
+                raise PolicyError(str(exc)) from None
+        plans: dict[str, Plan] = {}
+        for policy in config.policies:
+            plans[policy.id] = self._compile(policy, executor, windows)
+        self._executor.replace(executor)
+        self._windows = windows
+        self._policies = plans
+
     def register_working_hours(self, name: str, hours: WorkingHours) -> None:
         """Add or replace the working-hours window ``name`` (levels name it in ``when`` and
         ``delay_counts_during``); register it before the policies that use it."""
@@ -202,13 +226,16 @@ class EscalationEngine:
 
     def register_policy(self, policy: EscalationPolicy) -> None:
         """Add or replace a policy. Escalations already running keep the snapshot they started with."""
+        self._policies[policy.id] = self._compile(policy, self._executor, self._windows)
+
+    def _compile(self, policy: EscalationPolicy, executor: TargetExecutor, windows: dict[str, WorkingWindow]) -> Plan:
         levels = []
         for index, level in enumerate(policy.levels):
             try:
-                levels.append(self._executor.compile(level.targets))
+                levels.append(executor.compile(level.targets))
             except UnknownNameError as exc:
                 raise PolicyError(f"policy {policy.id!r}: levels[{index}]: {exc}") from None
-        self._policies[policy.id] = Plan(policy, tuple(levels), self._level_rules(policy))
+        return Plan(policy, tuple(levels), self._level_rules(policy, windows))
 
     def policies(self) -> list[EscalationPolicy]:
         """The registered policies, in the order they were first registered."""
@@ -554,13 +581,16 @@ class EscalationEngine:
         levels = tuple(self._executor.compile(level.targets) for level in policy.levels)
         return Plan(policy, levels, self._level_rules(policy))
 
-    def _level_rules(self, policy: EscalationPolicy) -> tuple[LevelRules | None, ...]:
+    def _level_rules(
+        self, policy: EscalationPolicy, windows: dict[str, WorkingWindow] | None = None
+    ) -> tuple[LevelRules | None, ...]:
         registry = self._plugins.registry
+        windows = windows if windows is not None else self._windows
         rules: list[LevelRules | None] = []
         faults: list[str] = []
         for index, level in enumerate(policy.levels):
             try:
-                rules.append(compile_level_rules(level, registry, self._windows, path=f"levels[{index}]"))
+                rules.append(compile_level_rules(level, registry, windows, path=f"levels[{index}]"))
             except LevelError as exc:
                 faults.append(str(exc))
         if faults:

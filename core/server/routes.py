@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from tocsin.server import (
+    routes_config,
     routes_escalations,
     routes_incidents,
     routes_integrations,
+    routes_overrides,
     routes_rules,
     routes_schedules,
     routes_system,
@@ -20,8 +22,10 @@ ENDPOINT_GROUPS: tuple[tuple[Endpoint, ...], ...] = (
     routes_incidents.ENDPOINTS,
     routes_escalations.ENDPOINTS,
     routes_schedules.ENDPOINTS,
+    routes_overrides.ENDPOINTS,
     routes_rules.ENDPOINTS,
     routes_integrations.ENDPOINTS,
+    routes_config.ENDPOINTS,
 )
 
 

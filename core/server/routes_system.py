@@ -26,6 +26,8 @@ async def health(call: Call) -> Health | Reply:
         instance_id=engine.instance_id,
         claim_every_seconds=engine.monitor.check_interval,
         lease_seconds=engine.lease_seconds,
+        config_hash=service.loaded.digest,
+        config_loaded_at=service.loaded.loaded_at,
         store_error=fault,
     )
     return answer if fault is None else Reply(status=503, body=answer)

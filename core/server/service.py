@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -18,23 +19,35 @@ import attrs
 from tocsin.clock import Clock
 from tocsin.config import Config
 from tocsin.convert import make_converter
-from tocsin.errors import ConfigError
+from tocsin.errors import ConfigError, ConfigIssue, TocsinError
 from tocsin.escalation.engine import EscalationEngine
+from tocsin.escalation.overrides import RuntimeOverrides
 from tocsin.incidents import incident_from_json
 from tocsin.intake.inbound import Inbound
 from tocsin.intake.processor import IncidentProcessor, ProcessResult
 from tocsin.intake.reconciler import Reconciliation, reconcile
 from tocsin.manager import Plugins
-from tocsin.models import EscalationState, Incident, IncidentState
-from tocsin.schedules.resolver import ScheduleResolver, compile_schedule
+from tocsin.models import Change, EscalationState, Incident, IncidentState
+from tocsin.observers import Observers
+from tocsin.schedules.resolver import ScheduleResolver
 from tocsin.server.auth import Authenticator
-from tocsin.server.errors import ApiError, from_config_error, invalid
+from tocsin.server.errors import ApiError, ServerError, from_config_error, invalid
 from tocsin.server.guards import instant_faults
+from tocsin.server.loaded import config_digest, load_parts
 from tocsin.server.metrics import Metrics
 from tocsin.server.offload import OffloadedRouting
 from tocsin.server.ratelimit import RateLimiter
+from tocsin.server.reload import ReloadRefused, keep_running_settings, read_config, restart_only_faults
 from tocsin.server.storage import Storage
-from tocsin.server.views import IncidentDetail, IncidentPage, MatchedRule, RouteAnswer, public_state, response_converter
+from tocsin.server.views import (
+    ConfigReloaded,
+    IncidentDetail,
+    IncidentPage,
+    MatchedRule,
+    RouteAnswer,
+    public_state,
+    response_converter,
+)
 from tocsin.store.errors import StoreError
 from tocsin.store.group import Commits, GroupCommit, Inline
 
@@ -43,28 +56,40 @@ __all__ = ["MAX_ID_LENGTH", "Service", "default_instance_id"]
 MAX_ID_LENGTH = 200  # an incident id must fit in a URL path segment
 
 
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ServerError(f"cannot read the config file {path}: {exc.strerror or exc}") from None
+
+
 def default_instance_id() -> str:
     """The name an instance goes by unless the config gives one: its host and process id (``db-1-4242``)."""
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
 class Service:
-    """Everything one app serves, built once from a loaded config.
+    """Everything one app serves, built once from a loaded config; :meth:`reload` swaps the config.
 
     :param auth: the token checker (default: built from ``config.server``).
+    :param source: the file ``config`` was read from (what a reload reads again; None: it cannot be reloaded).
     :raises ServerError: when the server settings cannot be used (no tokens, an unset token variable).
     """
 
     def __init__(
-        self, config: Config, plugins: Plugins, storage: Storage, clock: Clock, *, auth: Authenticator | None = None
+        self,
+        config: Config,
+        plugins: Plugins,
+        storage: Storage,
+        clock: Clock,
+        *,
+        auth: Authenticator | None = None,
+        source: str | Path | None = None,
     ) -> None:
-        registry = plugins.registry
         settings = config.server
-        self.config = config
         self.plugins = plugins
         self.storage = storage
         self.clock = clock
-        self.auth = auth if auth is not None else Authenticator(settings)
         self.instance_id = settings.instance_id or default_instance_id()
         self.engine = EscalationEngine(
             plugins,
@@ -77,24 +102,117 @@ class Service:
         )
         if storage.shared:  # other processes may run on this store: look for the due work they left, often
             self.engine.with_check_interval(min(self.engine.monitor.check_interval, config.storage.claim_every_seconds))
-        self.routing = OffloadedRouting(registry, config.rules)
-        self.processor = IncidentProcessor(
-            self.engine, evaluator=self.routing, incidents=storage.incidents, notify_channels=config.notify_channels
+        self.overrides = RuntimeOverrides(storage.operations, clock)
+        self.engine.executor().use_overrides(self.overrides.in_force)
+        path = Path(source) if source is not None else None
+        text = _read_bytes(path) if path is not None else None
+        #: The config and everything compiled from it: ONE reference, replaced whole by :meth:`reload`.
+        self.loaded = load_parts(
+            config,
+            plugins,
+            self.engine,
+            storage,
+            clock,
+            source=path,
+            digest=config_digest(config, plugins, text),
+            auth=auth,
         )
-        self.inbound = Inbound(config.integrations, registry, self.processor, clock=clock)  # POST /v1/integrations
-        self.schedules: dict[str, ScheduleResolver] = {s.id: compile_schedule(s, registry) for s in config.schedules}
-        self.ack_limit = RateLimiter(settings.ack_rate_limit.per_minute, clock=clock)
+        self._observers = Observers(plugins.hook)
         self.metrics = Metrics(self.engine, storage.escalations, storage.incidents)
-        self.reader = make_converter(registry)
-        self.writer = response_converter(registry)
-        self.max_body_bytes = settings.max_body_bytes
-        self.body_timeout = settings.body_timeout_seconds
+        self.reader = make_converter(plugins.registry)
+        self.writer = response_converter(plugins.registry)
         self.lock_wait = config.storage.lock_wait_seconds
         # Writes of concurrent requests share a commit on a file store; in memory a commit costs nothing.
         self.commits: Commits = Inline(storage.escalations)
         if storage.group_commit:
             self.commits = GroupCommit(storage.escalations, durable=storage.sync)
             self.engine.outbox.write_through(self.commits)
+
+    # --- what the loaded config gives (each read from the one current reference) ---------------------------
+
+    @property
+    def config(self) -> Config:
+        """The config in force."""
+        return self.loaded.config
+
+    @property
+    def auth(self) -> Authenticator:
+        """The token checker of the config in force."""
+        return self.loaded.auth
+
+    @property
+    def routing(self) -> OffloadedRouting:
+        """The routing rules of the config in force."""
+        return self.loaded.routing
+
+    @property
+    def processor(self) -> IncidentProcessor:
+        """The incident processor of the config in force."""
+        return self.loaded.processor
+
+    @property
+    def inbound(self) -> Inbound:
+        """The inbound integrations of the config in force."""
+        return self.loaded.inbound
+
+    @property
+    def schedules(self) -> dict[str, ScheduleResolver]:
+        """The compiled schedules of the config in force, by id."""
+        return self.loaded.schedules
+
+    @property
+    def ack_limit(self) -> RateLimiter:
+        """The acknowledgement rate limit of the config in force."""
+        return self.loaded.ack_limit
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest request body taken."""
+        return self.loaded.config.server.max_body_bytes
+
+    @property
+    def body_timeout(self) -> float:
+        """How long a request body may take to arrive (seconds)."""
+        return self.loaded.config.server.body_timeout_seconds
+
+    # --- changes made at run time -------------------------------------------------------------------------
+
+    def record(self, kind: str, subject: str, by: str | None, **detail: Any) -> None:
+        """Tell the ``tocsin_change_recorded`` observers (the audit log) about a change that has committed."""
+        change = Change(kind=kind, subject=subject, at=self.clock.now(), by=by, detail=detail)
+        Observers.emit(self._observers.change_recorded, change=change)
+
+    def reload(self, *, by: str | None = None) -> ConfigReloaded:
+        """Read the config file again and, if it loads, checks and compiles without a fault, take it in place of
+        the one in force, at once (see :mod:`tocsin.server.reload` for what changes when).
+
+        :raises ReloadRefused: every fault (nothing was changed).
+        :raises ApiError: 409 when the server was given a config, not a file.
+        """
+        current = self.loaded
+        if current.source is None:
+            raise ApiError(409, "this server was handed its config, not a file: there is nothing to reload")
+        source = str(current.source)
+        try:
+            config, text = read_config(current.source, self.plugins.registry)
+        except ConfigError as exc:
+            raise ReloadRefused(exc.issues) from None
+        faults = tuple(restart_only_faults(current.config, config, source))
+        if faults:
+            raise ReloadRefused(faults)
+        config = keep_running_settings(current.config, config)
+        digest = config_digest(config, self.plugins, text)
+        try:
+            loaded = load_parts(
+                config, self.plugins, self.engine, self.storage, self.clock, source=current.source, digest=digest
+            )
+            self.engine.replace_config(config)  # compiles everything first; changes nothing if anything fails
+        except TocsinError as exc:
+            raise ReloadRefused((ConfigIssue(source, "$", str(exc)),)) from None
+        self.loaded = loaded  # the swap: every request from here on sees the new config
+        changed = digest != current.digest
+        self.record("config.reloaded", source, by, config_hash=digest, changed=changed)
+        return ConfigReloaded(source=source, config_hash=digest, loaded_at=loaded.loaded_at, changed=changed)
 
     # --- incidents -----------------------------------------------------------------------------------------
 
@@ -120,16 +238,17 @@ class Service:
         if not incident.id or "/" in incident.id or len(incident.id) > MAX_ID_LENGTH:
             raise invalid([("$.id", f"must be 1 to {MAX_ID_LENGTH} characters without '/'")])
         known = self._not_closed(incident.id)
+        loaded = self.loaded  # one config for the whole request, even if a reload lands while it waits
 
         def process() -> ProcessResult:
             self._not_closed(incident.id)  # again, in the unit of work: the store may have changed meanwhile
-            return self.processor.process(incident, idempotency_key=idempotency_key)
+            return loaded.processor.process(incident, idempotency_key=idempotency_key)
 
-        if not self.routing.offloads or self._repeats(incident, known):
+        if not loaded.routing.offloads or self._repeats(incident, known):
             # Routed in place by the processor (plain rules), or not routed at all (a repeat).
             result = await self.commits.run(process)
         else:
-            async with self.routing.routed_ahead(incident):
+            async with loaded.routing.routed_ahead(incident):
                 result = await self.commits.run(process)
         outcome = "replayed" if result.replayed else "duplicate" if result.duplicate else "created"
         self.metrics.incidents_received.labels(outcome).inc()

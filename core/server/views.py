@@ -16,19 +16,27 @@ import attrs
 import cattrs
 
 from tocsin.convert import make_converter
+from tocsin.escalation.overrides import ShiftClaim
 from tocsin.models import Delivery, EscalationPolicy, EscalationState, FieldError, Incident, OnCallSchedule
 from tocsin.registry import Registry
-from tocsin.schedules.resolver import OnCallEntry, Shift
+from tocsin.schedules.resolver import Gap, OnCallEntry, Shift
+from tocsin.store.records import ScheduleOverride
 
 __all__ = [
     "MAX_SNOOZE_MINUTES",
     "ActionRequest",
+    "ConfigReloaded",
     "EvaluateRequest",
+    "GapList",
     "Health",
     "IncidentDetail",
     "IncidentPage",
     "MatchedRule",
     "OnCallAnswer",
+    "OverrideEntry",
+    "OverrideList",
+    "OverrideRemoved",
+    "OverrideRequest",
     "PolicyList",
     "Problem",
     "ProblemDetail",
@@ -36,6 +44,8 @@ __all__ = [
     "ScheduleList",
     "ShiftList",
     "SnoozeRequest",
+    "SwapAnswer",
+    "SwapRequest",
     "public_state",
     "response_converter",
 ]
@@ -73,6 +83,42 @@ class EvaluateRequest:
 
     incident: Incident
     explain: bool = True
+
+
+def _text(limit: int) -> Any:
+    def check(instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
+        if len(value) > limit:
+            raise FieldError(attribute.name, f"must be at most {limit} characters, got {len(value)}")
+
+    return check
+
+
+MAX_NOTE = 4000  # characters of a note on an override, a swap, an incident or a maintenance window
+
+
+@attrs.frozen(kw_only=True)
+class OverrideRequest:
+    """An override to make: ``user`` on call from ``start`` (default: now) until ``end``, instead of whoever
+    the schedule says (for ``layer`` only, when given); ``by`` is who makes it (default: the token's name)."""
+
+    user: str
+    end: datetime
+    start: datetime | None = None
+    layer: str | None = None
+    note: str = attrs.field(default="", validator=_text(MAX_NOTE))
+    by: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SwapRequest:
+    """Two people exchange two shifts: ``second.user`` takes ``first``'s shift and ``first.user`` takes
+    ``second``'s (``layer``: the layer both are held on, when the schedule has several)."""
+
+    first: ShiftClaim
+    second: ShiftClaim
+    layer: str | None = None
+    note: str = attrs.field(default="", validator=_text(MAX_NOTE))
+    by: str | None = None
 
 
 # --- what the API answers -----------------------------------------------------------------------------
@@ -155,6 +201,62 @@ class ShiftList:
 
 
 @attrs.frozen(kw_only=True)
+class GapList:
+    """The stretches of ``schedule`` from ``start`` to ``end`` with nobody on call."""
+
+    schedule: str
+    start: datetime
+    end: datetime
+    gaps: tuple[Gap, ...]
+
+
+@attrs.frozen(kw_only=True)
+class OverrideEntry:
+    """One override of a schedule: from the config file (``source: config``, no id: edit the file to change
+    it) or made at run time (``source: api``)."""
+
+    id: str | None
+    source: str
+    user: str
+    start: datetime
+    end: datetime
+    layer: str | None
+    note: str
+    created_by: str | None
+    created_at: datetime | None
+    swap_id: str | None
+
+
+@attrs.frozen(kw_only=True)
+class OverrideList:
+    """The overrides of ``schedule`` in force at some time from ``start`` on (until ``end``), the config's
+    first, then those made at run time in the order they were made (a later one wins where two overlap)."""
+
+    schedule: str
+    start: datetime
+    end: datetime | None
+    overrides: tuple[OverrideEntry, ...]
+
+
+@attrs.frozen(kw_only=True)
+class OverrideRemoved:
+    """An override made at run time, removed: ``deleted`` when it had not started; else it was running and now
+    ends at ``override.end`` (now), its past part kept."""
+
+    override: ScheduleOverride
+    deleted: bool
+
+
+@attrs.frozen(kw_only=True)
+class SwapAnswer:
+    """The two overrides a swap was stored as: who takes the first shift, and who takes the second."""
+
+    schedule: str
+    swap_id: str
+    overrides: tuple[ScheduleOverride, ...]
+
+
+@attrs.frozen(kw_only=True)
 class MatchedRule:
     """A routing rule that matched, in evaluation order."""
 
@@ -176,9 +278,9 @@ class RouteAnswer:
 
 @attrs.frozen(kw_only=True)
 class Health:
-    """The service is up: its version, store, open escalations, how far the timer is behind (seconds) and its
-    part in claiming due work. ``status`` is ``ok``, or ``store failing`` (answered with 503) with
-    ``store_error`` saying what is wrong."""
+    """The service is up: its version, store, open escalations, how far the timer is behind (seconds), its
+    part in claiming due work, and the config in force. ``status`` is ``ok``, or ``store failing`` (answered
+    with 503) with ``store_error`` saying what is wrong."""
 
     status: str
     version: str
@@ -188,7 +290,20 @@ class Health:
     instance_id: str  # the owner of the due work this instance claims, among instances sharing the store
     claim_every_seconds: float  # how often it claims due work no live instance holds
     lease_seconds: float  # how long claimed due work stays its own
+    config_hash: str  # SHA-256 of the config file in force (``sha256sum`` of the file prints the same)
+    config_loaded_at: datetime  # when it was loaded (at start-up, or by the last reload)
     store_error: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ConfigReloaded:
+    """The config file was read again and is in force: its path, SHA-256 and when it was taken; ``changed``
+    says whether its hash differs from the config it replaced."""
+
+    source: str
+    config_hash: str
+    loaded_at: datetime
+    changed: bool
 
 
 def public_state(state: EscalationState) -> EscalationState:
@@ -209,4 +324,5 @@ def response_converter(registry: Registry) -> cattrs.Converter:
     converter.omit_if_default = False  # an answer always has every field its schema requires
     converter.register_unstructure_hook(OnCallEntry, OnCallEntry.as_dict)
     converter.register_unstructure_hook(Shift, Shift.as_dict)
+    converter.register_unstructure_hook(Gap, Gap.as_dict)
     return converter

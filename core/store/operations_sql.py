@@ -69,13 +69,14 @@ class SQLOperations:
         self, schedule_id: str, *, ending_after: datetime | None = None, starting_before: datetime | None = None
     ) -> list[ScheduleOverride]:
         """The schedule's run-time overrides in the bounds, in the order made."""
-        where, values = "schedule_id = ?", [schedule_id]
+        where = "schedule_id = ?"
+        values: list[Any] = [schedule_id]
         if ending_after is not None:
             where += " AND end_at > ?"
-            values.append(to_micros(ending_after))  # type: ignore[arg-type]
+            values.append(to_micros(ending_after))
         if starting_before is not None:
             where += " AND start_at < ?"
-            values.append(to_micros(starting_before))  # type: ignore[arg-type]
+            values.append(to_micros(starting_before))
         return self._read(
             f"SELECT document FROM schedule_overrides WHERE {where} ORDER BY seq", values, ScheduleOverride
         )
