@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from tocsin.clock import Clock
+from tocsin.convert import make_converter
 from tocsin.delivery.channels import ChannelSet
 from tocsin.delivery.outbox import Outbox
 from tocsin.escalation.errors import (
@@ -38,12 +39,14 @@ from tocsin.instants import MICROS_PER_MINUTE, MICROS_PER_SECOND, from_micros, t
 from tocsin.manager import Plugins
 from tocsin.models import (
     EscalationEvent,
+    EscalationLevel,
     EscalationPolicy,
     EscalationState,
     EscalationStatus,
     Incident,
     Notification,
     Recipient,
+    TargetSpec,
 )
 from tocsin.observers import Observers
 from tocsin.registry import UnknownNameError
@@ -270,24 +273,44 @@ class EscalationEngine:
         :param announce: recipients of the routing ``notify`` messages, sent when the schedule begins (now,
             or when ``delay`` is over if the escalation is still open then).
         """
-        plan = self._policies.get(policy_id)
-        if plan is None:
-            known = ", ".join(self._policies) or "(none)"
-            raise UnknownPolicyError(f"unknown policy {policy_id!r}; known: {known}")
-        if not plan.policy.enabled:
-            raise PolicyDisabledError(f"policy {policy_id!r} is disabled: it cannot start an escalation")
+        plan = self._registered(policy_id)
         previous = self._store.load(incident.id)  # the store, not this engine's cache, says what is open
         if previous is not None and previous.is_open:
             raise EscalationActiveError(
                 f"incident {incident.id!r} already has an {previous.status.value} escalation "
                 f"({previous.escalation_id}); resolve or cancel it first"
             )
+        hold = int(delay / timedelta(microseconds=1)) if delay else 0
+        return self._begin(incident, plan, previous, hold=hold, announce=announce)
+
+    def _registered(self, policy_id: str) -> Plan:
+        """The compiled policy ``policy_id``, which must be registered and enabled."""
+        plan = self._policies.get(policy_id)
+        if plan is None:
+            known = ", ".join(self._policies) or "(none)"
+            raise UnknownPolicyError(f"unknown policy {policy_id!r}; known: {known}")
+        if not plan.policy.enabled:
+            raise PolicyDisabledError(f"policy {policy_id!r} is disabled: it cannot start an escalation")
+        return plan
+
+    def _begin(
+        self,
+        incident: Incident,
+        plan: Plan,
+        previous: EscalationRow | None,
+        *,
+        hold: int = 0,
+        announce: Sequence[Recipient] = (),
+        detail: str = "",
+    ) -> EscalationState:
+        """Start an escalation of ``incident`` on ``plan`` now (after ``previous``, the incident's last one, which
+        has ended), its schedule held back ``hold`` microseconds."""
         self._transitions.forget(incident.id)  # a record the store no longer has open is stale
         now = self._now()
-        hold = int(delay / timedelta(microseconds=1)) if delay else 0
         run = Run(f"{incident.id}#{_serial(previous) + 1}", incident, plan, now, now + hold)
         run.announce = tuple(announce)
-        events = [EscalationEvent(at=from_micros(now), kind="started", detail=f"policy {policy_id}")]
+        started = f"policy {plan.policy.id}" + (f"; {detail}" if detail else "")
+        events = [EscalationEvent(at=from_micros(now), kind="started", detail=started)]
         written: list[Notification] = []
         self._transitions.step(run, now, None, events, [("started", {})], written=written)
         return self._transitions.view_new(run, written, events)
@@ -442,6 +465,122 @@ class EscalationEngine:
         )
         self._transitions.step(run, now, expected, [event], [], manual=True)
         return self._transitions.view(run)
+
+    @_unit_of_work
+    def unacknowledge(self, incident_id: str, by: str | None = None) -> EscalationState:
+        """Take an acknowledgement back: the escalation is active again and goes on at its next level, which
+        fires at its own time, or now if that time has passed (the levels after it count from then). With no
+        level left, the acknowledged level pages again now. A snooze is over.
+
+        :raises EscalationNotActiveError: the escalation is not acknowledged.
+        """
+        run = self._open_run(incident_id, "un-acknowledged")
+        now = self._catch_up(run)
+        if run.status is not _ACKNOWLEDGED:
+            raise EscalationNotActiveError(
+                f"incident {incident_id!r}: the escalation is {run.status.value}; only an acknowledged escalation "
+                "can be un-acknowledged"
+            )
+        expected = run.version
+        answered = max(run.acked_level if run.acked_level is not None else run.level, 0)
+        was = run.acked_by
+        run.status = _ACTIVE
+        run.acked_by = run.acked_at = run.acked_level = run.snoozed_until = None
+        run.acks = ()
+        following = run.plan.next_firing(False, run.pass_number, run.level, run.anchor)
+        manual = True
+        if following is None:  # nothing is left to escalate to: the answered level pages again, in a new round
+            run.round += 1
+            run.level, run.anchor = answered, now
+            detail = f"acknowledged by {was}; no level left, so level {answered} pages again"
+        elif following[2] <= now:
+            run.pass_number, run.level, run.anchor = following[0], following[1], now
+            detail = f"acknowledged by {was}; level {following[1]} was due, so it fires now"
+        else:
+            manual = False
+            detail = f"acknowledged by {was}; level {following[1]} fires at {from_micros(following[2]).isoformat()}"
+        event = EscalationEvent(
+            at=from_micros(now), kind="unacknowledged", by=by, pass_number=run.pass_number, detail=detail
+        )
+        self._transitions.step(run, now, expected, [event], [], manual=manual)
+        return self._transitions.view(run)
+
+    @_unit_of_work
+    def reassign(
+        self,
+        incident: Incident,
+        *,
+        policy_id: str | None = None,
+        person: str | None = None,
+        by: str | None = None,
+    ) -> EscalationState:
+        """Restart the escalation of ``incident`` on a new target: policy ``policy_id`` (as configured now), or
+        ``person`` alone (paged now, with the repeats of the policy the escalation ran). The escalation that
+        was running (if still open) ends as cancelled, journalled as ``reassigned``; the new one starts now,
+        its ``started`` entry saying from where. Exactly one of ``policy_id`` and ``person``.
+
+        :raises UnknownPolicyError: no such policy (or it is disabled: ``PolicyDisabledError``).
+        """
+        if (policy_id is None) == (person is None):
+            raise ValueError("reassign to exactly one of a policy and a person")
+        previous = self._store.load(incident.id)
+        if policy_id is not None:
+            plan, target = self._registered(policy_id), f"policy {policy_id}"
+        else:
+            assert person is not None
+            template = previous.policy if previous is not None else None
+            plan, target = self._person_plan(person, template), f"person {person}"
+        run = self._current_run(incident.id)
+        if run is not None:
+            now = self._catch_up(run)
+            expected = run.version
+            run.status, run.ended = EscalationStatus.CANCELLED, now
+            run.snoozed_until, run.rotation = None, ()
+            event = EscalationEvent(
+                at=from_micros(now), kind="reassigned", by=by, pass_number=run.pass_number, detail=f"to {target}"
+            )
+            self._transitions.step(run, now, expected, [event], [("cancelled", {})])
+            previous = run.to_row()
+        origin = f" from {previous.escalation_id}" if previous is not None else ""
+        return self._begin(incident, plan, previous, detail=f"reassigned{origin} to {target} by {by or 'someone'}")
+
+    def _person_plan(self, address: str, template: EscalationPolicy | None) -> Plan:
+        """A one-level policy paging ``address`` now, repeating as ``template`` did: where a reassignment to a
+        person runs. Its snapshot is an ordinary policy (a ``user`` target), so a restart runs it too."""
+        try:
+            target = make_converter(self._plugins.registry).structure({"type": "user", "email": address}, TargetSpec)
+        except Exception as exc:
+            raise PolicyError(f"cannot page {address!r} alone: no 'user' target ({exc})") from None
+        policy = EscalationPolicy(
+            id=f"reassigned:{address}",
+            name=f"Reassigned to {address}",
+            levels=(EscalationLevel(targets=(target,)),),
+            repeat=template.repeat if template is not None else None,
+            ack_timeout_minutes=template.ack_timeout_minutes if template is not None else None,
+        )
+        return self._plan_for(policy)
+
+    @_unit_of_work
+    def release_hold(self, incident_id: str, by: str | None = None, *, reason: str = "") -> EscalationState | None:
+        """Begin now the schedule of an escalation held back at its start (a maintenance window that ended
+        early, a routing ``suppress``): level 0 is due its own delay from now. None when the escalation is not
+        held (it began already, or is not open)."""
+        run = self._current_run(incident_id)
+        now = self._now()
+        if run is None or run.status is not _ACTIVE or run.level >= 0 or run.pass_number or run.anchor <= now:
+            return None
+        expected = run.version
+        run.anchor = now
+        event = EscalationEvent(at=from_micros(now), kind="released", by=by, detail=reason)
+        self._transitions.step(run, now, expected, [event], [])
+        return self._transitions.view(run)
+
+    def escalation_ids(self, incident_id: str) -> list[str]:
+        """The ids of every escalation the incident has had, oldest first (a reassignment starts another)."""
+        latest = self._store.load(incident_id)
+        if latest is None:
+            return []
+        return [f"{incident_id}#{serial}" for serial in range(1, _serial(latest) + 1)]
 
     def open_escalations(self) -> list[EscalationState]:
         """Every active or acknowledged escalation this engine runs."""

@@ -52,13 +52,15 @@ Handler = Callable[["Call"], Awaitable[Any]]
 
 @attrs.frozen(kw_only=True)
 class QueryParam:
-    """A query parameter: ``kind`` is ``str``, ``int``, ``bool`` or ``datetime`` (ISO 8601)."""
+    """A query parameter: ``kind`` is ``str``, ``int``, ``bool`` or ``datetime`` (ISO 8601); ``repeated`` may be
+    given more than once (its value is then the list of every one given)."""
 
     name: str
     kind: type
     description: str
     minimum: int | None = None
     maximum: int | None = None
+    repeated: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -78,6 +80,7 @@ class Endpoint:
     :param answers: other success statuses and what they mean (``{200: "a duplicate"}``).
     :param body: the attrs class of the JSON request body; ``body_required=False`` allows an empty body.
     :param errors: the error statuses it can answer, beside 401/403 (added for scoped endpoints) and 500.
+    :param strict_query: a query parameter it does not take is a 422 naming it (rather than ignored).
     """
 
     method: str
@@ -95,6 +98,7 @@ class Endpoint:
     query: tuple[QueryParam, ...] = ()
     errors: tuple[int, ...] = ()
     description: str = ""
+    strict_query: bool = False
 
     @property
     def operation_id(self) -> str:
@@ -156,7 +160,7 @@ class Call:
         self.principal = principal
         self._raw: bytes | None = None
         _check_text(request)
-        self.params = _parse_query(request, endpoint.query)
+        self.params = _parse_query(request, endpoint.query, strict=endpoint.strict_query)
 
     def path(self, name: str) -> str:
         """The value of the path parameter ``name``."""
@@ -278,17 +282,30 @@ def _check_text(request: Request) -> None:
             raise invalid([(name, "holds a lone surrogate (such as \\ud800): not text")], location="path")
 
 
-def _parse_query(request: Request, params: tuple[QueryParam, ...]) -> dict[str, Any]:
+def _parse_query(request: Request, params: tuple[QueryParam, ...], *, strict: bool = False) -> dict[str, Any]:
     values: dict[str, Any] = {}
     faults: list[tuple[str, str]] = []
+    query = request.query_params
+    if strict:
+        known = {param.name for param in params}
+        for name in dict.fromkeys(query.keys()):
+            if name not in known:
+                faults.append((name, f"unknown query parameter; known: {', '.join(sorted(known))}"))
     for param in params:
-        raw = request.query_params.get(param.name)
-        if raw is None:
+        given = query.getlist(param.name)
+        if not given:
             continue
+        if len(given) > 1 and not param.repeated:
+            if strict:
+                faults.append((param.name, f"given {len(given)} times; give it once"))
+                continue
+            given = given[-1:]  # the last one counts
         try:
-            values[param.name] = _query_value(param, raw)
+            parsed = [_query_value(param, raw) for raw in given]
         except ValueError as exc:
             faults.append((param.name, str(exc)))
+            continue
+        values[param.name] = parsed if param.repeated else parsed[0]
     if faults:
         raise invalid(faults, location="query")
     return values

@@ -127,4 +127,14 @@ def _query_parameter(param: QueryParam) -> dict[str, Any]:
         schema = {"type": "string", "pattern": QUERY_INSTANT_PATTERN, "description": _QUERY_TIME}
     else:
         schema = {"type": "string"}
+    if param.repeated:
+        return {
+            "name": param.name,
+            "in": "query",
+            "required": False,
+            "description": param.description,
+            "schema": {"type": "array", "items": schema},
+            "style": "form",
+            "explode": True,
+        }
     return {"name": param.name, "in": "query", "required": False, "description": param.description, "schema": schema}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tocsin.server import (
     routes_config,
     routes_escalations,
+    routes_incident_work,
     routes_incidents,
     routes_integrations,
     routes_overrides,
@@ -20,6 +21,7 @@ __all__ = ["ENDPOINT_GROUPS", "all_endpoints"]
 ENDPOINT_GROUPS: tuple[tuple[Endpoint, ...], ...] = (
     routes_system.ENDPOINTS,
     routes_incidents.ENDPOINTS,
+    routes_incident_work.ENDPOINTS,
     routes_escalations.ENDPOINTS,
     routes_schedules.ENDPOINTS,
     routes_overrides.ENDPOINTS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from tocsin.config.serving import Scope
@@ -29,10 +30,7 @@ async def create_incident(call: Call) -> Any:
 
 async def list_incidents(call: Call) -> IncidentPage:
     """GET /v1/incidents."""
-    params = call.params
-    return call.service.incidents(
-        open_only=params.get("open", False), limit=params.get("limit", 50), offset=params.get("offset", 0)
-    )
+    return call.service.incidents(call.params)
 
 
 async def get_incident(call: Call) -> IncidentDetail:
@@ -122,15 +120,42 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         path="/v1/incidents",
         handler=list_incidents,
         summary="List incidents, newest first",
+        description=(
+            "Filters combine (all must hold); `status`, `severity` and `label` may be given more than once "
+            "(`status` and `severity` also comma-separated). Page with `next_cursor` (`cursor=`); a filtered "
+            "page may hold fewer than `limit` incidents and still have a `next_cursor` (at most 2000 incidents "
+            "are looked at per request): follow it until it is null. A query parameter the list does not take "
+            "is a 422 naming it."
+        ),
         tag="incidents",
         scope=Scope.READ,
         response=IncidentPage,
         query=(
             QueryParam(name="open", kind=bool, description="only incidents not Resolved or Closed"),
+            QueryParam(
+                name="status",
+                kind=str,
+                repeated=True,
+                description="only incidents in these states (Detected, Triaged, …, Closed)",
+            ),
+            QueryParam(name="severity", kind=str, repeated=True, description="only these severities (P0…P4)"),
+            QueryParam(name="policy", kind=str, description="only incidents whose latest escalation runs this policy"),
+            QueryParam(name="label", kind=str, repeated=True, description="only incidents with this label, key=value"),
+            QueryParam(
+                name="since", kind=datetime, description="only incidents created at or after, ISO 8601 (UTC default)"
+            ),
+            QueryParam(name="cursor", kind=str, description="where the page starts: next_cursor of the page before"),
             QueryParam(name="limit", kind=int, description="page size (default 50)", minimum=1, maximum=500),
-            QueryParam(name="offset", kind=int, description="incidents to skip", minimum=0, maximum=10**9),
+            QueryParam(
+                name="offset",
+                kind=int,
+                description="incidents to skip (a list without filters)",
+                minimum=0,
+                maximum=10**9,
+            ),
         ),
         errors=(422,),
+        strict_query=True,
     ),
     Endpoint(
         method="GET",

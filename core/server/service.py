@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from tocsin.schedules.resolver import ScheduleResolver
 from tocsin.server.auth import Authenticator
 from tocsin.server.errors import ApiError, ServerError, from_config_error, invalid
 from tocsin.server.guards import instant_faults
+from tocsin.server.incident_search import parse_filter, search_incidents
 from tocsin.server.loaded import config_digest, load_parts
 from tocsin.server.metrics import Metrics
 from tocsin.server.offload import OffloadedRouting
@@ -266,7 +268,7 @@ class Service:
 
     def incident(self, incident_id: str) -> IncidentDetail:
         """The incident, its repeat count and its escalation; 404 naming the id when there is none."""
-        incident = self._known(incident_id)
+        incident = self.known(incident_id)
         state = self.engine.get_escalation_state(incident_id)
         return IncidentDetail(
             incident=incident,
@@ -274,12 +276,15 @@ class Service:
             escalation=public_state(state) if state is not None else None,
         )
 
-    def incidents(self, *, open_only: bool, limit: int, offset: int) -> IncidentPage:
-        """One page of incidents, newest first."""
-        found = self.storage.incidents.list_incidents(open_only=open_only, limit=limit + 1, offset=offset)
-        more = len(found) > limit
-        return IncidentPage(
-            incidents=tuple(found[:limit]), offset=offset, limit=limit, next_offset=offset + limit if more else None
+    def incidents(self, params: Mapping[str, Any]) -> IncidentPage:
+        """One page of incidents, newest first, as the query ``params`` ask (see :mod:`.incident_search`)."""
+        return search_incidents(
+            self.storage.incidents,
+            self.storage.escalations,
+            parse_filter(params),
+            limit=params.get("limit", 50),
+            offset=params.get("offset", 0),
+            cursor=params.get("cursor"),
         )
 
     # --- responding ----------------------------------------------------------------------------------------
@@ -287,7 +292,7 @@ class Service:
     def acknowledge(self, incident_id: str, by: str | None) -> IncidentDetail:
         """``by`` acknowledges the incident's escalation; 429 over the per-incident rate limit, 409 when the
         escalation is not active."""
-        self._known(incident_id)
+        self.known(incident_id)
         wait = self.ack_limit.hit(incident_id)
         if wait is not None:
             raise ApiError(
@@ -306,7 +311,7 @@ class Service:
     def resolve(self, incident_id: str, by: str | None) -> IncidentDetail:
         """Mark the incident Resolved and resolve its escalation; resolving twice is harmless, resolving a
         Closed incident is a 409."""
-        incident = self._known(incident_id)
+        incident = self.known(incident_id)
         if incident.state is IncidentState.CLOSED:
             raise ApiError(409, f"incident {incident_id!r} is Closed; it cannot be resolved again")
         if incident.state is not IncidentState.RESOLVED:
@@ -315,14 +320,14 @@ class Service:
 
     def cancel(self, incident_id: str, by: str | None) -> IncidentDetail:
         """Stop the escalation without resolving the incident; 409 when it already ended otherwise."""
-        self._known(incident_id)
+        self.known(incident_id)
         self._escalation(incident_id)
         self.engine.cancel_escalation(incident_id, by=by)
         return self.incident(incident_id)
 
     def escalate(self, incident_id: str, by: str | None) -> IncidentDetail:
         """Fire the next level now; 409 when the escalation is over or has no level left."""
-        self._known(incident_id)
+        self.known(incident_id)
         self._escalation(incident_id)
         self.engine.escalate_now(incident_id, by=by)
         return self.incident(incident_id)
@@ -330,7 +335,7 @@ class Service:
     def snooze(self, incident_id: str, minutes: int, by: str | None) -> IncidentDetail:
         """Snooze the acknowledged escalation: unresolved after ``minutes``, it pages again; 409 when it is
         not acknowledged."""
-        self._known(incident_id)
+        self.known(incident_id)
         self._escalation(incident_id)
         self.engine.snooze(incident_id, minutes, by=by)
         return self.incident(incident_id)
@@ -338,7 +343,7 @@ class Service:
     def escalation(self, incident_id: str) -> EscalationState:
         """The incident's escalation with its notifications, their delivery results, and its journal; 404
         when the incident is unknown or never escalated."""
-        self._known(incident_id)
+        self.known(incident_id)
         state = self.engine.get_escalation_state(incident_id)
         if state is None:
             raise ApiError(404, f"incident {incident_id!r} has no escalation (no policy applied to it)")
@@ -401,7 +406,8 @@ class Service:
             return True
         return known is not None and known.state.is_open
 
-    def _known(self, incident_id: str) -> Incident:
+    def known(self, incident_id: str) -> Incident:
+        """The stored incident; 404 naming the id when there is none."""
         incident = self.processor.get_incident(incident_id)
         if incident is None:
             raise ApiError(404, f"no incident {incident_id!r}")

@@ -20,7 +20,7 @@ from tocsin.escalation.overrides import ShiftClaim
 from tocsin.models import Delivery, EscalationPolicy, EscalationState, FieldError, Incident, OnCallSchedule
 from tocsin.registry import Registry
 from tocsin.schedules.resolver import Gap, OnCallEntry, Shift
-from tocsin.store.records import ScheduleOverride
+from tocsin.store.records import IncidentNote, ScheduleOverride
 
 __all__ = [
     "MAX_SNOOZE_MINUTES",
@@ -32,6 +32,8 @@ __all__ = [
     "IncidentDetail",
     "IncidentPage",
     "MatchedRule",
+    "NoteList",
+    "NoteRequest",
     "OnCallAnswer",
     "OverrideEntry",
     "OverrideList",
@@ -40,12 +42,15 @@ __all__ = [
     "PolicyList",
     "Problem",
     "ProblemDetail",
+    "ReassignRequest",
     "RouteAnswer",
     "ScheduleList",
     "ShiftList",
     "SnoozeRequest",
     "SwapAnswer",
     "SwapRequest",
+    "Timeline",
+    "TimelineEntry",
     "public_state",
     "response_converter",
 ]
@@ -121,6 +126,32 @@ class SwapRequest:
     by: str | None = None
 
 
+@attrs.frozen(kw_only=True)
+class NoteRequest:
+    """A note to add to an incident; ``by`` is who writes it (default: the token's name)."""
+
+    text: str = attrs.field(validator=_text(MAX_NOTE))
+    by: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.text.strip():
+            raise FieldError("text", "must not be empty")
+
+
+@attrs.frozen(kw_only=True)
+class ReassignRequest:
+    """Restart the incident's escalation on someone else: ``user`` (a person the config knows, paged now) or
+    ``policy`` (a configured policy) — exactly one; ``by`` is who reassigns (default: the token's name)."""
+
+    user: str | None = None
+    policy: str | None = None
+    by: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.user is None) == (self.policy is None):
+            raise FieldError("user", "give exactly one of user and policy")
+
+
 # --- what the API answers -----------------------------------------------------------------------------
 
 
@@ -152,12 +183,48 @@ class IncidentDetail:
 
 @attrs.frozen(kw_only=True)
 class IncidentPage:
-    """One page of incidents, newest first; ``next_offset`` asks for the next page (None: this is the last)."""
+    """One page of incidents, newest first; ``next_cursor`` asks for the next page (None: this is the last).
+    ``next_offset`` does too, for a list without filters."""
 
     incidents: tuple[Incident, ...]
     offset: int
     limit: int
     next_offset: int | None
+    next_cursor: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class NoteList:
+    """The notes on an incident, oldest first."""
+
+    incident_id: str
+    notes: tuple[IncidentNote, ...]
+
+
+@attrs.frozen(kw_only=True)
+class TimelineEntry:
+    """One thing that happened to an incident: from its escalations' journals (``source: journal``), a page's
+    delivery attempts (``delivery``), its notes (``note``), or the incident itself (``incident``: raised, its
+    state changed, held by a maintenance window). Fields that do not apply are null."""
+
+    at: datetime
+    source: str
+    kind: str
+    by: str | None = None
+    detail: str = ""
+    escalation_id: str | None = None
+    level: int | None = None
+    pass_number: int | None = None
+    recipient: str | None = None
+    channel: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Timeline:
+    """Everything that happened to an incident, in time order (ties in the order they were recorded)."""
+
+    incident_id: str
+    entries: tuple[TimelineEntry, ...]
 
 
 @attrs.frozen(kw_only=True)

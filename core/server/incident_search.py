@@ -1,0 +1,170 @@
+"""The incident list's filters and cursor paging (``GET /v1/incidents``).
+
+Incidents are listed newest first (in the reverse of the order they were first saved). Without filters a page
+is read in one store query, and ``offset`` still works. With filters (``status``, ``severity``, ``policy``,
+``label``, ``since``) the store is read newest first, a batch at a time, and each incident tested; at most
+:data:`SCAN_BUDGET` incidents are looked at per request, so a filter that matches little may answer a page with
+fewer than ``limit`` incidents and a ``next_cursor``: follow it until it is null. A cursor is a position in that
+order, so incidents raised between two requests never shift the next page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+from tocsin.models import Incident, IncidentState, Severity
+from tocsin.server.errors import invalid
+from tocsin.server.views import IncidentPage
+from tocsin.store.interfaces import EscalationStore, IncidentStore
+
+__all__ = ["SCAN_BUDGET", "IncidentFilter", "parse_filter", "search_incidents"]
+
+SCAN_BUDGET = 2000  # incidents one filtered request looks at, at most
+_BATCH = 200
+
+
+@attrs.frozen(kw_only=True)
+class IncidentFilter:
+    """What the incidents listed must be: open, in one of ``states``, of one of ``severities``, escalated by
+    ``policy``, carrying each of ``labels``, raised at or after ``since`` (each None or empty: any)."""
+
+    open_only: bool = False
+    states: frozenset[IncidentState] = frozenset()
+    severities: frozenset[Severity] = frozenset()
+    policy: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    since: datetime | None = None
+
+    @property
+    def tests_each(self) -> bool:
+        """Whether incidents must be tested one by one (more than "open" is asked)."""
+        return bool(self.states or self.severities or self.policy is not None or self.labels or self.since)
+
+    def matches(self, incident: Incident, policy_of: Mapping[str, str]) -> bool:
+        """Whether ``incident`` (whose latest escalation's policy ``policy_of`` gives) is one to list."""
+        if self.states and incident.state not in self.states:
+            return False
+        if self.severities and incident.severity not in self.severities:
+            return False
+        if self.since is not None and incident.created_at < self.since:
+            return False
+        if self.policy is not None and policy_of.get(incident.id) != self.policy:
+            return False
+        labels = incident.labels
+        return all(labels.get(key) == value for key, value in self.labels)
+
+
+def parse_filter(params: Mapping[str, Any]) -> IncidentFilter:
+    """The filter the query ``params`` ask for; a 422 naming each parameter that is wrong."""
+    faults: list[tuple[str, str]] = []
+    states = _members(params.get("status", ()), IncidentState, "status", faults, fold=str.capitalize)
+    severities = _members(params.get("severity", ()), Severity, "severity", faults, fold=str.upper)
+    labels: list[tuple[str, str]] = []
+    for text in params.get("label", ()):
+        key, equals, value = text.partition("=")
+        if not key or not equals:
+            faults.append(("label", f"expected key=value, got {text!r}"))
+        else:
+            labels.append((key, value))
+    since = params.get("since")
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)  # an incident list has no time zone of its own: without an offset, UTC
+    if faults:
+        raise invalid(faults, location="query")
+    return IncidentFilter(
+        open_only=params.get("open", False),
+        states=states,
+        severities=severities,
+        policy=params.get("policy"),
+        labels=tuple(labels),
+        since=since,
+    )
+
+
+def _members(given: Iterable[str], kind: Any, name: str, faults: list[tuple[str, str]], *, fold: Any) -> frozenset[Any]:
+    found = set()
+    for text in given:
+        for part in text.split(","):
+            try:
+                found.add(kind(fold(part.strip())))
+            except ValueError:
+                known = ", ".join(member.value for member in kind)
+                faults.append((name, f"expected one or more of {known} (comma-separated); got {part.strip()!r}"))
+    return frozenset(found)
+
+
+def encode_cursor(position: int) -> str:
+    """The opaque cursor of a position."""
+    return base64.urlsafe_b64encode(f"i{position}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The position a cursor names; a 422 naming ``cursor`` when it is not one this server made."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        text = ""
+    if not (text.startswith("i") and text[1:].isdigit() and len(text) < 20 and int(text[1:]) > 0):
+        raise invalid([("cursor", "not a cursor from next_cursor of an earlier page")], location="query")
+    return int(text[1:])
+
+
+def search_incidents(
+    incidents: IncidentStore,
+    escalations: EscalationStore,
+    wanted: IncidentFilter,
+    *,
+    limit: int,
+    offset: int = 0,
+    cursor: str | None = None,
+) -> IncidentPage:
+    """One page of the incidents ``wanted``, newest first, from ``cursor`` (or after skipping ``offset``)."""
+    before = decode_cursor(cursor) if cursor is not None else None
+    if not wanted.tests_each:
+        found = incidents.scan_incidents(before=before, limit=limit + 1, open_only=wanted.open_only, skip=offset)
+        more = len(found) > limit
+        page = found[:limit]
+        return IncidentPage(
+            incidents=tuple(incident for _, incident in page),
+            offset=offset,
+            limit=limit,
+            next_offset=offset + limit if more else None,
+            next_cursor=encode_cursor(page[-1][0]) if more else None,
+        )
+    if offset:
+        raise invalid([("offset", "a filtered list pages with cursor, not offset")], location="query")
+    matches: list[tuple[int, Incident]] = []
+    examined, position, exhausted = 0, before, False
+    while len(matches) <= limit and examined < SCAN_BUDGET:
+        batch = incidents.scan_incidents(before=position, limit=_BATCH, open_only=wanted.open_only)
+        if not batch:
+            exhausted = True
+            break
+        policy_of = escalations.policy_ids([incident.id for _, incident in batch]) if wanted.policy else {}
+        for place, incident in batch:
+            examined += 1
+            position = place
+            if wanted.matches(incident, policy_of):
+                matches.append((place, incident))
+                if len(matches) > limit:
+                    break
+            if examined >= SCAN_BUDGET:
+                break
+    page = matches[:limit]
+    if len(matches) > limit:
+        following: int | None = page[-1][0]
+    else:
+        following = None if exhausted or position is None else position  # a short page, looked no further
+    return IncidentPage(
+        incidents=tuple(incident for _, incident in page),
+        offset=0,
+        limit=limit,
+        next_offset=None,
+        next_cursor=encode_cursor(following) if following is not None else None,
+    )
