@@ -46,7 +46,6 @@ from tocsin.models import (
     Incident,
     Notification,
     Recipient,
-    TargetSpec,
 )
 from tocsin.observers import Observers
 from tocsin.registry import UnknownNameError
@@ -547,14 +546,15 @@ class EscalationEngine:
     def _person_plan(self, address: str, template: EscalationPolicy | None) -> Plan:
         """A one-level policy paging ``address`` now, repeating as ``template`` did: where a reassignment to a
         person runs. Its snapshot is an ordinary policy (a ``user`` target), so a restart runs it too."""
+        document = {"targets": [{"type": "user", "email": address}]}  # the config's shape of such a level
         try:
-            target = make_converter(self._plugins.registry).structure({"type": "user", "email": address}, TargetSpec)
+            level = make_converter(self._plugins.registry).structure(document, EscalationLevel)
         except Exception as exc:
             raise PolicyError(f"cannot page {address!r} alone: no 'user' target ({exc})") from None
         policy = EscalationPolicy(
             id=f"reassigned:{address}",
             name=f"Reassigned to {address}",
-            levels=(EscalationLevel(targets=(target,)),),
+            levels=(level,),
             repeat=template.repeat if template is not None else None,
             ack_timeout_minutes=template.ack_timeout_minutes if template is not None else None,
         )
@@ -632,20 +632,32 @@ class EscalationEngine:
         return from_micros(due) if due is not None else None
 
     def run_until(self, instant: datetime) -> int:
-        """Virtual time: move a settable clock (``ManualClock``) to each due time up to ``instant``, ticking
-        at each, then to ``instant``. Returns the levels fired."""
+        """Virtual time: move a settable clock (``ManualClock``) to each due time up to ``instant`` (of an
+        escalation, or of the monitor's other timed work), ticking at each, then to ``instant``. Returns the
+        levels fired."""
         setter = getattr(self._clock, "set", None)
         if setter is None:
             raise TypeError("run_until needs a clock with set() (a ManualClock); use run_monitor() in real time")
         target = to_micros(instant)
         fired = 0
-        while (due := self._queue.next_due()) is not None and due <= target:
+        monitor = self.monitor
+        while (due := self._next_due_any()) is not None and due <= target:
             if due > self._now():
                 setter(from_micros(due))
             fired += self.tick()
+            if monitor.timers:
+                monitor.run_timers(self._clock.now())
         if target > self._now():
             setter(instant)
         return fired
+
+    def _next_due_any(self) -> int | None:
+        """The earliest due time of an escalation or of the monitor's other timed work (microseconds)."""
+        due = self._queue.next_due()
+        timer = self.monitor.timers_due_at() if self.monitor.timers else None
+        if timer is None:
+            return due
+        return to_micros(timer) if due is None else min(due, to_micros(timer))
 
     async def run_monitor(self) -> None:
         """Run the timer and the outbox until :meth:`stop_monitor`: sleep until the next due time or a change,

@@ -18,11 +18,14 @@ import attrs
 from tocsin.clock import Clock
 from tocsin.config import Config, dump_config
 from tocsin.escalation.engine import EscalationEngine
+from tocsin.escalation.maintenance import ConfigWindows
 from tocsin.intake.inbound import Inbound
+from tocsin.intake.maintenance import MaintenanceGate
 from tocsin.intake.processor import IncidentProcessor
 from tocsin.manager import Plugins
 from tocsin.schedules.resolver import ScheduleResolver, compile_schedule
 from tocsin.server.auth import Authenticator
+from tocsin.server.errors import ServerError
 from tocsin.server.offload import OffloadedRouting
 from tocsin.server.ratelimit import RateLimiter
 from tocsin.server.storage import Storage
@@ -45,6 +48,7 @@ class Loaded:
     schedules: dict[str, ScheduleResolver]
     ack_limit: RateLimiter
     people: frozenset[str]  # whom an override may put on call
+    maintenance: MaintenanceGate  # the config's maintenance windows, and the store's
 
 
 def config_digest(config: Config, plugins: Plugins, text: bytes | None) -> str:
@@ -69,13 +73,24 @@ def load_parts(
 ) -> Loaded:
     """Compile what the server needs of ``config`` (nothing is changed: the engine is only referred to).
 
-    :raises ServerError: a token whose variable is unset, or no tokens without ``auth: none``.
+    :raises ServerError: a token (an API token's, a heartbeat's) whose variable is unset, or no tokens without
+        ``auth: none``.
     :raises TocsinError: a schedule or integration that cannot be compiled.
     """
     registry = plugins.registry
+    for name, heartbeat in config.heartbeats.items():  # a missing secret stops the load, before anything changes
+        try:
+            heartbeat.secret()
+        except LookupError as exc:
+            raise ServerError(f"heartbeat {name!r}: {exc}") from None
     routing = OffloadedRouting(registry, config.rules)
+    maintenance = MaintenanceGate(ConfigWindows(config.maintenance), storage.operations, clock)
     processor = IncidentProcessor(
-        engine, evaluator=routing, incidents=storage.incidents, notify_channels=config.notify_channels
+        engine,
+        evaluator=routing,
+        incidents=storage.incidents,
+        notify_channels=config.notify_channels,
+        maintenance=maintenance,
     )
     return Loaded(
         config=config,
@@ -89,4 +104,5 @@ def load_parts(
         schedules={schedule.id: compile_schedule(schedule, registry) for schedule in config.schedules},
         ack_limit=RateLimiter(config.server.ack_rate_limit.per_minute, clock=clock),
         people=config.people(),
+        maintenance=maintenance,
     )

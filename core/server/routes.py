@@ -5,9 +5,11 @@ from __future__ import annotations
 from tocsin.server import (
     routes_config,
     routes_escalations,
+    routes_heartbeats,
     routes_incident_work,
     routes_incidents,
     routes_integrations,
+    routes_maintenance,
     routes_overrides,
     routes_rules,
     routes_schedules,
@@ -27,6 +29,8 @@ ENDPOINT_GROUPS: tuple[tuple[Endpoint, ...], ...] = (
     routes_overrides.ENDPOINTS,
     routes_rules.ENDPOINTS,
     routes_integrations.ENDPOINTS,
+    routes_heartbeats.ENDPOINTS,
+    routes_maintenance.ENDPOINTS,
     routes_config.ENDPOINTS,
 )
 

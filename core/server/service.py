@@ -24,6 +24,7 @@ from tocsin.errors import ConfigError, ConfigIssue, TocsinError
 from tocsin.escalation.engine import EscalationEngine
 from tocsin.escalation.overrides import RuntimeOverrides
 from tocsin.incidents import incident_from_json
+from tocsin.intake.heartbeats import HeartbeatMonitor
 from tocsin.intake.inbound import Inbound
 from tocsin.intake.processor import IncidentProcessor, ProcessResult
 from tocsin.intake.reconciler import Reconciliation, reconcile
@@ -120,6 +121,15 @@ class Service:
             auth=auth,
         )
         self._observers = Observers(plugins.hook)
+        #: The heartbeat monitors' deadlines, run by the engine's monitor; configured again at each reload.
+        self.heartbeats = HeartbeatMonitor(
+            storage.operations,
+            storage.escalations,
+            clock,
+            report=lambda kind, subject, detail: self.record(kind, subject, None, **detail),
+        )
+        self.heartbeats.configure(config.heartbeats, self.loaded.processor)
+        self.engine.monitor.add_timer(self.heartbeats)
         self.metrics = Metrics(self.engine, storage.escalations, storage.incidents)
         self.reader = make_converter(plugins.registry)
         self.writer = response_converter(plugins.registry)
@@ -212,6 +222,7 @@ class Service:
         except TocsinError as exc:
             raise ReloadRefused((ConfigIssue(source, "$", str(exc)),)) from None
         self.loaded = loaded  # the swap: every request from here on sees the new config
+        self.heartbeats.configure(config.heartbeats, loaded.processor)  # its secrets were read by load_parts
         changed = digest != current.digest
         self.record("config.reloaded", source, by, config_hash=digest, changed=changed)
         return ConfigReloaded(source=source, config_hash=digest, loaded_at=loaded.loaded_at, changed=changed)
@@ -270,10 +281,13 @@ class Service:
         """The incident, its repeat count and its escalation; 404 naming the id when there is none."""
         incident = self.known(incident_id)
         state = self.engine.get_escalation_state(incident_id)
+        held = self.storage.operations.suppression(incident_id)
         return IncidentDetail(
             incident=incident,
             duplicates=self.storage.incidents.duplicates(incident_id),
             escalation=public_state(state) if state is not None else None,
+            suppressed="maintenance" if held is not None else None,
+            suppression=held,
         )
 
     def incidents(self, params: Mapping[str, Any]) -> IncidentPage:

@@ -17,10 +17,20 @@ import cattrs
 
 from tocsin.convert import make_converter
 from tocsin.escalation.overrides import ShiftClaim
-from tocsin.models import Delivery, EscalationPolicy, EscalationState, FieldError, Incident, OnCallSchedule
+from tocsin.models import (
+    Delivery,
+    EscalationPolicy,
+    EscalationState,
+    FieldError,
+    Incident,
+    MaintenanceMatch,
+    OnCallSchedule,
+    OnEnd,
+)
 from tocsin.registry import Registry
 from tocsin.schedules.resolver import Gap, OnCallEntry, Shift
-from tocsin.store.records import IncidentNote, ScheduleOverride
+from tocsin.store.records import IncidentNote, MaintenanceWindow, ScheduleOverride, Suppression
+from tocsin.validators import duration
 
 __all__ = [
     "MAX_SNOOZE_MINUTES",
@@ -29,8 +39,13 @@ __all__ = [
     "EvaluateRequest",
     "GapList",
     "Health",
+    "HeartbeatList",
+    "HeartbeatStatus",
     "IncidentDetail",
     "IncidentPage",
+    "MaintenanceEnded",
+    "MaintenanceList",
+    "MaintenanceRequest",
     "MatchedRule",
     "NoteList",
     "NoteRequest",
@@ -152,6 +167,25 @@ class ReassignRequest:
             raise FieldError("user", "give exactly one of user and policy")
 
 
+@attrs.frozen(kw_only=True)
+class MaintenanceRequest:
+    """A maintenance window to make: from ``start`` (default: now) until ``end`` or for ``duration``
+    (``<number>(s|m|h|d)``: exactly one of the two); incidents ``match`` takes (none given: every one) page
+    nobody meanwhile; when it ends, those still open escalate or are dropped (``on_end``)."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    duration: str | None = attrs.field(default=None, validator=attrs.validators.optional(duration))
+    match: MaintenanceMatch = attrs.field(factory=MaintenanceMatch)
+    on_end: OnEnd = attrs.field(default=OnEnd.ESCALATE, converter=OnEnd)
+    reason: str = attrs.field(default="", validator=_text(MAX_NOTE))
+    by: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.end is None) == (self.duration is None):
+            raise FieldError("end", "give exactly one of end and duration")
+
+
 # --- what the API answers -----------------------------------------------------------------------------
 
 
@@ -174,11 +208,15 @@ class Problem:
 
 @attrs.frozen(kw_only=True)
 class IncidentDetail:
-    """An incident, how many repeats were folded into it, and its escalation (None when none started)."""
+    """An incident, how many repeats were folded into it, and its escalation (None when none started).
+    ``suppressed`` is ``maintenance`` when a maintenance window held it (``suppression`` says which, until
+    when, and what then)."""
 
     incident: Incident
     duplicates: int
     escalation: EscalationState | None
+    suppressed: str | None = None
+    suppression: Suppression | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -225,6 +263,46 @@ class Timeline:
 
     incident_id: str
     entries: tuple[TimelineEntry, ...]
+
+
+@attrs.frozen(kw_only=True)
+class HeartbeatStatus:
+    """A heartbeat monitor: ``ok`` while pinged in time (or not yet due), ``missed`` once its deadline passed
+    (``incident_id`` is the incident that opened); a ping answers with it, ``resolved`` naming the incident of
+    the miss it ended."""
+
+    name: str
+    interval: str
+    status: str
+    armed_at: datetime | None
+    last_ping: datetime | None
+    due_at: datetime | None
+    misses: int
+    incident_id: str | None
+    resolved: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class HeartbeatList:
+    """Every configured heartbeat, by name."""
+
+    heartbeats: tuple[HeartbeatStatus, ...]
+
+
+@attrs.frozen(kw_only=True)
+class MaintenanceList:
+    """The maintenance windows open now or to come: those made through the API, and the current or next
+    occurrence of each config window (``source: config``; its id is ``NAME@START``), by start."""
+
+    windows: tuple[MaintenanceWindow, ...]
+
+
+@attrs.frozen(kw_only=True)
+class MaintenanceEnded:
+    """A window ended early: as stored now, and the incidents whose held escalations began."""
+
+    window: MaintenanceWindow
+    released: tuple[str, ...]
 
 
 @attrs.frozen(kw_only=True)
