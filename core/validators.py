@@ -99,7 +99,7 @@ def http_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None
         )
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -108,7 +108,10 @@ def parse_duration(value: Any) -> timedelta:
     match = _DURATION.match(value) if isinstance(value, str) else None
     if match is None:
         raise ValueError(f"expected a duration such as 30s, 7m, 2h or 1d, got {value!r}")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    try:
+        return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    except OverflowError:
+        raise ValueError(f"{value!r} is longer than any duration tocsin keeps") from None
 
 
 def duration(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:

@@ -90,9 +90,11 @@ class RuntimeOverrides:
         note: str = "",
         by: str | None = None,
         people: Collection[str],
+        override_id: str | None = None,
     ) -> ScheduleOverride:
         """Store an override of ``resolver``'s schedule: ``user`` on call from ``start`` (default: now) until
-        ``end``, for ``layer`` only when given.
+        ``end``, for ``layer`` only when given; ``override_id`` names it (default: a new id; one already stored
+        raises ``StaleStateError``).
 
         :raises ConfigError: every fault, each with its path in the request (``$.end``, ``$.user``, …): an end
             not after the start, a start in the past, a person the config does not know, an unknown layer.
@@ -106,7 +108,7 @@ class RuntimeOverrides:
             faults.append(("$.layer", f"unknown layer {layer!r}; known: {known}"))
         _raise(faults)
         override = ScheduleOverride(
-            id=new_id(),
+            id=override_id or new_id(),
             schedule_id=resolver.schedule.id,
             user=user,
             start=start,

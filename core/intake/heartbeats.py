@@ -79,15 +79,17 @@ class HeartbeatMonitor:
 
     # --- the config ---
 
-    def configure(self, heartbeats: Mapping[str, Heartbeat], processor: IncidentProcessor) -> None:
+    def configure(
+        self, heartbeats: Mapping[str, Heartbeat], processor: IncidentProcessor, *, read_secrets: bool = True
+    ) -> None:
         """Take ``heartbeats`` (at start-up, and at each config reload): arm the new ones, keep the deadlines of
         the others (moved if their interval changed), forget those no longer configured; misses open incidents
-        through ``processor``.
+        through ``processor``. Without ``read_secrets`` (a simulation) no ping is authorized.
 
         :raises HeartbeatSetupError: a token variable is unset (nothing was changed).
         """
         tokens: dict[str, bytes] = {}
-        for name, heartbeat in heartbeats.items():
+        for name, heartbeat in heartbeats.items() if read_secrets else ():
             try:
                 tokens[name] = heartbeat.secret().encode("utf-8")
             except LookupError as exc:

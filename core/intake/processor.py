@@ -30,7 +30,16 @@ from tocsin.delivery.channels import DEFAULT_CHANNEL
 from tocsin.escalation.engine import EscalationEngine
 from tocsin.escalation.errors import EscalationNotActiveError, UnknownIncidentError
 from tocsin.intake.maintenance import MaintenanceGate
-from tocsin.models import ContactSpec, EscalationState, Incident, IncidentState, OnEnd, Recipient, RoutingRule
+from tocsin.models import (
+    Change,
+    ContactSpec,
+    EscalationState,
+    Incident,
+    IncidentState,
+    OnEnd,
+    Recipient,
+    RoutingRule,
+)
 from tocsin.observers import Observers
 from tocsin.routing.actions import RoutingResult
 from tocsin.routing.router import RoutingRuleEvaluator
@@ -159,6 +168,14 @@ class IncidentProcessor:
                 matched_rules=result.matched_rules,
                 policy_id=result.policy_id,
             )
+        if result.maintenance_window is not None and not result.duplicate and not result.replayed:
+            held = Change(
+                kind="incident.suppressed",
+                subject=result.incident.id,
+                at=self._engine.clock.now(),
+                detail={"window": result.maintenance_window, "until": _iso(result.suppressed_until)},
+            )
+            self._observers.emit(self._observers.change_recorded, change=held)
         return result
 
     def _create(self, routed: RoutingResult, integration: str | None = None) -> ProcessResult:
@@ -283,3 +300,7 @@ class IncidentProcessor:
         if contact is None:
             return Recipient(address=name, channel=DEFAULT_CHANNEL, target="notify")
         return Recipient(address=name, channel=contact.type, target="notify", contact=contact)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

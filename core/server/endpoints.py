@@ -53,7 +53,8 @@ Handler = Callable[["Call"], Awaitable[Any]]
 @attrs.frozen(kw_only=True)
 class QueryParam:
     """A query parameter: ``kind`` is ``str``, ``int``, ``bool`` or ``datetime`` (ISO 8601); ``repeated`` may be
-    given more than once (its value is then the list of every one given)."""
+    given more than once (its value is then the list of every one given); ``pattern`` is what a ``str`` value
+    must look like."""
 
     name: str
     kind: type
@@ -61,6 +62,7 @@ class QueryParam:
     minimum: int | None = None
     maximum: int | None = None
     repeated: bool = False
+    pattern: str | None = None  # a ``str`` value must match it whole (the OpenAPI document says so too)
 
 
 @attrs.frozen(kw_only=True)
@@ -327,4 +329,6 @@ def _query_value(param: QueryParam, raw: str) -> Any:
         if param.maximum is not None and number > param.maximum:
             raise ValueError(f"must be at most {param.maximum}, got {number}")
         return number
+    if param.pattern is not None and not re.fullmatch(param.pattern, raw):
+        raise ValueError(f"expected {param.description}, got {raw!r}")
     return raw

@@ -52,6 +52,7 @@ async def reassign_incident(call: Call) -> IncidentDetail:
     """POST /v1/incidents/{incident_id}/reassign."""
     service = call.service
     incident_id = call.path("incident_id")
+    service.known(incident_id)  # an unknown incident is a 404 whatever the body says
     request: ReassignRequest = await call.body()
     by = request.by or call.actor
     engine = service.engine
@@ -81,6 +82,7 @@ async def unacknowledge_incident(call: Call) -> IncidentDetail:
     """POST /v1/incidents/{incident_id}/unacknowledge."""
     service = call.service
     incident_id = call.path("incident_id")
+    service.known(incident_id)
     request: ActionRequest | None = await call.body()
     by = request.by if request is not None and request.by else call.actor
 

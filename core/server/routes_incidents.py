@@ -7,9 +7,10 @@ from typing import Any
 
 from tocsin.config.serving import Scope
 from tocsin.intake.processor import ProcessResult
-from tocsin.models import Incident
+from tocsin.models import Incident, IncidentState, Severity
 from tocsin.server.endpoints import Call, Endpoint, QueryParam, Reply
 from tocsin.server.errors import invalid
+from tocsin.server.incident_search import CURSOR_PATTERN, list_of
 from tocsin.server.views import ActionRequest, IncidentDetail, IncidentPage, SnoozeRequest
 
 __all__ = ["ENDPOINTS"]
@@ -136,15 +137,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                 name="status",
                 kind=str,
                 repeated=True,
-                description="only incidents in these states (Detected, Triaged, …, Closed)",
+                description="incident states (Detected, Triaged, Investigating, Remediating, Resolved, Closed)",
+                pattern=list_of(IncidentState),
             ),
-            QueryParam(name="severity", kind=str, repeated=True, description="only these severities (P0…P4)"),
+            QueryParam(
+                name="severity", kind=str, repeated=True, description="severities (P0 to P4)", pattern=list_of(Severity)
+            ),
             QueryParam(name="policy", kind=str, description="only incidents whose latest escalation runs this policy"),
-            QueryParam(name="label", kind=str, repeated=True, description="only incidents with this label, key=value"),
+            QueryParam(name="label", kind=str, repeated=True, description="a label as key=value", pattern="[^=]+=.*"),
             QueryParam(
                 name="since", kind=datetime, description="only incidents created at or after, ISO 8601 (UTC default)"
             ),
-            QueryParam(name="cursor", kind=str, description="where the page starts: next_cursor of the page before"),
+            QueryParam(
+                name="cursor",
+                kind=str,
+                description="a next_cursor of the page before",
+                pattern=CURSOR_PATTERN,
+            ),
             QueryParam(name="limit", kind=int, description="page size (default 50)", minimum=1, maximum=500),
             QueryParam(
                 name="offset",

@@ -9,6 +9,7 @@ from tocsin.intake.maintenance import UnknownWindowError, WindowClosedError
 from tocsin.server.endpoints import Call, Endpoint
 from tocsin.server.errors import ApiError, invalid
 from tocsin.server.views import MaintenanceEnded, MaintenanceList, MaintenanceRequest
+from tocsin.store.errors import StaleStateError
 from tocsin.store.records import MaintenanceWindow, new_id
 from tocsin.validators import parse_duration
 
@@ -40,7 +41,7 @@ async def create_maintenance(call: Call) -> MaintenanceWindow:
     if faults:
         raise invalid(faults)
     window = MaintenanceWindow(
-        id=new_id(),
+        id=request.id or new_id(),
         start=start,
         end=end,
         match=request.match,
@@ -49,7 +50,10 @@ async def create_maintenance(call: Call) -> MaintenanceWindow:
         created_by=request.by or call.actor,
         created_at=now,
     )
-    await service.commits.run(lambda: service.loaded.maintenance.add(window))
+    try:
+        await service.commits.run(lambda: service.loaded.maintenance.add(window))
+    except StaleStateError:
+        raise ApiError(409, f"a maintenance window with id {window.id!r} exists already") from None
     service.record(
         "maintenance.created",
         window.id,
@@ -102,14 +106,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "marked `suppressed: maintenance`, and page nobody. When the window ends those still open start "
             "escalating (`on_end: escalate`, the default) or never page (`drop`). 422 naming the field when "
             "both or neither of `end` and `duration` are given, or the window would end before it starts or "
-            "in the past."
+            "in the past; 409 when an `id` given is taken."
         ),
         tag="maintenance",
         scope=Scope.RESPOND,
         response=MaintenanceWindow,
         status=201,
         body=MaintenanceRequest,
-        errors=(400, 408, 413, 422),
+        errors=(400, 408, 409, 413, 422),
     ),
     Endpoint(
         method="POST",

@@ -15,7 +15,7 @@ from tocsin.escalation.overrides import RuntimeOverrides
 from tocsin.models import Override
 from tocsin.schedules.resolver import ScheduleResolver
 from tocsin.server.endpoints import Call, Endpoint, QueryParam
-from tocsin.server.errors import from_config_error
+from tocsin.server.errors import ApiError, from_config_error
 from tocsin.server.views import (
     OverrideEntry,
     OverrideList,
@@ -24,6 +24,7 @@ from tocsin.server.views import (
     SwapAnswer,
     SwapRequest,
 )
+from tocsin.store.errors import StaleStateError
 from tocsin.store.records import ScheduleOverride
 
 __all__ = ["ENDPOINTS"]
@@ -100,12 +101,15 @@ async def create_override(call: Call) -> ScheduleOverride:
             note=request.note,
             by=by,
             people=service.loaded.people,
+            override_id=request.id,
         )
 
     try:
         made = await service.commits.run(add)
     except ConfigError as exc:
         raise from_config_error(exc) from None
+    except StaleStateError:
+        raise ApiError(409, f"an override with id {request.id!r} exists already") from None
     service.record(
         "override.created",
         resolver.schedule.id,
@@ -196,14 +200,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "`user` is on call from `start` (default: now) until `end`, instead of whoever the schedule says "
             "(for `layer` only, when given). Stored in the store, not the config file; where it overlaps "
             "another override, the one made later wins. 422 naming the field when `end` is not after `start`, "
-            "`start` is in the past, `user` is not a person the config knows, or `layer` is unknown."
+            "`start` is in the past, `user` is not a person the config knows, or `layer` is unknown; 409 when "
+            "an `id` given is taken (a retry of a request that was made)."
         ),
         tag="schedules",
         scope=Scope.RESPOND,
         response=ScheduleOverride,
         status=201,
         body=OverrideRequest,
-        errors=_BODY_ERRORS,
+        errors=(*_BODY_ERRORS, 409),
     ),
     Endpoint(
         method="DELETE",

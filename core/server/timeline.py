@@ -1,10 +1,14 @@
 """One incident's timeline (``GET /v1/incidents/{id}/timeline``): its saved versions, the journals of every
 escalation it had (a reassignment starts another), each page's delivery attempts, its notes, and the
-maintenance window that held it — merged in time order, ties in the order they were recorded."""
+maintenance window that held it — merged in time order. Entries of one instant come in this order: the incident
+raised (and held), each escalation's journal and then its deliveries, the incident's later versions, its notes.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+
+import attrs
 
 from tocsin.escalation.engine import EscalationEngine
 from tocsin.models import Delivery, Incident, Notification
@@ -22,7 +26,8 @@ def incident_timeline(
     operations: OperationsStore,
 ) -> Timeline:
     """Everything recorded about ``incident_id``, oldest first."""
-    entries: list[TimelineEntry] = [*_versions(incidents, incident_id)]
+    raised, *later = _versions(incidents, incident_id) or [None]
+    entries: list[TimelineEntry] = [raised] if raised is not None else []
     held = operations.suppression(incident_id)
     if held is not None:
         entries.append(
@@ -51,6 +56,7 @@ def incident_timeline(
         )
         for delivery in store.deliveries(escalation_id):
             entries.extend(_attempts(store, delivery, escalation_id))
+    entries.extend(version for version in later if version is not None)
     entries.extend(
         TimelineEntry(at=note.at, source="note", kind="note", by=note.by, detail=note.text)
         for note in operations.notes(incident_id)
@@ -71,7 +77,12 @@ def _versions(incidents: IncidentStore, incident_id: str) -> list[TimelineEntry]
         elif current.state is not before.state:
             kind, detail = "state_changed", f"{before.state.value} -> {current.state.value}"
         else:
-            kind, detail = "updated", ""
+            changed = [
+                field.name
+                for field in attrs.fields(Incident)
+                if getattr(current, field.name) != getattr(before, field.name)
+            ]
+            kind, detail = "updated", ", ".join(changed)
         entries.append(TimelineEntry(at=change.at, source="incident", kind=kind, detail=detail))
         before = current
     return entries

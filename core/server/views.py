@@ -9,6 +9,7 @@ what the schema says and what the server sends cannot drift apart.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -30,10 +31,12 @@ from tocsin.models import (
 from tocsin.registry import Registry
 from tocsin.schedules.resolver import Gap, OnCallEntry, Shift
 from tocsin.store.records import IncidentNote, MaintenanceWindow, ScheduleOverride, Suppression
-from tocsin.validators import duration
 
 __all__ = [
+    "DURATION_PATTERN",
+    "MAX_NOTE",
     "MAX_SNOOZE_MINUTES",
+    "RECORD_ID_PATTERN",
     "ActionRequest",
     "ConfigReloaded",
     "EvaluateRequest",
@@ -114,12 +117,28 @@ def _text(limit: int) -> Any:
 
 
 MAX_NOTE = 4000  # characters of a note on an override, a swap, an incident or a maintenance window
+# A request's duration: up to six digits (and decimals) of one unit, more than nothing: "30m", "1.5h", "7d".
+DURATION_PATTERN = "(?=[0-9.]*[1-9])[0-9]{1,6}(?:[.][0-9]{1,6})?[smhd]"
+
+
+RECORD_ID_PATTERN = "[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"  # an id a client gives an override or a window
+
+
+def _record_id(instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not isinstance(value, str) or not re.fullmatch(RECORD_ID_PATTERN, value):
+        raise FieldError(attribute.name, "1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit")
+
+
+def _duration(instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not isinstance(value, str) or not re.fullmatch(DURATION_PATTERN, value):
+        raise FieldError(attribute.name, f"expected a duration such as 30m, 2h or 1d, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
 class OverrideRequest:
     """An override to make: ``user`` on call from ``start`` (default: now) until ``end``, instead of whoever
-    the schedule says (for ``layer`` only, when given); ``by`` is who makes it (default: the token's name)."""
+    the schedule says (for ``layer`` only, when given); ``by`` is who makes it (default: the token's name);
+    ``id`` names it (default: a new one), so that a retry cannot make it twice."""
 
     user: str
     end: datetime
@@ -127,6 +146,7 @@ class OverrideRequest:
     layer: str | None = None
     note: str = attrs.field(default="", validator=_text(MAX_NOTE))
     by: str | None = None
+    id: str | None = attrs.field(default=None, validator=attrs.validators.optional(_record_id))
 
 
 @attrs.frozen(kw_only=True)
@@ -149,7 +169,7 @@ class NoteRequest:
     by: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        if not self.text.strip():
+        if not self.text:
             raise FieldError("text", "must not be empty")
 
 
@@ -171,15 +191,17 @@ class ReassignRequest:
 class MaintenanceRequest:
     """A maintenance window to make: from ``start`` (default: now) until ``end`` or for ``duration``
     (``<number>(s|m|h|d)``: exactly one of the two); incidents ``match`` takes (none given: every one) page
-    nobody meanwhile; when it ends, those still open escalate or are dropped (``on_end``)."""
+    nobody meanwhile; when it ends, those still open escalate or are dropped (``on_end``); ``id`` names it
+    (default: a new one)."""
 
     start: datetime | None = None
     end: datetime | None = None
-    duration: str | None = attrs.field(default=None, validator=attrs.validators.optional(duration))
+    duration: str | None = attrs.field(default=None, validator=attrs.validators.optional(_duration))
     match: MaintenanceMatch = attrs.field(factory=MaintenanceMatch)
     on_end: OnEnd = attrs.field(default=OnEnd.ESCALATE, converter=OnEnd)
     reason: str = attrs.field(default="", validator=_text(MAX_NOTE))
     by: str | None = None
+    id: str | None = attrs.field(default=None, validator=attrs.validators.optional(_record_id))
 
     def __attrs_post_init__(self) -> None:
         if (self.end is None) == (self.duration is None):
