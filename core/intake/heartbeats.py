@@ -100,6 +100,14 @@ class HeartbeatMonitor:
             self._arm(name, heartbeat)
 
     def _arm(self, name: str, heartbeat: Heartbeat) -> None:
+        """Arm ``name`` (or take its stored deadline); when the store fails, try again a little later."""
+        try:
+            self._arm_now(name, heartbeat)
+        except Exception:
+            _log.exception("heartbeat cannot be armed now; trying again", heartbeat=name)
+            self._queue.schedule(name, to_micros(self._clock.now()) + _RETRY)
+
+    def _arm_now(self, name: str, heartbeat: Heartbeat) -> None:
         store = self._store
         now = self._clock.now()
         state = store.heartbeat(name)
@@ -192,8 +200,11 @@ class HeartbeatMonitor:
         try:
             with self._unit.atomic():
                 state = store.heartbeat(name)
-                if state is None or state.incident_id is not None:
-                    return 0  # unknown here yet, or missed already: the next ping re-arms it
+                if state is None:  # it could not be armed when it was configured (the store failed): now
+                    self._arm(name, heartbeat)
+                    return 0
+                if state.incident_id is not None:
+                    return 0  # missed already: the next ping re-arms it
                 if state.due_at > now:  # pinged (on this instance or another) since it was scheduled
                     due = to_micros(state.due_at)
                     self._unit.after_commit(lambda: self._queue.schedule(name, due))
