@@ -8,7 +8,8 @@ message``. On success the new config replaces the old at once (one reference, in
   and escalated by the new policies;
 - the teams, people and schedules of the new config apply to every level that fires after the reload, of new
   escalations and of those in flight alike;
-- tokens, integrations, heartbeats and maintenance windows of the new config apply to the next request.
+- tokens, integrations, heartbeats and maintenance windows of the new config apply to the next request (the
+  acknowledgement rate limit starts counting afresh).
 
 What is chosen when the server starts cannot change under it: the store (``storage``), the channel settings
 (``channels``), delivery (``delivery``) and ``server.auth`` are faults if they differ (restart to change them),

@@ -26,8 +26,8 @@ def incident_timeline(
     operations: OperationsStore,
 ) -> Timeline:
     """Everything recorded about ``incident_id``, oldest first."""
-    raised, *later = _versions(incidents, incident_id) or [None]
-    entries: list[TimelineEntry] = [raised] if raised is not None else []
+    versions = _versions(incidents, incident_id)
+    entries: list[TimelineEntry] = versions[:1]  # raised
     held = operations.suppression(incident_id)
     if held is not None:
         entries.append(
@@ -56,7 +56,7 @@ def incident_timeline(
         )
         for delivery in store.deliveries(escalation_id):
             entries.extend(_attempts(store, delivery, escalation_id))
-    entries.extend(version for version in later if version is not None)
+    entries.extend(versions[1:])
     entries.extend(
         TimelineEntry(at=note.at, source="note", kind="note", by=note.by, detail=note.text)
         for note in operations.notes(incident_id)

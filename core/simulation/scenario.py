@@ -191,8 +191,8 @@ def _events(raw: Any, faults: _Faults) -> list[ScenarioEvent]:
             faults.add(path, "expected a mapping such as {at: 7m, action: acknowledge, by: someone}")
             continue
         action = item.get("action")
-        changes = isinstance(action, str) and action in CHANGE_FIELDS
-        known = {"at", "action", "by", *(CHANGE_FIELDS[action] if changes else ("minutes",))}
+        change_kind = action if isinstance(action, str) and action in CHANGE_FIELDS else None
+        known = {"at", "action", "by", *(CHANGE_FIELDS[change_kind] if change_kind else ("minutes",))}
         for key in sorted(set(item) - known, key=str):
             faults.add(path, f"unknown field {key!r}; known: {', '.join(sorted(known))}")
         at = _duration(item.get("at"), f"{path}.at", faults)
@@ -201,10 +201,10 @@ def _events(raw: Any, faults: _Faults) -> list[ScenarioEvent]:
         by = item.get("by")
         if by is not None and not isinstance(by, str):
             faults.add(f"{path}.by", f"expected a string, got {by!r}")
-        if changes:
-            change = parse_change(action, item, path, faults.add)
+        if change_kind is not None:
+            change = parse_change(change_kind, item, path, faults.add)
             if at is not None and change is not None and (by is None or isinstance(by, str)):
-                events.append(ScenarioEvent(at=at, action=action, by=by, change=change))
+                events.append(ScenarioEvent(at=at, action=change_kind, by=by, change=change))
             continue
         minutes = _minutes(item, action, path, faults)
         if at is not None and action in ACTIONS and (by is None or isinstance(by, str)) and minutes is not False:
