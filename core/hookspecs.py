@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pluggy
 
-from tocsin.models import DeliveryResult, EscalationState, Incident, Notification
+from tocsin.models import Change, DeliveryResult, EscalationState, Incident, Notification
 from tocsin.registry import (
     ActionRegistrar,
     ChannelRegistrar,
@@ -177,3 +177,11 @@ def tocsin_notification_failed(notification: Notification, result: DeliveryResul
     Called once per failed attempt (``result.attempts`` numbers them); the outbox then retries, unless the
     failure is permanent or the attempts are used up (the notification is then dead: see ``dead_letters()``).
     """
+
+
+@hookspec
+def tocsin_change_recorded(change: Change) -> None:
+    """Someone (or the pager itself) changed something at run time: an override or swap made or removed, the
+    config reloaded, a note written, an incident reassigned or un-acknowledged, a heartbeat missed or back, a
+    maintenance window made or ended, an incident held by one. ``change.kind`` says which (see
+    :class:`tocsin.Change`). Called after the change is committed."""

@@ -23,6 +23,7 @@ __all__ = [
     "AckMode",
     "ActionLink",
     "ActionSpec",
+    "Change",
     "ContactSpec",
     "Delivery",
     "DeliveryResult",
@@ -38,8 +39,10 @@ __all__ = [
     "IncidentState",
     "IncidentType",
     "LevelCondition",
+    "MaintenanceMatch",
     "Notification",
     "OnCallSchedule",
+    "OnEnd",
     "Override",
     "Recipient",
     "RepeatConfig",
@@ -341,6 +344,65 @@ class OnCallSchedule:
     layers: tuple[ScheduleLayer, ...] = attrs.field(validator=non_empty)
     overrides: tuple[Override, ...] = ()
     fallback: TargetSpec | None = None
+
+
+# --- changes made at run time --------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Change:
+    """Something changed while the pager runs, by a person or by the pager itself: what the audit log records.
+
+    ``kind`` says what (``override.created``, ``override.removed``, ``swap.created``, ``config.reloaded``,
+    ``incident.note_added``, ``incident.reassigned``, ``incident.unacknowledged``, ``heartbeat.missed``,
+    ``heartbeat.recovered``, ``maintenance.created``, ``maintenance.ended``, ``incident.suppressed``);
+    ``subject`` the schedule, incident, heartbeat, window or config file it is about; ``detail`` the rest.
+    """
+
+    kind: str
+    subject: str
+    at: datetime
+    by: str | None = None
+    detail: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+# --- maintenance --------------------------------------------------------------------------------------
+
+
+class OnEnd(enum.StrEnum):
+    """What happens, when a maintenance window ends, to the incidents it held that are still open: they start
+    escalating (``escalate``), or they never page (``drop``)."""
+
+    ESCALATE = "escalate"
+    DROP = "drop"
+
+
+def _label_map(instance: object, attribute: attrs.Attribute[Any], value: Mapping[str, str]) -> None:
+    for key, text in value.items():
+        if not isinstance(key, str) or not key or not isinstance(text, str):
+            raise FieldError(attribute.name, f"labels map non-empty strings to strings, got {key!r}: {text!r}")
+
+
+@attrs.frozen(kw_only=True)
+class MaintenanceMatch:
+    """Which incidents a maintenance window holds: every one given must match (none given: every incident).
+
+    ``labels``: each key has that value on the incident; ``source``: the incident's ``source``;
+    ``integration``: the inbound integration (``POST /v1/integrations/NAME``) the incident came through.
+    """
+
+    labels: Mapping[str, str] = attrs.field(factory=dict, validator=_label_map)
+    source: str | None = None
+    integration: str | None = None
+
+    def matches(self, incident: Incident, integration: str | None = None) -> bool:
+        """Whether ``incident`` (which came through ``integration``, if any) is one this matcher holds."""
+        if self.source is not None and incident.source != self.source:
+            return False
+        if self.integration is not None and integration != self.integration:
+            return False
+        labels = incident.labels
+        return all(labels.get(key) == value for key, value in self.labels.items())
 
 
 # --- escalation policies ------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ OBSERVER_HOOKS = (
     "tocsin_escalation_completed",
     "tocsin_notification_delivered",
     "tocsin_notification_failed",
+    "tocsin_change_recorded",
 )
 
 _log = get_logger(component="observers")
@@ -77,6 +78,7 @@ class Observers:
     completed: Hook | None
     notification_delivered: Hook | None
     notification_failed: Hook | None
+    change_recorded: Hook | None
 
     def __init__(self, hook_relay: Any | None) -> None:
         for name in OBSERVER_HOOKS:

@@ -14,7 +14,9 @@ Each raises :class:`tocsin.FieldError` naming the field, so the config loader re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sized
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,7 +24,17 @@ import attrs
 
 from tocsin.errors import FieldError
 
-__all__ = ["at_least", "between", "http_url", "listen_port", "non_empty", "port", "positive"]
+__all__ = [
+    "at_least",
+    "between",
+    "duration",
+    "http_url",
+    "listen_port",
+    "non_empty",
+    "parse_duration",
+    "port",
+    "positive",
+]
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
@@ -85,3 +97,28 @@ def http_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None
         raise FieldError(
             attribute.name, f"must not carry credentials (user:password@), got {shown!r}; send them in headers"
         )
+
+
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``"7m"`` -> 7 minutes; ``<number>(s|m|h|d)``. Raises ``ValueError`` saying what was expected."""
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"expected a duration such as 30s, 7m, 2h or 1d, got {value!r}")
+    try:
+        return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    except OverflowError:
+        raise ValueError(f"{value!r} is longer than any duration tocsin keeps") from None
+
+
+def duration(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """A duration written ``<number>(s|m|h|d)`` (``30s``, ``25h``) that is longer than nothing."""
+    try:
+        length = parse_duration(value)
+    except ValueError as exc:
+        raise FieldError(attribute.name, str(exc)) from None
+    if length <= timedelta(0):
+        raise FieldError(attribute.name, f"must be longer than nothing, got {value!r}")

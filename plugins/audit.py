@@ -1,4 +1,6 @@
-"""Audit log: every lifecycle event (incidents processed, escalations and deliveries) as one structlog line.
+"""Audit log: every lifecycle event (incidents processed, escalations and deliveries) and every change made at
+run time (overrides, swaps, config reloads, notes, reassignments, heartbeats, maintenance windows) as one
+structlog line.
 
 Lines are at level info (a failed delivery: warning). When the configured logging drops info, the events
 are not even formatted.
@@ -9,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from tocsin import DeliveryResult, EscalationState, Incident, Notification, hookimpl
+from tocsin import Change, DeliveryResult, EscalationState, Incident, Notification, hookimpl
 from tocsin.logs import get_logger
 
 _log = get_logger(audit=True)  # lazy: structlog loads at the first line, and configured logging applies
@@ -117,3 +119,12 @@ def tocsin_notification_failed(notification: Notification, result: DeliveryResul
         recipient=notification.recipient.address,
         reason=result.detail,
     )
+
+
+@hookimpl
+def tocsin_change_recorded(change: Change) -> None:
+    """Log a change made at run time: its kind (``override.created``, ``config.reloaded``, …), what it is
+    about, who made it, and its details."""
+    if _quiet():
+        return
+    _log.info(change.kind, subject=change.subject, by=change.by, at=change.at.isoformat(), **dict(change.detail))

@@ -1,7 +1,8 @@
 """``tocsin serve --config CONFIG``: the HTTP API, the escalation timer and the outbox in one event loop.
 
 SIGTERM or Ctrl-C stops it gracefully: no new requests are taken, those in flight finish, deliveries in
-flight are awaited, and the store is closed; the exit code is then 0.
+flight are awaited, and the store is closed; the exit code is then 0. SIGHUP reloads the config file (as
+``POST /v1/config/reload`` does); the outcome is logged.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def serve(
         raise UserError(f"--port: must be a TCP port (0-65535), got {port}")
     sock = listen(host, port)
     try:
-        application = create_app(loaded, plugins)
+        application = create_app(loaded, plugins, config_source=config, reload_on_hangup=True)
     except BaseException:
         sock.close()
         raise

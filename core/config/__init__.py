@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         dump_config,
         load_config,
         parse_config,
+        parse_document,
         read_document,
     )
     from tocsin.config.model import Config
@@ -28,6 +29,7 @@ else:
                 "dump_config",
                 "load_config",
                 "parse_config",
+                "parse_document",
                 "read_document",
             ),
             "tocsin.config.model": ("Config",),
@@ -41,5 +43,6 @@ __all__ = [
     "dump_config",
     "load_config",
     "parse_config",
+    "parse_document",
     "read_document",
 ]

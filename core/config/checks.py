@@ -16,8 +16,10 @@ from tocsin.delivery.channels import check_channel_settings
 from tocsin.delivery.links import check_links
 from tocsin.delivery.settings import check_rate_limits
 from tocsin.escalation.level_rules import check_levels
+from tocsin.escalation.maintenance import check_maintenance
 from tocsin.escalation.working_hours import check_working_hours
 from tocsin.integrations.events import check_integrations
+from tocsin.integrations.heartbeats import check_heartbeats
 from tocsin.registry import Registry
 from tocsin.routing.check import check_rules
 from tocsin.schedules.resolver import check_schedules
@@ -91,6 +93,8 @@ CHECKS: tuple[ConfigCheck, ...] = (
     lambda config, registry: check_server(config.server),
     lambda config, registry: check_working_hours(config.working_hours),
     lambda config, registry: check_levels(config.policies, config.working_hours, registry),
+    lambda config, registry: check_heartbeats(config.heartbeats),
+    lambda config, registry: check_maintenance(config.maintenance),
     lambda config, registry: check_rate_limits(config.delivery, registry),
 )
 

@@ -27,7 +27,15 @@ from tocsin.integrations.codec import register_integration_hooks
 from tocsin.registry import Registry, UnknownNameError
 from tocsin.schedules.codec import register_schedule_hooks
 
-__all__ = ["config_converter", "config_warnings", "dump_config", "load_config", "parse_config", "read_document"]
+__all__ = [
+    "config_converter",
+    "config_warnings",
+    "dump_config",
+    "load_config",
+    "parse_config",
+    "parse_document",
+    "read_document",
+]
 
 
 def config_converter(registry: Registry) -> cattrs.Converter:
@@ -41,11 +49,18 @@ def config_converter(registry: Registry) -> cattrs.Converter:
 def read_document(path: str | Path) -> Any:
     """Parse a YAML, TOML or JSON file by its suffix; a syntax error is a ``ConfigError`` with the line."""
     path = Path(path)
-    name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError([ConfigIssue(name, "$", f"cannot read file: {exc.strerror or exc}")]) from None
+        raise ConfigError([ConfigIssue(str(path), "$", f"cannot read file: {exc.strerror or exc}")]) from None
+    return parse_document(text, path)
+
+
+def parse_document(text: str, path: str | Path) -> Any:
+    """Parse ``text``, the contents of the file ``path``, as YAML, TOML or JSON by the path's suffix; a syntax
+    error is a ``ConfigError`` naming the file and the line."""
+    path = Path(path)
+    name = str(path)
     suffix = path.suffix.lower()
     try:
         if suffix == ".toml":

@@ -8,8 +8,10 @@ import attrs
 
 from tocsin.config.serving import ServerSettings, StorageSettings
 from tocsin.delivery.settings import DeliverySettings
+from tocsin.escalation.maintenance import MaintenanceSettings
 from tocsin.escalation.working_hours import WorkingHours
 from tocsin.integrations.events import Integration
+from tocsin.integrations.heartbeats import Heartbeat
 from tocsin.models import ContactSpec, EscalationPolicy, OnCallSchedule, RoutingRule, User
 
 __all__ = ["Config"]
@@ -31,6 +33,8 @@ class Config:
     storage: StorageSettings = attrs.field(factory=StorageSettings)  # where ``tocsin serve`` keeps its state
     delivery: DeliverySettings = attrs.field(factory=DeliverySettings)  # outbox retries, timeouts, leases
     working_hours: dict[str, WorkingHours] = attrs.field(factory=dict)  # name -> window (smart escalation levels)
+    heartbeats: dict[str, Heartbeat] = attrs.field(factory=dict)  # name -> monitor that must be pinged in time
+    maintenance: dict[str, MaintenanceSettings] = attrs.field(factory=dict)  # name -> window holding pages back
 
     def schedule(self, schedule_id: str) -> OnCallSchedule | None:
         """The schedule with ``schedule_id``, or None."""
@@ -39,3 +43,15 @@ class Config:
     def policy(self, policy_id: str) -> EscalationPolicy | None:
         """The policy with ``policy_id``, or None."""
         return next((p for p in self.policies if p.id == policy_id), None)
+
+    def people(self) -> frozenset[str]:
+        """Everyone the config names: its users, team members, and the people of every schedule's layers and
+        overrides (whom an override made at run time may put on call)."""
+        found: set[str] = set(self.users)
+        for members in self.teams.values():
+            found.update(members)
+        for schedule in self.schedules:
+            for layer in schedule.layers:
+                found.update(layer.users)
+            found.update(override.user for override in schedule.overrides)
+        return frozenset(found)

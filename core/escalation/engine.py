@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from tocsin.clock import Clock
+from tocsin.convert import make_converter
 from tocsin.delivery.channels import ChannelSet
 from tocsin.delivery.outbox import Outbox
 from tocsin.escalation.errors import (
@@ -38,6 +39,7 @@ from tocsin.instants import MICROS_PER_MINUTE, MICROS_PER_SECOND, from_micros, t
 from tocsin.manager import Plugins
 from tocsin.models import (
     EscalationEvent,
+    EscalationLevel,
     EscalationPolicy,
     EscalationState,
     EscalationStatus,
@@ -190,6 +192,30 @@ class EscalationEngine:
         for policy in config.policies:
             self.register_policy(policy)
 
+    def replace_config(self, config: EngineConfig) -> None:
+        """Take ``config``'s teams, users, schedules, working hours and policies instead of the ones held now,
+        all at once and only if every one of them compiles (a config reload). Escalations in flight keep their
+        policy snapshot; the levels that fire from now on expand against the new teams, people and schedules;
+        new escalations use the new policies. A policy no longer in ``config`` can no longer start one.
+
+        :raises PolicyError: a policy or working-hours window that does not compile; nothing was changed.
+        """
+        executor = TargetExecutor(self._plugins.registry)
+        executor.load(config.teams, config.users, config.schedules)
+        # A window the new config drops stays known: a snapshot in flight may name it.
+        windows = {name: window for name, window in self._windows.items() if name not in config.working_hours}
+        for name, hours in config.working_hours.items():
+            try:
+                windows[name] = compile_working_hours(name, hours)
+            except WorkingHoursError as exc:
+                raise PolicyError(str(exc)) from None
+        plans: dict[str, Plan] = {}
+        for policy in config.policies:
+            plans[policy.id] = self._compile(policy, executor, windows)
+        self._executor.replace(executor)
+        self._windows = windows
+        self._policies = plans
+
     def register_working_hours(self, name: str, hours: WorkingHours) -> None:
         """Add or replace the working-hours window ``name`` (levels name it in ``when`` and
         ``delay_counts_during``); register it before the policies that use it."""
@@ -202,13 +228,16 @@ class EscalationEngine:
 
     def register_policy(self, policy: EscalationPolicy) -> None:
         """Add or replace a policy. Escalations already running keep the snapshot they started with."""
+        self._policies[policy.id] = self._compile(policy, self._executor, self._windows)
+
+    def _compile(self, policy: EscalationPolicy, executor: TargetExecutor, windows: dict[str, WorkingWindow]) -> Plan:
         levels = []
         for index, level in enumerate(policy.levels):
             try:
-                levels.append(self._executor.compile(level.targets))
+                levels.append(executor.compile(level.targets))
             except UnknownNameError as exc:
                 raise PolicyError(f"policy {policy.id!r}: levels[{index}]: {exc}") from None
-        self._policies[policy.id] = Plan(policy, tuple(levels), self._level_rules(policy))
+        return Plan(policy, tuple(levels), self._level_rules(policy, windows))
 
     def policies(self) -> list[EscalationPolicy]:
         """The registered policies, in the order they were first registered."""
@@ -243,24 +272,44 @@ class EscalationEngine:
         :param announce: recipients of the routing ``notify`` messages, sent when the schedule begins (now,
             or when ``delay`` is over if the escalation is still open then).
         """
-        plan = self._policies.get(policy_id)
-        if plan is None:
-            known = ", ".join(self._policies) or "(none)"
-            raise UnknownPolicyError(f"unknown policy {policy_id!r}; known: {known}")
-        if not plan.policy.enabled:
-            raise PolicyDisabledError(f"policy {policy_id!r} is disabled: it cannot start an escalation")
+        plan = self._registered(policy_id)
         previous = self._store.load(incident.id)  # the store, not this engine's cache, says what is open
         if previous is not None and previous.is_open:
             raise EscalationActiveError(
                 f"incident {incident.id!r} already has an {previous.status.value} escalation "
                 f"({previous.escalation_id}); resolve or cancel it first"
             )
+        hold = int(delay / timedelta(microseconds=1)) if delay else 0
+        return self._begin(incident, plan, previous, hold=hold, announce=announce)
+
+    def _registered(self, policy_id: str) -> Plan:
+        """The compiled policy ``policy_id``, which must be registered and enabled."""
+        plan = self._policies.get(policy_id)
+        if plan is None:
+            known = ", ".join(self._policies) or "(none)"
+            raise UnknownPolicyError(f"unknown policy {policy_id!r}; known: {known}")
+        if not plan.policy.enabled:
+            raise PolicyDisabledError(f"policy {policy_id!r} is disabled: it cannot start an escalation")
+        return plan
+
+    def _begin(
+        self,
+        incident: Incident,
+        plan: Plan,
+        previous: EscalationRow | None,
+        *,
+        hold: int = 0,
+        announce: Sequence[Recipient] = (),
+        detail: str = "",
+    ) -> EscalationState:
+        """Start an escalation of ``incident`` on ``plan`` now (after ``previous``, the incident's last one, which
+        has ended), its schedule held back ``hold`` microseconds."""
         self._transitions.forget(incident.id)  # a record the store no longer has open is stale
         now = self._now()
-        hold = int(delay / timedelta(microseconds=1)) if delay else 0
         run = Run(f"{incident.id}#{_serial(previous) + 1}", incident, plan, now, now + hold)
         run.announce = tuple(announce)
-        events = [EscalationEvent(at=from_micros(now), kind="started", detail=f"policy {policy_id}")]
+        started = f"policy {plan.policy.id}" + (f"; {detail}" if detail else "")
+        events = [EscalationEvent(at=from_micros(now), kind="started", detail=started)]
         written: list[Notification] = []
         self._transitions.step(run, now, None, events, [("started", {})], written=written)
         return self._transitions.view_new(run, written, events)
@@ -416,6 +465,123 @@ class EscalationEngine:
         self._transitions.step(run, now, expected, [event], [], manual=True)
         return self._transitions.view(run)
 
+    @_unit_of_work
+    def unacknowledge(self, incident_id: str, by: str | None = None) -> EscalationState:
+        """Take an acknowledgement back: the escalation is active again and goes on at its next level, which
+        fires at its own time, or now if that time has passed (the levels after it count from then). With no
+        level left, the acknowledged level pages again now. A snooze is over.
+
+        :raises EscalationNotActiveError: the escalation is not acknowledged.
+        """
+        run = self._open_run(incident_id, "un-acknowledged")
+        now = self._catch_up(run)
+        if run.status is not _ACKNOWLEDGED:
+            raise EscalationNotActiveError(
+                f"incident {incident_id!r}: the escalation is {run.status.value}; only an acknowledged escalation "
+                "can be un-acknowledged"
+            )
+        expected = run.version
+        answered = max(run.acked_level if run.acked_level is not None else run.level, 0)
+        was = run.acked_by
+        run.status = _ACTIVE
+        run.acked_by = run.acked_at = run.acked_level = run.snoozed_until = None
+        run.acks = ()
+        following = run.plan.next_firing(False, run.pass_number, run.level, run.anchor)
+        manual = True
+        if following is None:  # nothing is left to escalate to: the answered level pages again, in a new round
+            run.round += 1
+            run.level, run.anchor = answered, now
+            detail = f"acknowledged by {was}; no level left, so level {answered} pages again"
+        elif following[2] <= now:
+            run.pass_number, run.level, run.anchor = following[0], following[1], now
+            detail = f"acknowledged by {was}; level {following[1]} was due, so it fires now"
+        else:
+            manual = False
+            detail = f"acknowledged by {was}; level {following[1]} fires at {from_micros(following[2]).isoformat()}"
+        event = EscalationEvent(
+            at=from_micros(now), kind="unacknowledged", by=by, pass_number=run.pass_number, detail=detail
+        )
+        self._transitions.step(run, now, expected, [event], [], manual=manual)
+        return self._transitions.view(run)
+
+    @_unit_of_work
+    def reassign(
+        self,
+        incident: Incident,
+        *,
+        policy_id: str | None = None,
+        person: str | None = None,
+        by: str | None = None,
+    ) -> EscalationState:
+        """Restart the escalation of ``incident`` on a new target: policy ``policy_id`` (as configured now), or
+        ``person`` alone (paged now, with the repeats of the policy the escalation ran). The escalation that
+        was running (if still open) ends as cancelled, journalled as ``reassigned``; the new one starts now,
+        its ``started`` entry saying from where. Exactly one of ``policy_id`` and ``person``.
+
+        :raises UnknownPolicyError: no such policy (or it is disabled: ``PolicyDisabledError``).
+        """
+        if (policy_id is None) == (person is None):
+            raise ValueError("reassign to exactly one of a policy and a person")
+        previous = self._store.load(incident.id)
+        if policy_id is not None:
+            plan, target = self._registered(policy_id), f"policy {policy_id}"
+        else:
+            assert person is not None
+            template = previous.policy if previous is not None else None
+            plan, target = self._person_plan(person, template), f"person {person}"
+        run = self._current_run(incident.id)
+        if run is not None:
+            now = self._catch_up(run)
+            expected = run.version
+            run.status, run.ended = EscalationStatus.CANCELLED, now
+            run.snoozed_until, run.rotation = None, ()
+            event = EscalationEvent(
+                at=from_micros(now), kind="reassigned", by=by, pass_number=run.pass_number, detail=f"to {target}"
+            )
+            self._transitions.step(run, now, expected, [event], [("cancelled", {})])
+            previous = run.to_row()
+        origin = f" from {previous.escalation_id}" if previous is not None else ""
+        return self._begin(incident, plan, previous, detail=f"reassigned{origin} to {target} by {by or 'someone'}")
+
+    def _person_plan(self, address: str, template: EscalationPolicy | None) -> Plan:
+        """A one-level policy paging ``address`` now, repeating as ``template`` did: where a reassignment to a
+        person runs. Its snapshot is an ordinary policy (a ``user`` target), so a restart runs it too."""
+        document = {"targets": [{"type": "user", "email": address}]}  # the config's shape of such a level
+        try:
+            level = make_converter(self._plugins.registry).structure(document, EscalationLevel)
+        except Exception as exc:
+            raise PolicyError(f"cannot page {address!r} alone: no 'user' target ({exc})") from None
+        policy = EscalationPolicy(
+            id=f"reassigned:{address}",
+            name=f"Reassigned to {address}",
+            levels=(level,),
+            repeat=template.repeat if template is not None else None,
+            ack_timeout_minutes=template.ack_timeout_minutes if template is not None else None,
+        )
+        return self._plan_for(policy)
+
+    @_unit_of_work
+    def release_hold(self, incident_id: str, by: str | None = None, *, reason: str = "") -> EscalationState | None:
+        """Begin now the schedule of an escalation held back at its start (a maintenance window that ended
+        early, a routing ``suppress``): level 0 is due its own delay from now. None when the escalation is not
+        held (it began already, or is not open)."""
+        run = self._current_run(incident_id)
+        now = self._now()
+        if run is None or run.status is not _ACTIVE or run.level >= 0 or run.pass_number or run.anchor <= now:
+            return None
+        expected = run.version
+        run.anchor = now
+        event = EscalationEvent(at=from_micros(now), kind="released", by=by, detail=reason)
+        self._transitions.step(run, now, expected, [event], [])
+        return self._transitions.view(run)
+
+    def escalation_ids(self, incident_id: str) -> list[str]:
+        """The ids of every escalation the incident has had, oldest first (a reassignment starts another)."""
+        latest = self._store.load(incident_id)
+        if latest is None:
+            return []
+        return [f"{incident_id}#{serial}" for serial in range(1, _serial(latest) + 1)]
+
     def open_escalations(self) -> list[EscalationState]:
         """Every active or acknowledged escalation this engine runs."""
         return [self._transitions.view(run) for run in self._transitions.loaded()]
@@ -466,20 +632,32 @@ class EscalationEngine:
         return from_micros(due) if due is not None else None
 
     def run_until(self, instant: datetime) -> int:
-        """Virtual time: move a settable clock (``ManualClock``) to each due time up to ``instant``, ticking
-        at each, then to ``instant``. Returns the levels fired."""
+        """Virtual time: move a settable clock (``ManualClock``) to each due time up to ``instant`` (of an
+        escalation, or of the monitor's other timed work), ticking at each, then to ``instant``. Returns the
+        levels fired."""
         setter = getattr(self._clock, "set", None)
         if setter is None:
             raise TypeError("run_until needs a clock with set() (a ManualClock); use run_monitor() in real time")
         target = to_micros(instant)
         fired = 0
-        while (due := self._queue.next_due()) is not None and due <= target:
+        monitor = self.monitor
+        while (due := self._next_due_any()) is not None and due <= target:
             if due > self._now():
                 setter(from_micros(due))
             fired += self.tick()
+            if monitor.timers:
+                monitor.run_timers(self._clock.now())
         if target > self._now():
             setter(instant)
         return fired
+
+    def _next_due_any(self) -> int | None:
+        """The earliest due time of an escalation or of the monitor's other timed work (microseconds)."""
+        due = self._queue.next_due()
+        timer = self.monitor.timers_due_at() if self.monitor.timers else None
+        if timer is None:
+            return due
+        return to_micros(timer) if due is None else min(due, to_micros(timer))
 
     async def run_monitor(self) -> None:
         """Run the timer and the outbox until :meth:`stop_monitor`: sleep until the next due time or a change,
@@ -554,13 +732,16 @@ class EscalationEngine:
         levels = tuple(self._executor.compile(level.targets) for level in policy.levels)
         return Plan(policy, levels, self._level_rules(policy))
 
-    def _level_rules(self, policy: EscalationPolicy) -> tuple[LevelRules | None, ...]:
+    def _level_rules(
+        self, policy: EscalationPolicy, windows: dict[str, WorkingWindow] | None = None
+    ) -> tuple[LevelRules | None, ...]:
         registry = self._plugins.registry
+        windows = windows if windows is not None else self._windows
         rules: list[LevelRules | None] = []
         faults: list[str] = []
         for index, level in enumerate(policy.levels):
             try:
-                rules.append(compile_level_rules(level, registry, self._windows, path=f"levels[{index}]"))
+                rules.append(compile_level_rules(level, registry, windows, path=f"levels[{index}]"))
             except LevelError as exc:
                 faults.append(str(exc))
         if faults:

@@ -7,9 +7,10 @@ instance sharing the store started, changed or left behind are taken over within
 claim that came back full it wakes again at once, until the due work is claimed. A store that announces when
 work it holds becomes claimable (PostgreSQL's NOTIFY, see :mod:`tocsin.store.postgres.listen`) hands those
 times to :meth:`Monitor.expect`, and the monitor wakes then too: another instance's work is claimed when it
-comes due, and ``check_interval`` is only the fallback for an announcement that was lost. The outbox
-delivers in its own task alongside, so a slow channel never delays a tick. The clock decides what "now" is: with a
-``ManualClock``, advance it and call :meth:`Monitor.wake`.
+comes due, and ``check_interval`` is only the fallback for an announcement that was lost. Other timed work
+(heartbeat deadlines, :class:`TimedWork`) is run on the same wake-ups and wakes it the same way: no polling loop
+of its own. The outbox delivers in its own task alongside, so a slow channel never delays a tick. The clock
+decides what "now" is: with a ``ManualClock``, advance it and call :meth:`Monitor.wake`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tocsin.clock import Clock
 from tocsin.instants import MICROS_PER_SECOND, from_micros, to_micros
 from tocsin.logs import get_logger
 
-__all__ = ["Monitor", "MonitoredEngine"]
+__all__ = ["Monitor", "MonitoredEngine", "TimedWork"]
 
 _MOST_EXPECTED = 10_000  # announced due times held at once
 
@@ -37,6 +38,19 @@ class Deliveries(Protocol):
     async def run(self) -> None: ...
 
     async def flush(self) -> None: ...
+
+
+class TimedWork(Protocol):
+    """Work besides escalations that comes due at instants (a heartbeat's deadline): the monitor wakes for
+    its earliest due time as for an escalation's, and runs it after each tick."""
+
+    def next_due_at(self) -> datetime | None:
+        """When something of it is next due (None: nothing is waiting)."""
+        ...
+
+    def run_due(self, now: datetime) -> int:
+        """Do what is due at or before ``now``; returns how much was done."""
+        ...
 
 
 class MonitoredEngine(Protocol):
@@ -68,6 +82,7 @@ class Monitor:
         self._sleeping_until: int | None = None  # microseconds; None while awake
         self._stopping = False
         self._expected: list[int] = []  # a heap of announced times (microseconds) other instances' work is due
+        self.timers: list[TimedWork] = []  # other work it runs on the same wake-ups (heartbeats)
 
     @property
     def asleep_until(self) -> datetime | None:
@@ -100,16 +115,40 @@ class Monitor:
         self._stopping = True
         self._wakeup.set()
 
+    def add_timer(self, work: TimedWork) -> None:
+        """Run ``work`` on this monitor's wake-ups, waking for its due times too."""
+        self.timers.append(work)
+        self.wake()
+
+    def remove_timer(self, work: TimedWork) -> None:
+        """Stop running ``work``."""
+        if work in self.timers:
+            self.timers.remove(work)
+
+    def timers_due_at(self) -> datetime | None:
+        """The earliest due time of the timers' work (None: none waits)."""
+        return min((due for work in self.timers if (due := work.next_due_at()) is not None), default=None)
+
+    def run_timers(self, now: datetime) -> int:
+        """Run every timer's due work at ``now``; one that raises is logged, and the others still run."""
+        done = 0
+        for work in list(self.timers):
+            try:
+                done += work.run_due(now)
+            except Exception:
+                _log.exception("timed work failed; it runs again at the next wake", work=type(work).__name__)
+        return done
+
     def sleep_seconds(self) -> float:
         """How long the monitor would sleep now: until the next due time, at most ``check_interval``."""
         engine = self._engine
         if engine.more_due_work:  # the last claim was a full batch: claim the rest as soon as these are done
             return 0.0
         now = engine.clock.now()
-        following = engine.next_due_at()
-        if self._expected:
-            announced = from_micros(self._expected[0])
-            following = announced if following is None or announced < following else following
+        announced = from_micros(self._expected[0]) if self._expected else None
+        following = min(
+            (due for due in (engine.next_due_at(), self.timers_due_at(), announced) if due is not None), default=None
+        )
         if following is None:
             return self.check_interval
         wait = (following - now).total_seconds()
@@ -137,6 +176,8 @@ class Monitor:
                     _log.exception("claiming due work failed; retrying at the next wake")
                 engine.tick()
                 self._forget_expected(claiming_at)
+                if self.timers:
+                    self.run_timers(engine.clock.now())
                 wait = self.sleep_seconds()
                 self._sleeping_until = to_micros(engine.clock.now()) + int(wait * MICROS_PER_SECOND)
                 with contextlib.suppress(TimeoutError):

@@ -27,11 +27,21 @@ from typing import Any
 import attrs
 
 from tocsin.delivery.channels import DEFAULT_CHANNEL
-from tocsin.models import ALL_URGENCIES, ContactSpec, Incident, OnCallSchedule, Recipient, TargetSpec, Urgency, User
+from tocsin.models import (
+    ALL_URGENCIES,
+    ContactSpec,
+    Incident,
+    OnCallSchedule,
+    Override,
+    Recipient,
+    TargetSpec,
+    Urgency,
+    User,
+)
 from tocsin.registry import Registry
 from tocsin.schedules.resolver import ScheduleResolver, compile_schedule
 
-__all__ = ["CompiledLevel", "ExpandContext", "TargetExecutor"]
+__all__ = ["CompiledLevel", "ExpandContext", "OverrideSource", "TargetExecutor"]
 
 UNRESOLVED = "unresolved"
 TARGET_FAILED = "target_failed"
@@ -68,12 +78,14 @@ class ExpandContext:
 
     @property
     def resolvers(self) -> Mapping[str, ScheduleResolver]:
-        """Schedule id -> its compiled ``ScheduleResolver`` (``oncall_at``, ``users_at``, ``shifts``)."""
+        """Schedule id -> its compiled ``ScheduleResolver`` (``oncall_at``, ``users_at``, ``shifts``) as the
+        config has it; :meth:`oncall` also counts the overrides made at run time."""
         return self._executor.resolvers
 
     def oncall(self, schedule_id: str) -> list[str] | None:
-        """Who is on call on ``schedule_id`` at ``now`` (possibly nobody); None when no such schedule."""
-        resolver = self._executor.resolvers.get(schedule_id)
+        """Who is on call on ``schedule_id`` at ``now`` (possibly nobody), overrides made at run time included;
+        None when no such schedule."""
+        resolver = self._executor.resolver_at(schedule_id, self.now)
         if resolver is None:
             return None
         return list(resolver.users_at(self.now))
@@ -108,6 +120,8 @@ class ExpandContext:
 
 
 Expand = Callable[[Any, ExpandContext], Iterable[Recipient]]
+# (schedule id, instant) -> the overrides made at run time that are in force then (see tocsin.escalation.overrides)
+OverrideSource = Callable[[str, datetime], Sequence[Override]]
 CompiledLevel = tuple[tuple[Expand, TargetSpec, Urgency], ...]  # each target with its expand and urgency bound
 _MAX_DEPTH = 8  # fallbacks of fallbacks: deeper than this is a cycle
 _HIGH = Urgency.HIGH
@@ -127,6 +141,7 @@ class TargetExecutor:
         # Python-level __hash__ per lookup)
         self._people: dict[tuple[str, str], tuple[Recipient, ...]] = {}
         self._people_low: dict[tuple[str, str], tuple[Recipient, ...]] = {}
+        self._overrides: OverrideSource | None = None
 
     # --- registration (the guide's executor API) ----------------------------------------------------------
 
@@ -147,6 +162,25 @@ class TargetExecutor:
         """Compile and register ``schedule``; a schedule target pages whoever it says is on call."""
         self.resolvers[schedule.id] = compile_schedule(schedule, self._registry)
         self.schedules[schedule.id] = schedule
+
+    def use_overrides(self, source: OverrideSource | None) -> None:
+        """Count the overrides ``source`` says are in force whenever a level asks who is on call (the server
+        hands in the store's run-time overrides); None: only the config's."""
+        self._overrides = source
+
+    def resolver_at(self, schedule_id: str, at: datetime) -> ScheduleResolver | None:
+        """The schedule's resolver with the run-time overrides in force at ``at``; None when no such schedule."""
+        resolver = self.resolvers.get(schedule_id)
+        if resolver is None or self._overrides is None:
+            return resolver
+        return resolver.with_overrides(self._overrides(schedule_id, at))
+
+    def replace(self, other: TargetExecutor) -> None:
+        """Take ``other``'s teams, people and schedules as they are, at once (a config reload: levels that
+        fire from now on expand against them). The run-time override source stays."""
+        self.teams, self.users = other.teams, other.users
+        self.schedules, self.resolvers = other.schedules, other.resolvers
+        self._people, self._people_low = other._people, other._people_low
 
     def load(
         self,

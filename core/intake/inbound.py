@@ -253,7 +253,7 @@ class Inbound:
                 incident_id=existing.id,
                 duplicates=processor.incidents.duplicates(existing.id),
             )
-        result = processor.process(step.incident)
+        result = processor.process(step.incident, integration=compiled.name)
         return EventOutcome(
             action=action,
             result=EventResult.DUPLICATE if result.duplicate else EventResult.CREATED,

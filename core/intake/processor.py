@@ -8,7 +8,10 @@
 3. the policy is chosen (a ``use_policy`` action first, else the best severity match);
 4. the escalation starts; a ``suppress`` holds the whole schedule and the ``notify`` messages back for its
    duration (resolving meanwhile means nobody is paged); ``notify`` channel names resolve through the
-   config's ``notify_channels`` (an unknown name goes to the log channel).
+   config's ``notify_channels`` (an unknown name goes to the log channel);
+5. a maintenance window that holds the incident (see :mod:`tocsin.intake.maintenance`) marks it
+   ``suppressed: maintenance``: its escalation is held until the window closes (``on_end: escalate``) or never
+   starts (``drop``).
 
 Resolving or closing an incident by any path (``resolve_incident``, ``close_incident``, ``update_state``, or
 a resolved repeat) resolves its escalation.
@@ -26,7 +29,17 @@ import attrs
 from tocsin.delivery.channels import DEFAULT_CHANNEL
 from tocsin.escalation.engine import EscalationEngine
 from tocsin.escalation.errors import EscalationNotActiveError, UnknownIncidentError
-from tocsin.models import ContactSpec, EscalationState, Incident, IncidentState, Recipient, RoutingRule
+from tocsin.intake.maintenance import MaintenanceGate
+from tocsin.models import (
+    Change,
+    ContactSpec,
+    EscalationState,
+    Incident,
+    IncidentState,
+    OnEnd,
+    Recipient,
+    RoutingRule,
+)
 from tocsin.observers import Observers
 from tocsin.routing.actions import RoutingResult
 from tocsin.routing.router import RoutingRuleEvaluator
@@ -53,6 +66,8 @@ class ProcessResult:
     notify_channels: tuple[str, ...] = ()
     suppressed_until: datetime | None = None
     escalation: EscalationState | None = None
+    suppressed: str | None = None  # "maintenance": a maintenance window held it (it pages nobody meanwhile)
+    maintenance_window: str | None = None  # the id of that window
 
 
 class IncidentProcessor:
@@ -62,6 +77,7 @@ class IncidentProcessor:
     :param rules: routing rules, in definition order (or pass a ready ``evaluator``).
     :param incidents: where incidents live (default: in memory).
     :param notify_channels: routing ``notify`` channel name -> contact (``Config.notify_channels``).
+    :param maintenance: the maintenance windows new incidents are held by (None: none).
     """
 
     def __init__(
@@ -72,8 +88,10 @@ class IncidentProcessor:
         evaluator: RoutingRuleEvaluator | None = None,
         incidents: IncidentStore | None = None,
         notify_channels: Mapping[str, ContactSpec] | None = None,
+        maintenance: MaintenanceGate | None = None,
     ) -> None:
         self._engine = engine
+        self._maintenance = maintenance
         self._routing = evaluator or RoutingRuleEvaluator(engine.plugins.registry, rules)
         if incidents is None:
             unit = engine.store if isinstance(engine.store, UnitOfWork) else None
@@ -112,7 +130,9 @@ class IncidentProcessor:
         """The stored incident, or None."""
         return self._incidents.get(incident_id)
 
-    def process(self, incident: Incident, *, idempotency_key: str | None = None) -> ProcessResult:
+    def process(
+        self, incident: Incident, *, idempotency_key: str | None = None, integration: str | None = None
+    ) -> ProcessResult:
         """Dedup, route, store, choose a policy and start the escalation; see the module docs.
 
         All of it is ONE unit of work on the engine's store: the incident, its escalation, the first pages and
@@ -122,6 +142,8 @@ class IncidentProcessor:
         :param idempotency_key: the client's key for this request (the HTTP ``Idempotency-Key``): a retry with
             the same key answers with the incident the first attempt made (``replayed``) instead of raising
             another.
+        :param integration: the inbound integration the incident came through (maintenance windows may match
+            on it).
         """
         store = self._engine.store
         if idempotency_key:
@@ -136,7 +158,7 @@ class IncidentProcessor:
             if repeat is not None:
                 result = self._fold(repeat, incident)
             else:
-                result = self._create(routed if routed is not None else self._routing.route(incident))
+                result = self._create(routed if routed is not None else self._routing.route(incident), integration)
             if idempotency_key:
                 self._incidents.remember_key(idempotency_key, result.incident.id)
         if not result.duplicate:
@@ -146,15 +168,33 @@ class IncidentProcessor:
                 matched_rules=result.matched_rules,
                 policy_id=result.policy_id,
             )
+        if result.maintenance_window is not None and not result.duplicate and not result.replayed:
+            held = Change(
+                kind="incident.suppressed",
+                subject=result.incident.id,
+                at=self._engine.clock.now(),
+                detail={"window": result.maintenance_window, "until": _iso(result.suppressed_until)},
+            )
+            self._observers.emit(self._observers.change_recorded, change=held)
         return result
 
-    def _create(self, routed: RoutingResult) -> ProcessResult:
+    def _create(self, routed: RoutingResult, integration: str | None = None) -> ProcessResult:
         current = routed.incident
         self._incidents.save(current)
         engine = self._engine
-        policy = engine.find_policy_for_incident(current, routed.policy_id) if current.state.is_open else None
-        recipients = [self._recipient(name) for name in routed.notify_channels] if current.state.is_open else []
+        is_open = current.state.is_open
+        policy = engine.find_policy_for_incident(current, routed.policy_id) if is_open else None
+        recipients = [self._recipient(name) for name in routed.notify_channels] if is_open else []
         hold = timedelta(minutes=routed.suppress_minutes) if routed.suppress_minutes else None
+        gate = self._maintenance
+        window = gate.hold_for(current, integration) if gate is not None and is_open else None
+        if window is not None:
+            assert gate is not None
+            gate.remember(current, window)
+            if window.window.on_end is OnEnd.DROP:
+                policy, recipients = None, []  # never pages
+            else:
+                hold = max(hold or timedelta(0), window.until - engine.clock.now())
         escalation = None
         if policy is not None:
             escalation = engine.start_escalation(current, policy.id, delay=hold, announce=recipients)
@@ -165,8 +205,10 @@ class IncidentProcessor:
             matched_rules=tuple(rule.name for rule in routed.matched),
             policy_id=policy.id if policy is not None else None,
             notify_channels=routed.notify_channels,
-            suppressed_until=engine.clock.now() + hold if hold else None,
+            suppressed_until=engine.clock.now() + hold if hold else (window.until if window is not None else None),
             escalation=escalation,
+            suppressed="maintenance" if window is not None else None,
+            maintenance_window=window.window.id if window is not None else None,
         )
 
     def _replay(self, key: str) -> ProcessResult | None:
@@ -238,6 +280,8 @@ class IncidentProcessor:
         escalation started, or None when there was nothing to repair."""
         if not incident.state.is_open or self._engine.store.load(incident.id) is not None:
             return None
+        if self._maintenance is not None and self._maintenance.dropped(incident.id):
+            return None  # a maintenance window held it, to be dropped: it never escalates
         routed = self._routing.route(incident)
         policy = self._engine.find_policy_for_incident(routed.incident, routed.policy_id)
         if policy is None:
@@ -256,3 +300,7 @@ class IncidentProcessor:
         if contact is None:
             return Recipient(address=name, channel=DEFAULT_CHANNEL, target="notify")
         return Recipient(address=name, channel=contact.type, target="notify", contact=contact)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -30,9 +30,12 @@ __all__ = [
     "Integration",
     "PayloadError",
     "check_integrations",
+    "check_secret_fields",
     "check_token",
     "list_at",
     "mapping_at",
+    "path_name_faults",
+    "read_secret",
     "severity_lookup",
     "string_at",
     "string_map_at",
@@ -130,12 +133,7 @@ class Integration:
     defaults: IncidentDefaults = attrs.field(factory=IncidentDefaults)
 
     def __attrs_post_init__(self) -> None:
-        if (self.token is None) == (self.token_env is None):
-            raise FieldError("token", "give exactly one of token and token_env")
-        if self.token is not None:
-            check_token(self.token)
-        if self.token_env is not None and (not self.token_env or any(c.isspace() for c in self.token_env)):
-            raise FieldError("token_env", f"must name an environment variable, got {self.token_env!r}")
+        check_secret_fields(self.token, self.token_env)
 
     @property
     def type(self) -> str:
@@ -145,15 +143,32 @@ class Integration:
     def secret(self) -> str:
         """The token callers must present; from the environment for ``token_env`` (``LookupError`` when the
         variable is unset or too short)."""
-        if self.token is not None:
-            return self.token
-        assert self.token_env is not None
-        value = os.environ.get(self.token_env, "")
-        try:
-            return check_token(value, self.token_env)
-        except FieldError as exc:
-            state = "is not set" if not value else exc.message
-            raise LookupError(f"the environment variable {self.token_env} {state}") from None
+        return read_secret(self.token, self.token_env)
+
+
+def check_secret_fields(token: str | None, token_env: str | None) -> None:
+    """``FieldError`` unless exactly one of ``token`` (a usable token) and ``token_env`` (a variable name) is
+    given: what an integration or a heartbeat says about its secret."""
+    if (token is None) == (token_env is None):
+        raise FieldError("token", "give exactly one of token and token_env")
+    if token is not None:
+        check_token(token)
+    if token_env is not None and (not token_env or any(c.isspace() for c in token_env)):
+        raise FieldError("token_env", f"must name an environment variable, got {token_env!r}")
+
+
+def read_secret(token: str | None, token_env: str | None) -> str:
+    """The secret ``token`` is, or the environment variable ``token_env`` holds (``LookupError`` when that is
+    unset or too short)."""
+    if token is not None:
+        return token
+    assert token_env is not None
+    value = os.environ.get(token_env, "")
+    try:
+        return check_token(value, token_env)
+    except FieldError as exc:
+        state = "is not set" if not value else exc.message
+        raise LookupError(f"the environment variable {token_env} {state}") from None
 
 
 # --- severities --------------------------------------------------------------------------------------------
@@ -194,11 +209,16 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 def check_integrations(integrations: Mapping[str, Integration]) -> Iterator[tuple[str, str]]:
     """Config check of the ``integrations`` section: names become URL path segments
     (``/v1/integrations/NAME``), so they are letters, digits and ``_.-``."""
-    for name in integrations:
+    yield from path_name_faults("integrations", "an integration", integrations)
+
+
+def path_name_faults(section: str, what: str, names: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """A fault for each of ``names`` (keys of the config's ``section``) that cannot be a URL path segment."""
+    for name in names:
         if not _NAME.fullmatch(name):
             yield (
-                f"$.integrations[{name!r}]",
-                "an integration name is 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit",
+                f"$.{section}[{name!r}]",
+                f"{what} name is 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit",
             )
 
 

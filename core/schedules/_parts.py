@@ -14,13 +14,21 @@ from datetime import datetime
 
 import attrs
 
-from tocsin.models import OnCallSchedule, ScheduleLayer
+from tocsin.models import OnCallSchedule, Override, ScheduleLayer
 from tocsin.registry import Registry
 from tocsin.rotation import Handoffs, Rotation
 from tocsin.schedules.windows import WeeklyWindows, weekly_windows
 from tocsin.wallclock import Zone, seconds, wall_seconds
 
-__all__ = ["DEFAULT_START", "CompiledLayer", "Timeline", "change_points", "compile_layers", "compile_rotation"]
+__all__ = [
+    "DEFAULT_START",
+    "CompiledLayer",
+    "Timeline",
+    "change_points",
+    "compile_layers",
+    "compile_rotation",
+    "override_timelines",
+]
 
 DEFAULT_START = datetime(2020, 1, 1)  # a layer without ``start`` starts at its first handoff at or after this
 
@@ -179,6 +187,27 @@ def _layer_start(layer: ScheduleLayer, rotation: Rotation, zone: Zone) -> int:
     return wall_seconds(layer.start)
 
 
+def override_timelines(
+    overrides: Iterable[Override], layer_names: Iterable[str], zone: Zone
+) -> tuple[dict[str, Timeline | None], Timeline | None]:
+    """The timelines of ``overrides`` (in list order: a later one wins where two overlap): one per layer name,
+    and the one of the whole schedule (overrides without ``layer``).
+
+    :raises ValueError: an override naming a layer not in ``layer_names``.
+    """
+    by_name: dict[str, list[tuple[int, int, str]]] = {name: [] for name in layer_names}
+    final: list[tuple[int, int, str]] = []
+    for override in overrides:
+        span = (zone.resolve(override.start), zone.resolve(override.end), override.user)
+        if override.layer is None:
+            final.append(span)
+        elif override.layer in by_name:
+            by_name[override.layer].append(span)
+        else:
+            raise ValueError(f"override for {override.user!r} names unknown layer {override.layer!r}")
+    return {name: Timeline.build(spans) for name, spans in by_name.items()}, Timeline.build(final)
+
+
 def compile_layers(
     schedule: OnCallSchedule, registry: Registry, zone: Zone
 ) -> tuple[list[CompiledLayer], Timeline | None]:
@@ -187,20 +216,12 @@ def compile_layers(
     :raises ValueError: two layers with one name, an override naming an unknown layer, or a rotation that does
         not compile (the message says which).
     """
-    by_name: dict[str, list[tuple[int, int, str]]] = {}
+    names: set[str] = set()
     for layer in schedule.layers:
-        if layer.name in by_name:
+        if layer.name in names:
             raise ValueError(f"two layers are named {layer.name!r}")
-        by_name[layer.name] = []
-    final: list[tuple[int, int, str]] = []
-    for override in schedule.overrides:
-        span = (zone.resolve(override.start), zone.resolve(override.end), override.user)
-        if override.layer is None:
-            final.append(span)
-        elif override.layer in by_name:
-            by_name[override.layer].append(span)
-        else:
-            raise ValueError(f"override for {override.user!r} names unknown layer {override.layer!r}")
+        names.add(layer.name)
+    timelines, final = override_timelines(schedule.overrides, names, zone)
     layers = []
     for layer in schedule.layers:
         try:
@@ -216,8 +237,8 @@ def compile_layers(
                 first=zone.instant(start),
                 handoffs=rotation.anchor(start),
                 windows=weekly_windows(layer.restrictions),
-                overrides=Timeline.build(by_name[layer.name]),
+                overrides=timelines[layer.name],
                 rotates=len(set(layer.users)) > 1,
             )
         )
-    return layers, Timeline.build(final)
+    return layers, final

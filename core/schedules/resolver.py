@@ -17,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 
+import attrs
+
 from tocsin.errors import TocsinError
-from tocsin.models import FieldError, OnCallSchedule, Resolution, TargetSpec
+from tocsin.models import FieldError, OnCallSchedule, Override, Resolution, TargetSpec
 from tocsin.registry import Registry
 from tocsin.schedules._parts import (
     DEFAULT_START,
@@ -27,6 +29,7 @@ from tocsin.schedules._parts import (
     change_points,
     compile_layers,
     compile_rotation,
+    override_timelines,
 )
 from tocsin.schedules.answers import Gap, OnCallEntry, Shift
 from tocsin.wallclock import UnknownTimeZoneError, Zone, load_zone, seconds
@@ -66,6 +69,28 @@ class ScheduleResolver:
         self._layers = tuple(layers)
         self._final = final
         self._precedence = schedule.resolution is Resolution.PRECEDENCE
+
+    def with_overrides(self, extra: Sequence[Override]) -> ScheduleResolver:
+        """This schedule with ``extra`` overrides after the configured ones (where they overlap, the one listed
+        later wins: an extra one over a configured one). The layers and their rotations are reused; only the
+        override timelines are built again. ``extra`` empty: this resolver itself.
+
+        :raises ScheduleError: an override naming a layer the schedule does not have.
+        """
+        if not extra:
+            return self
+        try:
+            timelines, final = override_timelines(
+                (*self.schedule.overrides, *extra), (layer.name for layer in self._layers), self.zone
+            )
+        except ValueError as exc:
+            raise ScheduleError(f"schedule {self.schedule.id!r}: {exc}") from None
+        layers = [attrs.evolve(layer, overrides=timelines[layer.name]) for layer in self._layers]
+        return ScheduleResolver(self.schedule, self.zone, layers, final)
+
+    def layer_names(self) -> list[str]:
+        """The names of the schedule's layers, in order."""
+        return [layer.name for layer in self._layers]
 
     @property
     def fallback(self) -> TargetSpec | None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,6 +25,7 @@ from tocsin.server.auth import Authenticator
 from tocsin.server.endpoints import problem_response
 from tocsin.server.errors import ApiError
 from tocsin.server.openapi import openapi_document
+from tocsin.server.reload import ReloadRefused
 from tocsin.server.routes import all_endpoints
 from tocsin.server.service import Service
 from tocsin.server.storage import Storage, open_storage
@@ -39,6 +42,8 @@ def create_app(
     storage: Storage | None = None,
     clock: Clock | None = None,
     run_monitor: bool = True,
+    config_source: str | Path | None = None,
+    reload_on_hangup: bool = False,
 ) -> Starlette:
     """The ASGI app serving ``config``'s API (``app.state.service`` is its :class:`Service`).
 
@@ -47,6 +52,10 @@ def create_app(
         stores handed in are left open).
     :param clock: where "now" comes from (default: the system clock; on PostgreSQL, the database server's).
     :param run_monitor: run the escalation timer and the outbox while the app runs (its lifespan).
+    :param config_source: the file ``config`` was read from: ``POST /v1/config/reload`` reads it again (None:
+        the config cannot be reloaded), and /health shows its SHA-256.
+    :param reload_on_hangup: reload the config on SIGHUP while the app runs (the main thread's event loop
+        only: ``tocsin serve``).
     :raises ServerError: when the server settings or the store cannot be used.
     """
     plugins = plugins if plugins is not None else load_plugins()
@@ -62,7 +71,7 @@ def create_app(
     if given is None and stores.clock is not None:
         clock = stores.clock  # several instances: the database's clock decides what is due
     try:
-        service = Service(config, plugins, stores, clock, auth=auth)
+        service = Service(config, plugins, stores, clock, auth=auth, source=config_source)
     except BaseException:
         if owned:
             stores.close()
@@ -84,7 +93,7 @@ def create_app(
     app = Starlette(
         routes=[endpoint.route(service) for endpoint in endpoints],
         exception_handlers={HTTPException: http_error},
-        lifespan=_lifespan(service, run_monitor=run_monitor, close_storage=owned),
+        lifespan=_lifespan(service, run_monitor=run_monitor, close_storage=owned, hangup=reload_on_hangup),
     )
     app.state.service = service
     document = openapi_document(endpoints, plugins.registry, version=__version__, open_api=service.auth.open)
@@ -104,11 +113,13 @@ def _allowed_methods(request: Request) -> str:
 
 
 def _lifespan(
-    service: Service, *, run_monitor: bool, close_storage: bool
+    service: Service, *, run_monitor: bool, close_storage: bool, hangup: bool
 ) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = service.engine
+        if hangup:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _reload_logged, service)
         timer = asyncio.create_task(engine.run_monitor(), name="tocsin-monitor") if run_monitor else None
         auditor = asyncio.create_task(_reconcile_forever(service), name="tocsin-reconciler") if run_monitor else None
         listener = None
@@ -118,6 +129,8 @@ def _lifespan(
         try:
             yield
         finally:
+            if hangup:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             for task in (auditor, listener):
                 if task is not None:
                     task.cancel()
@@ -132,6 +145,22 @@ def _lifespan(
             _log.info("stopped")
 
     return lifespan
+
+
+def _reload_logged(service: Service) -> None:
+    """SIGHUP: reload the config file; the outcome (the new hash, or every fault and that nothing changed) is
+    logged, as there is nobody to answer."""
+    try:
+        answer = service.reload(by="SIGHUP")
+    except ReloadRefused as exc:
+        for issue in exc.issues:
+            _log.error("config not reloaded", fault=str(issue))
+        _log.error("config not reloaded: nothing changed", faults=len(exc.issues))
+        return
+    except Exception:
+        _log.exception("config reload failed: nothing changed")
+        return
+    _log.info("config reloaded", source=answer.source, config_hash=answer.config_hash, changed=answer.changed)
 
 
 async def _reconcile_forever(service: Service) -> None:

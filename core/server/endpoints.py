@@ -53,13 +53,17 @@ Handler = Callable[["Call"], Awaitable[Any]]
 
 @attrs.frozen(kw_only=True)
 class QueryParam:
-    """A query parameter: ``kind`` is ``str``, ``int``, ``bool`` or ``datetime`` (ISO 8601)."""
+    """A query parameter: ``kind`` is ``str``, ``int``, ``bool`` or ``datetime`` (ISO 8601); ``repeated`` may be
+    given more than once (its value is then the list of every one given); ``pattern`` is what a ``str`` value
+    must look like."""
 
     name: str
     kind: type
     description: str
     minimum: int | None = None
     maximum: int | None = None
+    repeated: bool = False
+    pattern: str | None = None  # a ``str`` value must match it whole (the OpenAPI document says so too)
 
 
 @attrs.frozen(kw_only=True)
@@ -81,6 +85,7 @@ class Endpoint:
     :param errors: the error statuses it can answer, beside 401/403 (added for scoped endpoints) and 500.
     :param html_errors: those of ``errors`` answered with an HTML page for a person (an action link's), not a
         problem document.
+    :param strict_query: a query parameter it does not take is a 422 naming it (rather than ignored).
     """
 
     method: str
@@ -99,6 +104,7 @@ class Endpoint:
     errors: tuple[int, ...] = ()
     html_errors: tuple[int, ...] = ()
     description: str = ""
+    strict_query: bool = False
 
     @property
     def operation_id(self) -> str:
@@ -160,7 +166,7 @@ class Call:
         self.principal = principal
         self._raw: bytes | None = None
         _check_text(request)
-        self.params = _parse_query(request, endpoint.query)
+        self.params = _parse_query(request, endpoint.query, strict=endpoint.strict_query)
 
     def path(self, name: str) -> str:
         """The value of the path parameter ``name``."""
@@ -279,17 +285,30 @@ def _check_text(request: Request) -> None:
             raise invalid([(name, "holds a lone surrogate (such as \\ud800): not text")], location="path")
 
 
-def _parse_query(request: Request, params: tuple[QueryParam, ...]) -> dict[str, Any]:
+def _parse_query(request: Request, params: tuple[QueryParam, ...], *, strict: bool = False) -> dict[str, Any]:
     values: dict[str, Any] = {}
     faults: list[tuple[str, str]] = []
+    query = request.query_params
+    if strict:
+        known = {param.name for param in params}
+        for name in dict.fromkeys(query.keys()):
+            if name not in known:
+                faults.append((name, f"unknown query parameter; known: {', '.join(sorted(known))}"))
     for param in params:
-        raw = request.query_params.get(param.name)
-        if raw is None:
+        given = query.getlist(param.name)
+        if not given:
             continue
+        if len(given) > 1 and not param.repeated:
+            if strict:
+                faults.append((param.name, f"given {len(given)} times; give it once"))
+                continue
+            given = given[-1:]  # the last one counts
         try:
-            values[param.name] = _query_value(param, raw)
+            parsed = [_query_value(param, raw) for raw in given]
         except ValueError as exc:
             faults.append((param.name, str(exc)))
+            continue
+        values[param.name] = parsed if param.repeated else parsed[0]
     if faults:
         raise invalid(faults, location="query")
     return values
@@ -311,4 +330,6 @@ def _query_value(param: QueryParam, raw: str) -> Any:
         if param.maximum is not None and number > param.maximum:
             raise ValueError(f"must be at most {param.maximum}, got {number}")
         return number
+    if param.pattern is not None and not re.fullmatch(param.pattern, raw):
+        raise ValueError(f"expected {param.description}, got {raw!r}")
     return raw

@@ -85,7 +85,7 @@ def from_config_error(error: ConfigError, *, location: str = "body") -> ApiError
 
 def api_error(error: EscalationError | StaleStateError) -> ApiError:
     """The HTTP answer for one of the escalation engine's errors."""
-    if isinstance(error, (UnknownIncidentError, UnknownPolicyError)):
+    if isinstance(error, (UnknownIncidentError, UnknownPolicyError, LookupError)):
         return ApiError(404, str(error))
     if isinstance(error, (EscalationNotActiveError, EscalationActiveError)):
         return ApiError(409, str(error))

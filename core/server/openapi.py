@@ -7,14 +7,26 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from tocsin.models import Incident, Override, ScheduleLayer
+from tocsin.models import Incident, MaintenanceMatch, Override, ScheduleLayer
 from tocsin.registry import Registry
 from tocsin.server.endpoints import Endpoint, QueryParam
 from tocsin.server.errors import reason
-from tocsin.server.guards import FIRST_YEAR, LAST_YEAR, QUERY_INSTANT_PATTERN
+from tocsin.server.guards import FIRST_YEAR, INSTANT_PATTERN, LAST_YEAR, QUERY_INSTANT_PATTERN
 from tocsin.server.schema import SchemaBuilder
 from tocsin.server.service import MAX_ID_LENGTH
-from tocsin.server.views import MAX_SNOOZE_MINUTES, Problem, SnoozeRequest
+from tocsin.server.views import (
+    DURATION_PATTERN,
+    MAX_NOTE,
+    MAX_SNOOZE_MINUTES,
+    RECORD_ID_PATTERN,
+    MaintenanceRequest,
+    NoteRequest,
+    OverrideRequest,
+    Problem,
+    ReassignRequest,
+    SnoozeRequest,
+    SwapRequest,
+)
 
 __all__ = ["openapi_document"]
 
@@ -22,6 +34,13 @@ _PATH_PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
 _LOCAL_TIME = "ISO 8601 date-time; without a UTC offset it is the schedule's local time"
 _QUERY_TIME = f"{_LOCAL_TIME}; the year {FIRST_YEAR} to {LAST_YEAR}"
 _HTML = {"text/html": {"schema": {"type": "string"}}}
+
+
+def _given(field: str, pattern: str | None = None) -> dict[str, Any]:
+    """A ``oneOf`` branch: ``field`` is given, as a string (matching ``pattern``)."""
+    text: dict[str, Any] = {"type": "string"} if pattern is None else {"type": "string", "pattern": pattern}
+    return {"required": [field], "properties": {field: text}}
+
 
 # Field schemas the types alone cannot say.
 REFINEMENTS: dict[tuple[type, str], dict[str, Any]] = {
@@ -36,6 +55,24 @@ REFINEMENTS: dict[tuple[type, str], dict[str, Any]] = {
     (ScheduleLayer, "start"): {"type": ["string", "null"], "description": _LOCAL_TIME},
     (Override, "start"): {"type": "string", "description": _LOCAL_TIME},
     (Override, "end"): {"type": "string", "description": _LOCAL_TIME},
+    (NoteRequest, "text"): {"type": "string", "minLength": 1, "maxLength": MAX_NOTE},
+    (OverrideRequest, "note"): {"type": "string", "maxLength": MAX_NOTE, "default": ""},
+    (SwapRequest, "note"): {"type": "string", "maxLength": MAX_NOTE, "default": ""},
+    (MaintenanceRequest, "reason"): {"type": "string", "maxLength": MAX_NOTE, "default": ""},
+    (MaintenanceRequest, "duration"): {
+        "type": ["string", "null"],
+        "pattern": f"^{DURATION_PATTERN}$",
+        "description": "a duration such as 30m, 2h or 1d",
+    },
+    (OverrideRequest, "id"): {"type": ["string", "null"], "pattern": f"^{RECORD_ID_PATTERN}$", "default": None},
+    (MaintenanceRequest, "id"): {"type": ["string", "null"], "pattern": f"^{RECORD_ID_PATTERN}$", "default": None},
+    (MaintenanceMatch, "labels"): {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "propertyNames": {"minLength": 1},
+    },
+    (ReassignRequest, ""): {"oneOf": [_given("user"), _given("policy")]},
+    (MaintenanceRequest, ""): {"oneOf": [_given("end", INSTANT_PATTERN), _given("duration", f"^{DURATION_PATTERN}$")]},
 }
 
 
@@ -129,4 +166,16 @@ def _query_parameter(param: QueryParam) -> dict[str, Any]:
         schema = {"type": "string", "pattern": QUERY_INSTANT_PATTERN, "description": _QUERY_TIME}
     else:
         schema = {"type": "string"}
+        if param.pattern is not None:
+            schema["pattern"] = f"^(?:{param.pattern})$"
+    if param.repeated:
+        return {
+            "name": param.name,
+            "in": "query",
+            "required": False,
+            "description": param.description,
+            "schema": {"type": "array", "items": schema},
+            "style": "form",
+            "explode": True,
+        }
     return {"name": param.name, "in": "query", "required": False, "description": param.description, "schema": schema}

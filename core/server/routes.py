@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from tocsin.registry import Registry
 from tocsin.server import (
+    routes_config,
     routes_escalations,
+    routes_heartbeats,
+    routes_incident_work,
     routes_incidents,
     routes_integrations,
     routes_links,
+    routes_maintenance,
+    routes_overrides,
     routes_rules,
     routes_schedules,
     routes_system,
@@ -21,10 +26,15 @@ __all__ = ["ENDPOINT_GROUPS", "all_endpoints"]
 ENDPOINT_GROUPS: tuple[tuple[Endpoint, ...], ...] = (
     routes_system.ENDPOINTS,
     routes_incidents.ENDPOINTS,
+    routes_incident_work.ENDPOINTS,
     routes_escalations.ENDPOINTS,
     routes_schedules.ENDPOINTS,
+    routes_overrides.ENDPOINTS,
     routes_rules.ENDPOINTS,
     routes_integrations.ENDPOINTS,
+    routes_heartbeats.ENDPOINTS,
+    routes_maintenance.ENDPOINTS,
+    routes_config.ENDPOINTS,
     routes_links.ENDPOINTS,
 )
 

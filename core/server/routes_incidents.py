@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from tocsin.config.serving import Scope
 from tocsin.intake.processor import ProcessResult
-from tocsin.models import Incident
+from tocsin.models import Incident, IncidentState, Severity
 from tocsin.server.endpoints import Call, Endpoint, QueryParam, Reply
 from tocsin.server.errors import invalid
+from tocsin.server.incident_search import CURSOR_PATTERN, list_of
 from tocsin.server.views import ActionRequest, IncidentDetail, IncidentPage, SnoozeRequest
 
 __all__ = ["ENDPOINTS"]
@@ -29,10 +31,7 @@ async def create_incident(call: Call) -> Any:
 
 async def list_incidents(call: Call) -> IncidentPage:
     """GET /v1/incidents."""
-    params = call.params
-    return call.service.incidents(
-        open_only=params.get("open", False), limit=params.get("limit", 50), offset=params.get("offset", 0)
-    )
+    return call.service.incidents(call.params)
 
 
 async def get_incident(call: Call) -> IncidentDetail:
@@ -122,15 +121,50 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         path="/v1/incidents",
         handler=list_incidents,
         summary="List incidents, newest first",
+        description=(
+            "Filters combine (all must hold); `status`, `severity` and `label` may be given more than once "
+            "(`status` and `severity` also comma-separated). Page with `next_cursor` (`cursor=`); a filtered "
+            "page may hold fewer than `limit` incidents and still have a `next_cursor` (at most 2000 incidents "
+            "are looked at per request): follow it until it is null. A query parameter the list does not take "
+            "is a 422 naming it."
+        ),
         tag="incidents",
         scope=Scope.READ,
         response=IncidentPage,
         query=(
             QueryParam(name="open", kind=bool, description="only incidents not Resolved or Closed"),
+            QueryParam(
+                name="status",
+                kind=str,
+                repeated=True,
+                description="incident states (Detected, Triaged, Investigating, Remediating, Resolved, Closed)",
+                pattern=list_of(IncidentState),
+            ),
+            QueryParam(
+                name="severity", kind=str, repeated=True, description="severities (P0 to P4)", pattern=list_of(Severity)
+            ),
+            QueryParam(name="policy", kind=str, description="only incidents whose latest escalation runs this policy"),
+            QueryParam(name="label", kind=str, repeated=True, description="a label as key=value", pattern="[^=]+=.*"),
+            QueryParam(
+                name="since", kind=datetime, description="only incidents created at or after, ISO 8601 (UTC default)"
+            ),
+            QueryParam(
+                name="cursor",
+                kind=str,
+                description="a next_cursor of the page before",
+                pattern=CURSOR_PATTERN,
+            ),
             QueryParam(name="limit", kind=int, description="page size (default 50)", minimum=1, maximum=500),
-            QueryParam(name="offset", kind=int, description="incidents to skip", minimum=0, maximum=10**9),
+            QueryParam(
+                name="offset",
+                kind=int,
+                description="incidents to skip (a list without filters)",
+                minimum=0,
+                maximum=10**9,
+            ),
         ),
         errors=(422,),
+        strict_query=True,
     ),
     Endpoint(
         method="GET",

@@ -15,14 +15,15 @@ from tocsin.logs import get_logger
 from tocsin.server.endpoints import Call, Endpoint
 from tocsin.server.errors import ApiError, invalid
 
-__all__ = ["ENDPOINTS"]
+__all__ = ["ENDPOINTS", "caller_token"]
 
 _log = get_logger(component="integrations")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tocsin integrations"'}
 _COUNTED = {EventResult.CREATED: "created", EventResult.DUPLICATE: "duplicate"}
 
 
-def _token(request: Request) -> str | None:
+def caller_token(request: Request) -> str | None:
+    """The token a tool sent: ``Authorization: Bearer <token>``, or ``?token=<token>`` (None: neither)."""
     header = request.headers.get("authorization")
     if header:
         kind, _, secret = header.strip().partition(" ")
@@ -36,7 +37,7 @@ async def receive_integration(call: Call) -> Receipt:
     inbound = call.service.inbound
     if name not in inbound:
         raise ApiError(404, f"no integration named {name!r}")
-    token = _token(call.request)
+    token = caller_token(call.request)
     if token is None:
         raise ApiError(
             401,

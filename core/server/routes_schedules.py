@@ -1,4 +1,5 @@
-"""On-call schedules: who is on call at an instant, the final shifts over a range, an iCalendar feed.
+"""On-call schedules: who is on call at an instant, the final shifts and the gaps over a range, an iCalendar
+feed. Every answer counts the overrides made at run time (see :mod:`.routes_overrides`) after the config's.
 
 Times without a UTC offset are read as the schedule's local time (as ``tocsin oncall`` does); answers carry
 the offset in force.
@@ -12,8 +13,9 @@ from starlette.responses import Response
 
 from tocsin.config.serving import Scope
 from tocsin.models import OnCallSchedule
+from tocsin.schedules.resolver import ScheduleResolver
 from tocsin.server.endpoints import Call, Endpoint, QueryParam
-from tocsin.server.views import OnCallAnswer, ScheduleList, ShiftList
+from tocsin.server.views import GapList, OnCallAnswer, ScheduleList, ShiftList
 
 __all__ = ["ENDPOINTS"]
 
@@ -38,26 +40,38 @@ async def get_schedule(call: Call) -> OnCallSchedule:
 
 async def get_oncall(call: Call) -> OnCallAnswer:
     """GET /v1/schedules/{schedule_id}/oncall."""
-    resolver = call.service.schedule(call.path("schedule_id"))
+    service = call.service
+    resolver = service.schedule(call.path("schedule_id"))
     at = call.params.get("at")
-    instant = resolver.localize(at if at is not None else call.service.clock.now())
-    return OnCallAnswer(schedule=resolver.schedule.id, at=instant, oncall=tuple(resolver.oncall_at(instant)))
+    instant = resolver.localize(at if at is not None else service.clock.now())
+    merged = service.overrides.merged(resolver, instant)
+    return OnCallAnswer(schedule=resolver.schedule.id, at=instant, oncall=tuple(merged.oncall_at(instant)))
+
+
+def _range(call: Call, default: timedelta) -> tuple[ScheduleResolver, datetime, datetime]:
+    """The schedule with its run-time overrides over the query's range, and the range."""
+    service = call.service
+    resolver = service.schedule(call.path("schedule_id"))
+    low, high = service.span(resolver, call.params.get("start"), call.params.get("end"), default)
+    return service.overrides.merged(resolver, low, high), low, high
 
 
 async def get_shifts(call: Call) -> ShiftList:
     """GET /v1/schedules/{schedule_id}/shifts."""
-    service = call.service
-    resolver = service.schedule(call.path("schedule_id"))
-    low, high = service.span(resolver, call.params.get("start"), call.params.get("end"), SHIFTS_SPAN)
+    resolver, low, high = _range(call, SHIFTS_SPAN)
     return ShiftList(schedule=resolver.schedule.id, start=low, end=high, shifts=tuple(resolver.shifts(low, high)))
+
+
+async def get_gaps(call: Call) -> GapList:
+    """GET /v1/schedules/{schedule_id}/gaps."""
+    resolver, low, high = _range(call, SHIFTS_SPAN)
+    return GapList(schedule=resolver.schedule.id, start=low, end=high, gaps=tuple(resolver.gaps(low, high)))
 
 
 async def get_calendar(call: Call) -> Response:
     """GET /v1/schedules/{schedule_id}.ics."""
-    service = call.service
-    resolver = service.schedule(call.path("schedule_id"))
-    low, high = service.span(resolver, call.params.get("start"), call.params.get("end"), FEED_SPAN)
-    feed = resolver.to_ical(low, high, stamp=service.clock.now())
+    resolver, low, high = _range(call, FEED_SPAN)
+    feed = resolver.to_ical(low, high, stamp=call.service.clock.now())
     return Response(feed, media_type="text/calendar; charset=utf-8")
 
 
@@ -99,7 +113,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         path="/v1/schedules/{schedule_id}/oncall",
         handler=get_oncall,
         summary="Who is on call at an instant",
-        description="Every layer's user at `at` (default: now) after restrictions, resolution and overrides.",
+        description=(
+            "Every layer's user at `at` (default: now) after restrictions, resolution and overrides (the "
+            "config's, and those made at run time)."
+        ),
         tag="schedules",
         scope=Scope.READ,
         response=OnCallAnswer,
@@ -115,6 +132,18 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         tag="schedules",
         scope=Scope.READ,
         response=ShiftList,
+        query=_RANGE,
+        errors=(404, 422),
+    ),
+    Endpoint(
+        method="GET",
+        path="/v1/schedules/{schedule_id}/gaps",
+        handler=get_gaps,
+        summary="The stretches with nobody on call over a range",
+        description="Gaps from start (default: now) to end (default: 7 days later), overrides counted.",
+        tag="schedules",
+        scope=Scope.READ,
+        response=GapList,
         query=_RANGE,
         errors=(404, 422),
     ),

@@ -27,6 +27,8 @@ async def health(call: Call) -> Health | Reply:
         claim_every_seconds=engine.monitor.check_interval,
         lease_seconds=engine.lease_seconds,
         hears_announcements=service.announcements.connected if service.announcements is not None else None,
+        config_hash=service.loaded.digest,
+        config_loaded_at=service.loaded.loaded_at,
         store_error=fault,
     )
     return answer if fault is None else Reply(status=503, body=answer)

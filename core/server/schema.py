@@ -46,7 +46,8 @@ class SchemaBuilder:
 
     :param registry: where the variant classes of each plugin-provided union come from.
     :param refinements: ``{(cls, field): schema}``; the schema replaces the generated one of that field (a
-        pattern on an id, a date-time that may be local time).
+        pattern on an id, a date-time that may be local time). Under ``(cls, "")``, keywords added to the
+        schema of the class as a request body (``oneOf`` the fields of which exactly one must be given).
     """
 
     def __init__(self, registry: Registry, refinements: Mapping[tuple[type, str], dict[str, Any]] | None = None):
@@ -132,6 +133,7 @@ class SchemaBuilder:
         document: dict[str, Any] = {"type": "object", "properties": properties, "required": required}
         if not output:
             document["additionalProperties"] = False
+            document.update(self._refinements.get((cls, ""), {}))  # what the class as a whole needs of a body
         doc = (cls.__doc__ or "").strip().split("\n\n")[0]
         if doc:
             document["description"] = " ".join(doc.split())

@@ -10,31 +10,46 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from tocsin.clock import Clock
 from tocsin.config import Config
 from tocsin.convert import make_converter
 from tocsin.delivery.links import ActionLinks
-from tocsin.errors import ConfigError
+from tocsin.errors import ConfigError, ConfigIssue, TocsinError
 from tocsin.escalation.engine import EscalationEngine
+from tocsin.escalation.overrides import RuntimeOverrides
 from tocsin.incidents import incident_from_json
+from tocsin.intake.heartbeats import HeartbeatMonitor
 from tocsin.intake.inbound import Inbound
 from tocsin.intake.processor import IncidentProcessor, ProcessResult
 from tocsin.intake.reconciler import Reconciliation, reconcile
 from tocsin.manager import Plugins
-from tocsin.models import EscalationState, Incident, IncidentState
-from tocsin.schedules.resolver import ScheduleResolver, compile_schedule
+from tocsin.models import Change, EscalationState, Incident, IncidentState
+from tocsin.observers import Observers
+from tocsin.schedules.resolver import ScheduleResolver
 from tocsin.server.auth import Authenticator
 from tocsin.server.errors import ApiError, ServerError, from_config_error, invalid
 from tocsin.server.guards import instant_faults
+from tocsin.server.incident_search import parse_filter, search_incidents
+from tocsin.server.loaded import config_digest, load_parts
 from tocsin.server.metrics import Metrics
 from tocsin.server.offload import OffloadedRouting
 from tocsin.server.ratelimit import RateLimiter
+from tocsin.server.reload import ReloadRefused, keep_running_settings, read_config, restart_only_faults
 from tocsin.server.responder import PageResponder
 from tocsin.server.storage import Storage
-from tocsin.server.views import IncidentDetail, IncidentPage, MatchedRule, RouteAnswer, response_converter
+from tocsin.server.views import (
+    ConfigReloaded,
+    IncidentDetail,
+    IncidentPage,
+    MatchedRule,
+    RouteAnswer,
+    response_converter,
+)
 from tocsin.store.errors import StoreError
 from tocsin.store.group import Commits, GroupCommit, Inline
 
@@ -43,28 +58,40 @@ __all__ = ["MAX_ID_LENGTH", "Service", "default_instance_id"]
 MAX_ID_LENGTH = 200  # an incident id must fit in a URL path segment
 
 
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ServerError(f"cannot read the config file {path}: {exc.strerror or exc}") from None
+
+
 def default_instance_id() -> str:
     """The name an instance goes by unless the config gives one: its host and process id (``db-1-4242``)."""
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
 class Service:
-    """Everything one app serves, built once from a loaded config.
+    """Everything one app serves, built once from a loaded config; :meth:`reload` swaps the config.
 
     :param auth: the token checker (default: built from ``config.server``).
+    :param source: the file ``config`` was read from (what a reload reads again; None: it cannot be reloaded).
     :raises ServerError: when the server settings cannot be used (no tokens, an unset token variable).
     """
 
     def __init__(
-        self, config: Config, plugins: Plugins, storage: Storage, clock: Clock, *, auth: Authenticator | None = None
+        self,
+        config: Config,
+        plugins: Plugins,
+        storage: Storage,
+        clock: Clock,
+        *,
+        auth: Authenticator | None = None,
+        source: str | Path | None = None,
     ) -> None:
-        registry = plugins.registry
         settings = config.server
-        self.config = config
         self.plugins = plugins
         self.storage = storage
         self.clock = clock
-        self.auth = auth if auth is not None else Authenticator(settings)
         self.instance_id = settings.instance_id or default_instance_id()
         self.engine = EscalationEngine(
             plugins,
@@ -89,26 +116,138 @@ class Service:
         self.announcements = (
             storage.announcements(monitor.expect, monitor.wake) if storage.announcements is not None else None
         )
-        self.routing = OffloadedRouting(registry, config.rules)
-        self.processor = IncidentProcessor(
-            self.engine, evaluator=self.routing, incidents=storage.incidents, notify_channels=config.notify_channels
+        self.overrides = RuntimeOverrides(storage.operations, clock)
+        self.engine.executor().use_overrides(self.overrides.in_force)
+        path = Path(source) if source is not None else None
+        text = _read_bytes(path) if path is not None else None
+        #: The config and everything compiled from it: ONE reference, replaced whole by :meth:`reload`.
+        self.loaded = load_parts(
+            config,
+            plugins,
+            self.engine,
+            storage,
+            clock,
+            source=path,
+            digest=config_digest(config, plugins, text),
+            auth=auth,
         )
-        self.inbound = Inbound(config.integrations, registry, self.processor, clock=clock)  # POST /v1/integrations
-        self.schedules: dict[str, ScheduleResolver] = {s.id: compile_schedule(s, registry) for s in config.schedules}
-        self.ack_limit = RateLimiter(settings.ack_rate_limit.per_minute, clock=clock)
+        self._observers = Observers(plugins.hook)
+        #: The heartbeat monitors' deadlines, run by the engine's monitor; configured again at each reload.
+        self.heartbeats = HeartbeatMonitor(
+            storage.operations,
+            storage.escalations,
+            clock,
+            report=lambda kind, subject, detail: self.record(kind, subject, None, **detail),
+        )
+        self.heartbeats.configure(config.heartbeats, self.loaded.processor)
+        self.engine.monitor.add_timer(self.heartbeats)
         self.metrics = Metrics(self.engine, storage.escalations, storage.incidents, self.announcements)
-        self.reader = make_converter(registry)
-        self.writer = response_converter(registry)
-        self.max_body_bytes = settings.max_body_bytes
-        self.body_timeout = settings.body_timeout_seconds
+        self.reader = make_converter(plugins.registry)
+        self.writer = response_converter(plugins.registry)
         self.lock_wait = config.storage.lock_wait_seconds
         # Writes of concurrent requests share a commit on a file store; in memory a commit costs nothing.
         self.commits: Commits = Inline(storage.escalations)
         if storage.group_commit:
             self.commits = GroupCommit(storage.escalations, durable=storage.sync)
             self.engine.outbox.write_through(self.commits)
-        # Acts for action links and channels' interactions.
-        self.responder = PageResponder(self.engine, self.processor, self.commits, clock, config.users)
+        self._responder: tuple[object, PageResponder] | None = None  # (the loaded parts it was made for, it)
+
+    # --- what the loaded config gives (each read from the one current reference) ---------------------------
+
+    @property
+    def responder(self) -> PageResponder:
+        """Acts for action links and channels' interactions, with the processor and people of the config in
+        force (made again after a reload)."""
+        loaded = self.loaded
+        if self._responder is None or self._responder[0] is not loaded:
+            responder = PageResponder(self.engine, loaded.processor, self.commits, self.clock, loaded.config.users)
+            self._responder = (loaded, responder)
+        return self._responder[1]
+
+    @property
+    def config(self) -> Config:
+        """The config in force."""
+        return self.loaded.config
+
+    @property
+    def auth(self) -> Authenticator:
+        """The token checker of the config in force."""
+        return self.loaded.auth
+
+    @property
+    def routing(self) -> OffloadedRouting:
+        """The routing rules of the config in force."""
+        return self.loaded.routing
+
+    @property
+    def processor(self) -> IncidentProcessor:
+        """The incident processor of the config in force."""
+        return self.loaded.processor
+
+    @property
+    def inbound(self) -> Inbound:
+        """The inbound integrations of the config in force."""
+        return self.loaded.inbound
+
+    @property
+    def schedules(self) -> dict[str, ScheduleResolver]:
+        """The compiled schedules of the config in force, by id."""
+        return self.loaded.schedules
+
+    @property
+    def ack_limit(self) -> RateLimiter:
+        """The acknowledgement rate limit of the config in force."""
+        return self.loaded.ack_limit
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest request body taken."""
+        return self.loaded.config.server.max_body_bytes
+
+    @property
+    def body_timeout(self) -> float:
+        """How long a request body may take to arrive (seconds)."""
+        return self.loaded.config.server.body_timeout_seconds
+
+    # --- changes made at run time -------------------------------------------------------------------------
+
+    def record(self, kind: str, subject: str, by: str | None, **detail: Any) -> None:
+        """Tell the ``tocsin_change_recorded`` observers (the audit log) about a change that has committed."""
+        change = Change(kind=kind, subject=subject, at=self.clock.now(), by=by, detail=detail)
+        Observers.emit(self._observers.change_recorded, change=change)
+
+    def reload(self, *, by: str | None = None) -> ConfigReloaded:
+        """Read the config file again and, if it loads, checks and compiles without a fault, take it in place of
+        the one in force, at once (see :mod:`tocsin.server.reload` for what changes when).
+
+        :raises ReloadRefused: every fault (nothing was changed).
+        :raises ApiError: 409 when the server was given a config, not a file.
+        """
+        current = self.loaded
+        if current.source is None:
+            raise ApiError(409, "this server was handed its config, not a file: there is nothing to reload")
+        source = str(current.source)
+        try:
+            config, text = read_config(current.source, self.plugins.registry)
+        except ConfigError as exc:
+            raise ReloadRefused(exc.issues) from None
+        faults = tuple(restart_only_faults(current.config, config, source))
+        if faults:
+            raise ReloadRefused(faults)
+        config = keep_running_settings(current.config, config)
+        digest = config_digest(config, self.plugins, text)
+        try:
+            loaded = load_parts(
+                config, self.plugins, self.engine, self.storage, self.clock, source=current.source, digest=digest
+            )
+            self.engine.replace_config(config)  # compiles everything first; changes nothing if anything fails
+        except TocsinError as exc:
+            raise ReloadRefused((ConfigIssue(source, "$", str(exc)),)) from None
+        self.loaded = loaded  # the swap: every request from here on sees the new config
+        self.heartbeats.configure(config.heartbeats, loaded.processor)  # its secrets were read by load_parts
+        changed = digest != current.digest
+        self.record("config.reloaded", source, by, config_hash=digest, changed=changed)
+        return ConfigReloaded(source=source, config_hash=digest, loaded_at=loaded.loaded_at, changed=changed)
 
     # --- incidents -----------------------------------------------------------------------------------------
 
@@ -134,16 +273,17 @@ class Service:
         if not incident.id or "/" in incident.id or len(incident.id) > MAX_ID_LENGTH:
             raise invalid([("$.id", f"must be 1 to {MAX_ID_LENGTH} characters without '/'")])
         known = self._not_closed(incident.id)
+        loaded = self.loaded  # one config for the whole request, even if a reload lands while it waits
 
         def process() -> ProcessResult:
             self._not_closed(incident.id)  # again, in the unit of work: the store may have changed meanwhile
-            return self.processor.process(incident, idempotency_key=idempotency_key)
+            return loaded.processor.process(incident, idempotency_key=idempotency_key)
 
-        if not self.routing.offloads or self._repeats(incident, known):
+        if not loaded.routing.offloads or self._repeats(incident, known):
             # Routed in place by the processor (plain rules), or not routed at all (a repeat).
             result = await self.commits.run(process)
         else:
-            async with self.routing.routed_ahead(incident):
+            async with loaded.routing.routed_ahead(incident):
                 result = await self.commits.run(process)
         outcome = "replayed" if result.replayed else "duplicate" if result.duplicate else "created"
         self.metrics.incidents_received.labels(outcome).inc()
@@ -160,20 +300,26 @@ class Service:
 
     def incident(self, incident_id: str) -> IncidentDetail:
         """The incident, its repeat count and its escalation; 404 naming the id when there is none."""
-        incident = self._known(incident_id)
+        incident = self.known(incident_id)
         state = self.engine.get_escalation_state(incident_id)
+        held = self.storage.operations.suppression(incident_id)
         return IncidentDetail(
             incident=incident,
             duplicates=self.storage.incidents.duplicates(incident_id),
             escalation=state,
+            suppressed="maintenance" if held is not None else None,
+            suppression=held,
         )
 
-    def incidents(self, *, open_only: bool, limit: int, offset: int) -> IncidentPage:
-        """One page of incidents, newest first."""
-        found = self.storage.incidents.list_incidents(open_only=open_only, limit=limit + 1, offset=offset)
-        more = len(found) > limit
-        return IncidentPage(
-            incidents=tuple(found[:limit]), offset=offset, limit=limit, next_offset=offset + limit if more else None
+    def incidents(self, params: Mapping[str, Any]) -> IncidentPage:
+        """One page of incidents, newest first, as the query ``params`` ask (see :mod:`.incident_search`)."""
+        return search_incidents(
+            self.storage.incidents,
+            self.storage.escalations,
+            parse_filter(params),
+            limit=params.get("limit", 50),
+            offset=params.get("offset", 0),
+            cursor=params.get("cursor"),
         )
 
     # --- responding ----------------------------------------------------------------------------------------
@@ -181,7 +327,7 @@ class Service:
     def acknowledge(self, incident_id: str, by: str | None) -> IncidentDetail:
         """``by`` acknowledges the incident's escalation; 429 over the per-incident rate limit, 409 when the
         escalation is not active."""
-        self._known(incident_id)
+        self.known(incident_id)
         wait = self.ack_limit.hit(incident_id)
         if wait is not None:
             raise ApiError(
@@ -200,7 +346,7 @@ class Service:
     def resolve(self, incident_id: str, by: str | None) -> IncidentDetail:
         """Mark the incident Resolved and resolve its escalation; resolving twice is harmless, resolving a
         Closed incident is a 409."""
-        incident = self._known(incident_id)
+        incident = self.known(incident_id)
         if incident.state is IncidentState.CLOSED:
             raise ApiError(409, f"incident {incident_id!r} is Closed; it cannot be resolved again")
         if incident.state is not IncidentState.RESOLVED:
@@ -209,14 +355,14 @@ class Service:
 
     def cancel(self, incident_id: str, by: str | None) -> IncidentDetail:
         """Stop the escalation without resolving the incident; 409 when it already ended otherwise."""
-        self._known(incident_id)
+        self.known(incident_id)
         self._escalation(incident_id)
         self.engine.cancel_escalation(incident_id, by=by)
         return self.incident(incident_id)
 
     def escalate(self, incident_id: str, by: str | None) -> IncidentDetail:
         """Fire the next level now; 409 when the escalation is over or has no level left."""
-        self._known(incident_id)
+        self.known(incident_id)
         self._escalation(incident_id)
         self.engine.escalate_now(incident_id, by=by)
         return self.incident(incident_id)
@@ -224,7 +370,7 @@ class Service:
     def snooze(self, incident_id: str, minutes: int, by: str | None) -> IncidentDetail:
         """Snooze the acknowledged escalation: unresolved after ``minutes``, it pages again; 409 when it is
         not acknowledged."""
-        self._known(incident_id)
+        self.known(incident_id)
         self._escalation(incident_id)
         self.engine.snooze(incident_id, minutes, by=by)
         return self.incident(incident_id)
@@ -232,7 +378,7 @@ class Service:
     def escalation(self, incident_id: str) -> EscalationState:
         """The incident's escalation with its notifications, their delivery results, and its journal; 404
         when the incident is unknown or never escalated."""
-        self._known(incident_id)
+        self.known(incident_id)
         state = self.engine.get_escalation_state(incident_id)
         if state is None:
             raise ApiError(404, f"incident {incident_id!r} has no escalation (no policy applied to it)")
@@ -295,7 +441,8 @@ class Service:
             return True
         return known is not None and known.state.is_open
 
-    def _known(self, incident_id: str) -> Incident:
+    def known(self, incident_id: str) -> Incident:
+        """The stored incident; 404 naming the id when there is none."""
         incident = self.processor.get_incident(incident_id)
         if incident is None:
             raise ApiError(404, f"no incident {incident_id!r}")

@@ -15,6 +15,7 @@ from tocsin.registry import Registry
 from tocsin.server.errors import ServerError
 from tocsin.store.interfaces import EscalationStore, IncidentStore
 from tocsin.store.memory import InMemoryIncidentStore, InMemoryStore
+from tocsin.store.operations import InMemoryOperations, OperationsStore
 from tocsin.store.sqlite.store import SQLiteStore
 
 __all__ = [
@@ -49,11 +50,13 @@ AnnouncementsFactory = Callable[[Callable[[int], None], Callable[[], None]], Ann
 
 @attrs.frozen(kw_only=True)
 class Storage:
-    """An escalation store and an incident store, what /health calls them, and how to close them."""
+    """An escalation store, an incident store and an operations store (overrides, notes, heartbeats, maintenance
+    windows), what /health calls them, and how to close them."""
 
     escalations: EscalationStore
     incidents: IncidentStore
     name: str
+    operations: OperationsStore = attrs.field(factory=InMemoryOperations)
     close: Callable[[], None] = _nothing
     probe: Callable[[], str | None] = _nothing  # None: the store takes writes; else what is wrong (for /health)
     group_commit: bool = False  # concurrent requests' writes share one commit (a file store: see tocsin.store.group)
@@ -70,7 +73,12 @@ class Storage:
 def memory_storage(clock: Clock | None = None) -> Storage:
     """Stores in memory: nothing survives a restart. ``clock`` dates the incident history."""
     escalations = InMemoryStore()
-    return Storage(escalations=escalations, incidents=InMemoryIncidentStore(clock, unit=escalations), name="memory")
+    return Storage(
+        escalations=escalations,
+        incidents=InMemoryIncidentStore(clock, unit=escalations),
+        operations=InMemoryOperations(unit=escalations),
+        name="memory",
+    )
 
 
 # The longest one store call of the server waits on another process's lock, holding the event loop meanwhile;
@@ -105,6 +113,7 @@ def sqlite_storage(
     return Storage(
         escalations=store,
         incidents=store.incidents,
+        operations=store.operations,
         name="sqlite",
         close=store.close,
         probe=store.database.probe,
@@ -144,6 +153,7 @@ def postgres_storage(
     return Storage(
         escalations=store,
         incidents=store.incidents,
+        operations=store.operations,
         name="postgresql",
         close=store.close,
         probe=store.database.probe,

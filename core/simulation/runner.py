@@ -1,6 +1,7 @@
 """Run a scenario in virtual time and compare it with its expectations (``tocsin simulate`` / ``tocsin test``).
 
-The simulation uses the real engine and processor on a ``ManualClock`` and an in-memory store. Nothing is
+The simulation uses the real engine and processor (with the maintenance windows and heartbeats of the config,
+and the scenario's run-time changes) on a ``ManualClock`` and an in-memory store. Nothing is
 delivered and no observer hook is called: notifications stay in the outbox, which records what would be
 sent, to whom, through which channel. The timeline is built from the escalation's journal and outbox.
 """
@@ -16,11 +17,13 @@ from tocsin.clock import ManualClock
 from tocsin.config import Config
 from tocsin.delivery.channels import ChannelSet
 from tocsin.delivery.outbox import MemorySink
+from tocsin.errors import ConfigError, TocsinError
 from tocsin.escalation.engine import EscalationEngine
 from tocsin.escalation.errors import EscalationError
 from tocsin.intake.processor import IncidentProcessor
 from tocsin.manager import Plugins
 from tocsin.models import Urgency
+from tocsin.simulation.changes import ScenarioWorld
 from tocsin.simulation.scenario import ExpectedPage, Scenario, ScenarioEvent
 from tocsin.store.memory import InMemoryStore
 from tocsin.wallclock import load_zone
@@ -46,48 +49,104 @@ class SimulationResult:
 
 
 def simulate(scenario: Scenario, config: Config, plugins: Plugins) -> SimulationResult:
-    """Process the scenario's incident at ``start``, apply its events at their times, run until ``until``."""
+    """Process the scenario's incident at ``start``, apply its events at their times, run until ``until``.
+
+    Run-time changes (overrides, maintenance windows, heartbeat pings: :mod:`tocsin.simulation.changes`) at
+    ``0m`` take effect before the incident arrives; a heartbeat of the config that misses opens its incident,
+    whose escalation is in the timeline too (its entries carry ``incident``).
+    """
     clock = ManualClock(scenario.start)
     store = InMemoryStore()
     channels = ChannelSet(plugins.registry, config.channels, every_channel=MemorySink("simulated: not delivered"))
     engine = EscalationEngine(plugins, store, clock=clock, config=config, channels=channels, observe=False)
-    processor = IncidentProcessor.from_config(engine, config)
-    result = processor.process(scenario.incident)
-    incident_id = result.incident.id
-    timeline: list[tuple[float, dict[str, Any]]] = []
+    timeline: list[tuple[datetime, float, dict[str, Any]]] = []
     stamp = _Stamp(scenario.start, load_zone(scenario.timezone).tzinfo if scenario.timezone else None)
-    processed = stamp(scenario.start, "incident_processed", matched=list(result.matched_rules))
-    processed["policy"] = result.policy_id  # null when no policy applies
-    timeline.append((-1.0, processed))
+    incident_id = scenario.incident.id
+    others: list[tuple[str, float]] = []  # incidents heartbeats opened, with where their entries go
 
     def journal_size() -> int:
         state = engine.get_escalation_state(incident_id)
         return len(state.events) if state is not None else 0
 
-    for event in sorted(scenario.events, key=lambda e: e.at):
+    def missed(kind: str, name: str, detail: dict[str, object]) -> None:
+        if kind == "heartbeat.missed":
+            at, key = clock.now(), journal_size() - 0.25
+            opened = str(detail["incident"])
+            timeline.append((at, key, stamp(at, "heartbeat_missed", name=name, incident=opened)))
+            others.append((opened, key))
+
+    world = ScenarioWorld(engine, store, config, plugins, clock, missed)
+    processor = world.processor
+    events = sorted(scenario.events, key=lambda e: e.at)
+    before = [event for event in events if event.change is not None and not event.at]
+    for event in before:
+        _change(world, event, clock, stamp, timeline, -2.0)
+    result = processor.process(scenario.incident)
+    processed = stamp(scenario.start, "incident_processed", matched=list(result.matched_rules))
+    processed["policy"] = result.policy_id  # null when no policy applies
+    if result.suppressed is not None:
+        processed.update(suppressed=result.suppressed, window=result.maintenance_window)
+    timeline.append((scenario.start, -1.0, processed))
+
+    for event in events:
+        if event in before:
+            continue
         engine.run_until(scenario.start + event.at)
+        if event.change is not None:
+            _change(world, event, clock, stamp, timeline, journal_size() - 0.5)
+            continue
         try:
             _apply(engine, processor, incident_id, event)
         except EscalationError as exc:
             entry = stamp(clock.now(), "rejected", action=event.action, by=event.by, detail=str(exc))
-            timeline.append((journal_size() - 0.5, entry))
+            timeline.append((clock.now(), journal_size() - 0.5, entry))
     engine.run_until(scenario.start + scenario.until)
 
     state = engine.get_escalation_state(incident_id)
     for delivery in store.all_deliveries():
         notification = delivery.notification
         if notification.escalation_id == "":
-            entry = stamp(notification.fired_at or notification.due_at, "announce")
+            at = notification.fired_at or notification.due_at
+            entry = stamp(at, "announce")
             entry.update(recipient=notification.recipient.address, channel=notification.recipient.channel)
-            timeline.append((-0.5, entry))
+            timeline.append((at, -0.5, entry))
     if state is not None:
         timeline.extend(_journal(state, stamp))
-    timeline.sort(key=lambda item: item[0])
+    for opened, key in others:
+        other = engine.get_escalation_state(opened)
+        if other is not None:
+            for at, order, entry in _journal(other, stamp):
+                timeline.append((at, key + (order + 1) / 1000, {**entry, "incident": opened}))
+    timeline.sort(key=lambda item: (item[0], item[1]))
     return SimulationResult(
         scenario=scenario,
-        timeline=tuple(entry for _, entry in timeline),
+        timeline=tuple(entry for _, _, entry in timeline),
         status=state.status.value if state is not None else None,
     )
+
+
+def _change(
+    world: ScenarioWorld,
+    event: ScenarioEvent,
+    clock: ManualClock,
+    stamp: _Stamp,
+    timeline: list[tuple[datetime, float, dict[str, Any]]],
+    key: float,
+) -> None:
+    """Make a run-time change now and put it (or why it was refused) in the timeline."""
+    now = clock.now()
+    assert event.change is not None
+    try:
+        fields = world.apply(event.change, event.by)
+    except ConfigError as exc:
+        detail = "; ".join(f"{issue.path.removeprefix('$.')}: {issue.message}" for issue in exc.issues)
+        timeline.append((now, key, stamp(now, "rejected", action=event.action, by=event.by, detail=detail)))
+        return
+    except TocsinError as exc:
+        timeline.append((now, key, stamp(now, "rejected", action=event.action, by=event.by, detail=str(exc))))
+        return
+    kind = fields.pop("event")
+    timeline.append((now, key, stamp(now, kind, by=event.by, **fields)))
 
 
 def _apply(engine: EscalationEngine, processor: IncidentProcessor, incident_id: str, event: ScenarioEvent) -> None:
@@ -117,13 +176,13 @@ class _Stamp:
         return entry
 
 
-def _journal(state: Any, stamp: _Stamp) -> list[tuple[float, dict[str, Any]]]:
+def _journal(state: Any, stamp: _Stamp) -> list[tuple[datetime, float, dict[str, Any]]]:
     pages: dict[tuple[Any, int, int], list[Any]] = {}
     for delivery in state.deliveries:
         notification = delivery.notification
         group = (notification.fired_at, notification.pass_number, notification.level)
         pages.setdefault(group, []).append(notification)
-    entries: list[tuple[float, dict[str, Any]]] = []
+    entries: list[tuple[datetime, float, dict[str, Any]]] = []
     for order, event in enumerate(state.events):
         fields: dict[str, Any] = {}
         if event.kind in _AT_LEVEL:
@@ -137,7 +196,7 @@ def _journal(state: Any, stamp: _Stamp) -> list[tuple[float, dict[str, Any]]]:
         if event.kind in _DETAILED:
             fields["detail"] = event.detail
         if event.kind != "announced":
-            entries.append((float(order), stamp(event.at, event.kind, **fields)))
+            entries.append((event.at, float(order), stamp(event.at, event.kind, **fields)))
         if event.kind in ("level_fired", "announced", "rotated"):
             for notification in pages.pop((event.at, event.pass_number, event.level), []):
                 recipient = notification.recipient
@@ -151,7 +210,7 @@ def _journal(state: Any, stamp: _Stamp) -> list[tuple[float, dict[str, Any]]]:
                     }
                     if recipient.urgency is Urgency.LOW:
                         entry["urgency"] = Urgency.LOW.value
-                entries.append((float(order), entry))
+                entries.append((event.at, float(order), entry))
     return entries
 
 

@@ -8,6 +8,8 @@ incident: {title: Database down, severity: P1, incident_type: Infrastructure}
 events:
   - {at: 7m, action: acknowledge, by: engineer1@example.com}   # acknowledge | resolve | cancel | escalate | snooze
   - {at: 9m, action: snooze, minutes: 30, by: engineer1@example.com}  # snooze needs minutes
+  - {at: 10m, action: override, schedule: primary-oncall, user: eng3@example.com, duration: 2h}
+  # and: maintenance (duration, match, on_end, reason), heartbeat (name): see tocsin.simulation.changes
 until: 2h                                # how long to run (default 1d)
 expect:
   pages:
@@ -23,7 +25,6 @@ Durations are ``<number>(s|m|h|d)``. Errors name the file and the path: ``FILE: 
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,31 +36,35 @@ from tocsin.config import read_document
 from tocsin.errors import ConfigError, ConfigIssue
 from tocsin.incidents import incident_from_json
 from tocsin.models import EscalationStatus, Incident
+from tocsin.simulation.changes import CHANGE_FIELDS, RuntimeChange, parse_change
+from tocsin.validators import parse_duration
 from tocsin.wallclock import UnknownTimeZoneError, load_zone
 
-__all__ = ["ACTIONS", "Expectation", "ExpectedPage", "Scenario", "ScenarioEvent", "load_scenario", "parse_duration"]
+__all__ = [
+    "ACTIONS",
+    "RESPONSES",
+    "Expectation",
+    "ExpectedPage",
+    "Scenario",
+    "ScenarioEvent",
+    "load_scenario",
+    "parse_duration",
+]
 
-ACTIONS = ("acknowledge", "resolve", "cancel", "escalate", "snooze")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: Any) -> timedelta:
-    """``"7m"`` -> 7 minutes; ``<number>(s|m|h|d)``. Raises ``ValueError`` saying what was expected."""
-    match = _DURATION.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise ValueError(f"expected a duration such as 30s, 7m, 2h or 1d, got {value!r}")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+RESPONSES = ("acknowledge", "resolve", "cancel", "escalate", "snooze")
+ACTIONS = (*RESPONSES, *CHANGE_FIELDS)  # people's responses, then run-time changes (tocsin.simulation.changes)
 
 
 @attrs.frozen(kw_only=True)
 class ScenarioEvent:
-    """Something a person does ``at`` into the scenario (``minutes``: how long a snooze lasts)."""
+    """Something a person does ``at`` into the scenario (``minutes``: how long a snooze lasts; ``change``: the
+    override, maintenance window or heartbeat ping of a run-time change)."""
 
     at: timedelta
     action: str
     by: str | None = None
     minutes: int | None = None
+    change: RuntimeChange | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -185,15 +190,22 @@ def _events(raw: Any, faults: _Faults) -> list[ScenarioEvent]:
         if not isinstance(item, Mapping):
             faults.add(path, "expected a mapping such as {at: 7m, action: acknowledge, by: someone}")
             continue
-        for key in sorted(set(item) - {"at", "action", "by", "minutes"}, key=str):
-            faults.add(path, f"unknown field {key!r}; known: action, at, by, minutes")
-        at = _duration(item.get("at"), f"{path}.at", faults)
         action = item.get("action")
+        change_kind = action if isinstance(action, str) and action in CHANGE_FIELDS else None
+        known = {"at", "action", "by", *(CHANGE_FIELDS[change_kind] if change_kind else ("minutes",))}
+        for key in sorted(set(item) - known, key=str):
+            faults.add(path, f"unknown field {key!r}; known: {', '.join(sorted(known))}")
+        at = _duration(item.get("at"), f"{path}.at", faults)
         if action not in ACTIONS:
             faults.add(f"{path}.action", f"expected one of {', '.join(ACTIONS)}; got {action!r}")
         by = item.get("by")
         if by is not None and not isinstance(by, str):
             faults.add(f"{path}.by", f"expected a string, got {by!r}")
+        if change_kind is not None:
+            change = parse_change(change_kind, item, path, faults.add)
+            if at is not None and change is not None and (by is None or isinstance(by, str)):
+                events.append(ScenarioEvent(at=at, action=change_kind, by=by, change=change))
+            continue
         minutes = _minutes(item, action, path, faults)
         if at is not None and action in ACTIONS and (by is None or isinstance(by, str)) and minutes is not False:
             events.append(ScenarioEvent(at=at, action=action, by=by, minutes=minutes or None))

@@ -1,5 +1,6 @@
-"""Storage: the interfaces the engine and the incident processor write through, the store's own errors, and the
-in-memory implementation; the SQLite one is in :mod:`tocsin.store.sqlite`."""
+"""Storage: the interfaces the engine and the incident processor write through, the store's own errors, the
+in-memory implementation, and the store of what operators change at run time (:mod:`tocsin.store.operations`);
+the SQLite one is in :mod:`tocsin.store.sqlite`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,15 @@ if TYPE_CHECKING:
         OpenEscalation,
     )
     from tocsin.store.memory import InMemoryIncidentStore, InMemoryStore
+    from tocsin.store.operations import InMemoryOperations, OperationsStore
+    from tocsin.store.records import (
+        HeartbeatState,
+        IncidentNote,
+        MaintenanceWindow,
+        ScheduleOverride,
+        Suppression,
+        WindowSource,
+    )
 else:
     __getattr__, __dir__ = attach(
         __name__,
@@ -32,6 +42,15 @@ else:
                 "OpenEscalation",
             ),
             "tocsin.store.memory": ("InMemoryIncidentStore", "InMemoryStore"),
+            "tocsin.store.operations": ("InMemoryOperations", "OperationsStore"),
+            "tocsin.store.records": (
+                "HeartbeatState",
+                "IncidentNote",
+                "MaintenanceWindow",
+                "ScheduleOverride",
+                "Suppression",
+                "WindowSource",
+            ),
         },
     )
 
@@ -39,12 +58,20 @@ __all__ = [
     "DeliveryStore",
     "EscalationRow",
     "EscalationStore",
+    "HeartbeatState",
     "InMemoryIncidentStore",
+    "InMemoryOperations",
     "InMemoryStore",
     "IncidentChange",
+    "IncidentNote",
     "IncidentStore",
+    "MaintenanceWindow",
     "OpenEscalation",
+    "OperationsStore",
+    "ScheduleOverride",
     "StaleStateError",
     "StoreBusyError",
     "StoreError",
+    "Suppression",
+    "WindowSource",
 ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Self
 
 from cattrs.gen import make_dict_unstructure_fn, override
@@ -125,6 +125,19 @@ class EscalationDocuments:
         )
         with self.database.reading() as connection:
             return {incident_id for (incident_id,) in connection.execute(query).fetchall()}
+
+    def policy_ids(self, incident_ids: Sequence[str]) -> dict[str, str]:
+        """Incident id -> the policy its latest escalation runs (read from the policies' index column)."""
+        if not incident_ids:
+            return {}
+        marks = ", ".join([self.MARK] * len(incident_ids))
+        with self.database.reading() as connection:
+            rows = connection.execute(
+                f"SELECT e.incident_id, p.policy_id FROM escalations AS e JOIN policies AS p ON p.seq = e.policy_seq "
+                f"WHERE e.incident_id IN ({marks}) ORDER BY e.seq",
+                tuple(incident_ids),
+            ).fetchall()
+        return {incident_id: policy_id for incident_id, policy_id in rows}  # the latest of each wins
 
     def status_counts(self) -> dict[EscalationStatus, int]:
         """How many escalations (the latest of each incident) have each status."""

@@ -306,6 +306,11 @@ class EscalationStore(DeliveryStore, Protocol):
         """How many escalations (the latest of each incident) have each status; read by /metrics."""
         ...
 
+    def policy_ids(self, incident_ids: Sequence[str]) -> dict[str, str]:
+        """Incident id -> the id of the policy its latest escalation runs, for those of ``incident_ids`` that
+        have one (the incident list's ``policy`` filter reads a page's worth at a time)."""
+        ...
+
 
 class IncidentStore(Protocol):
     """Incidents, looked up by id and by dedup key among the open ones."""
@@ -350,6 +355,14 @@ class IncidentStore(Protocol):
     def list_incidents(self, *, open_only: bool = False, limit: int = 100, offset: int = 0) -> list[Incident]:
         """Incidents, newest first (in the reverse of the order each was first saved): ``limit`` of them after
         skipping ``offset``; ``open_only`` keeps those not Resolved or Closed. The API lists with this."""
+        ...
+
+    def scan_incidents(
+        self, *, before: int | None = None, limit: int = 100, open_only: bool = False, skip: int = 0
+    ) -> list[tuple[int, Incident]]:
+        """``(position, incident)``, newest first: ``limit`` of them after skipping ``skip``, only those whose
+        position is below ``before`` when given. Positions grow in the order incidents were first saved and
+        never change, so the last position of one page is where the next page starts (a cursor)."""
         ...
 
     def state_counts(self) -> dict[IncidentState, int]:

@@ -213,6 +213,11 @@ class InMemoryStore(UnitOfWork, MemoryContactLimits):
         """How many escalations (the latest of each incident) have each status."""
         return dict(Counter(row.status for row in self._rows.values()))
 
+    def policy_ids(self, incident_ids: Sequence[str]) -> dict[str, str]:
+        """Incident id -> the policy its latest escalation runs."""
+        rows = self._rows
+        return {incident_id: rows[incident_id].policy.id for incident_id in incident_ids if incident_id in rows}
+
     def next_round_robin(self, policy_id: str, level: int, size: int) -> int:
         """Where the rotation of ``policy_id``'s ``level`` starts this time (``0 <= result < size``)."""
         if size < 1:
@@ -428,8 +433,22 @@ class InMemoryIncidentStore:
 
     def list_incidents(self, *, open_only: bool = False, limit: int = 100, offset: int = 0) -> list[Incident]:
         """Incidents, newest first; see ``IncidentStore.list_incidents``."""
-        found = (incident for incident in reversed(self._incidents.values()) if not open_only or incident.state.is_open)
-        return list(itertools.islice(found, offset, offset + limit))
+        return [incident for _, incident in self.scan_incidents(limit=limit, open_only=open_only, skip=offset)]
+
+    def scan_incidents(
+        self, *, before: int | None = None, limit: int = 100, open_only: bool = False, skip: int = 0
+    ) -> list[tuple[int, Incident]]:
+        """``(position, incident)`` newest first; see ``IncidentStore.scan_incidents`` (a position is the
+        incident's place, from 1, in the order first saved)."""
+        incidents = self._incidents
+        last = len(incidents) if before is None else min(before - 1, len(incidents))
+        ids = list(itertools.islice(incidents, last))
+        found = (
+            (position, incidents[ids[position - 1]])
+            for position in range(last, 0, -1)
+            if not open_only or incidents[ids[position - 1]].state.is_open
+        )
+        return list(itertools.islice(found, skip, skip + limit))
 
     def state_counts(self) -> dict[IncidentState, int]:
         """How many incidents are in each state."""

@@ -130,7 +130,8 @@ def test_scenario_errors_name_the_file_and_the_path_and_exit_1(tmp_path):
     assert done.stderr.splitlines() == [
         f"{scenario}: $.start: expected an ISO 8601 date-time such as 2026-03-01T03:00:00Z, got 'soon'",
         f"{scenario}: $.events[0].at: expected a duration such as 30s, 7m, 2h or 1d, got '5 minutes'",
-        f"{scenario}: $.events[0].action: expected one of acknowledge, resolve, cancel, escalate, snooze; got 'ack'",
+        f"{scenario}: $.events[0].action: expected one of acknowledge, resolve, cancel, escalate, snooze, override, "
+        "maintenance, heartbeat; got 'ack'",
         f"{scenario}: $.expect.pages[0].level: expected a whole number (0 or more), got 'one'",
         f"{scenario}: $.incident.severity: expected one of P0, P1, P2, P3, P4; got 'P7'",
     ]

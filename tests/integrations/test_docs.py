@@ -120,3 +120,11 @@ def test_the_config_reference_matches_the_defaults():
         "info": "P4",
     }
     assert plugins().registry.sources.names() == ["alertmanager", "generic", "grafana"]
+
+
+def test_the_heartbeat_example_is_a_valid_config():
+    (source,) = [block for block in YAML if block.startswith("# tocsin.yaml: the heartbeats section")]
+    config = tocsin.parse_config(yaml.safe_load(source), plugins().registry, source="docs/integrations.md")
+    heartbeat = config.heartbeats["nightly-backup"]
+    assert (heartbeat.period.total_seconds(), heartbeat.token_env) == (25 * 3600, "BACKUP_HEARTBEAT_TOKEN")
+    assert heartbeat.incident.title == "Nightly backup did not check in"

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import signal
 import socket
 import subprocess
-import sys
-import threading
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import yaml
-from support.server import CONFIG, RESPONDER, bearer
+from support.served import Served, request, tocsin_command
+from support.server import CONFIG, RESPONDER
 
 import tocsin
 from tocsin.store.sqlite.store import SQLiteStore
-
-SERVING = re.compile(r"serving (http://\S+)")
 
 
 def write_config(tmp_path: Path, **sections: Any) -> Path:
@@ -32,55 +24,8 @@ def write_config(tmp_path: Path, **sections: Any) -> Path:
     return path
 
 
-def tocsin_command(*arguments: str) -> list[str]:
-    return [sys.executable, "-m", "tocsin", *arguments]
-
-
 def run(*arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(tocsin_command(*arguments), capture_output=True, text=True, timeout=120)
-
-
-def request(url: str, method: str = "GET", body: Any = None, token: str | None = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    headers = {"Content-Type": "application/json", **(bearer(token) if token else {})}
-    with urllib.request.urlopen(urllib.request.Request(url, data=data, method=method, headers=headers)) as answer:
-        return answer.status, json.loads(answer.read())
-
-
-class Served:
-    """``tocsin serve`` in a subprocess; the URL is read from the line it prints when it is ready."""
-
-    def __init__(self, config: Path) -> None:
-        self.process = subprocess.Popen(
-            tocsin_command("serve", "--config", str(config), "--port", "0"),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        self.stderr: list[str] = []
-        found = threading.Event()
-        self.url = ""
-
-        def read() -> None:
-            assert self.process.stderr is not None
-            for line in self.process.stderr:
-                self.stderr.append(line)
-                match = SERVING.search(line)
-                if match:
-                    self.url = match.group(1)
-                    found.set()
-            found.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        threading.Thread(target=self.process.stdout.read, daemon=True).start()  # type: ignore[union-attr]
-        if not found.wait(timeout=60) or not self.url:
-            self.process.kill()
-            raise AssertionError(f"tocsin serve did not start: {''.join(self.stderr)}")
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=60)
 
 
 def test_serve_answers_until_sigterm_then_stops_cleanly_with_its_state_on_disk(tmp_path):

@@ -115,7 +115,10 @@ def example_config(plugins: tocsin.Plugins) -> tocsin.Config:
 
 async def replay(found: list[Example]) -> list[tuple[Example, int, str, str]]:
     plugins = tocsin.load_plugins()
-    app = create_app(example_config(plugins), plugins, storage=memory_storage(), clock=tocsin.ManualClock(DOC_TIME))
+    clock = tocsin.ManualClock(DOC_TIME)
+    # Reading the file again (POST /v1/config/reload) takes its users and notify channels too: nothing pages after it.
+    storage = memory_storage(clock)  # the incidents' history is stamped by the same clock
+    app = create_app(example_config(plugins), plugins, storage=storage, clock=clock, config_source=EXAMPLE)
     outbox = app.state.service.engine.outbox
     answers = []
     with ServerThread(app) as server:

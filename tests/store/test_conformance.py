@@ -8,7 +8,18 @@ from datetime import timedelta
 
 import attrs
 import pytest
-from support.store import START, STORE_KINDS, Stores, answer, event, incident, notification, open_stores, row
+from support.store import (
+    START,
+    STORE_KINDS,
+    Stores,
+    answer,
+    event,
+    incident,
+    notification,
+    open_stores,
+    policy,
+    row,
+)
 
 import tocsin
 from tocsin.instants import to_micros
@@ -297,3 +308,31 @@ def test_incidents_are_listed_newest_first_in_pages_and_counted_by_state(stores:
     assert [i.id for i in incidents.list_incidents(open_only=True, limit=3)] == ["inc-4", "inc-2", "inc-1"]
     assert incidents.list_incidents(offset=5) == []
     assert incidents.state_counts() == {tocsin.IncidentState.DETECTED: 4, tocsin.IncidentState.RESOLVED: 1}
+
+
+def test_a_scan_pages_by_position_so_new_incidents_do_not_shift_the_next_page(stores: Stores):
+    incidents = stores.incidents
+    for number in range(5):
+        incidents.save(incident(f"inc-{number}"))
+    incidents.save(attrs.evolve(incident("inc-3"), state="Resolved"))
+    first = incidents.scan_incidents(limit=2)
+    assert [i.id for _, i in first] == ["inc-4", "inc-3"]
+    incidents.save(incident("inc-5"))  # arrives between two pages
+    after = first[-1][0]
+    assert [i.id for _, i in incidents.scan_incidents(before=after, limit=2)] == ["inc-2", "inc-1"]
+    assert [i.id for _, i in incidents.scan_incidents(before=after, open_only=True)] == ["inc-2", "inc-1", "inc-0"]
+    assert [i.id for _, i in incidents.scan_incidents(before=after, skip=1, limit=1)] == ["inc-1"]
+    positions = [position for position, _ in incidents.scan_incidents()]
+    assert positions == sorted(positions, reverse=True) and len(set(positions)) == 6
+    assert incidents.scan_incidents(before=min(positions)) == []
+    assert [i.id for _, i in stores.reopen().incidents.scan_incidents(before=after, limit=1)] == ["inc-2"]
+
+
+def test_the_policy_of_each_incidents_latest_escalation_is_read_a_page_at_a_time(stores: Stores):
+    store = stores.escalations
+    store.commit(row("inc-1"), expected_version=None)
+    store.commit(row("inc-2", policy=policy("other")), expected_version=None)
+    store.commit(row("inc-2", version=2, status="cancelled", policy=policy("other")), expected_version=1)
+    store.commit(row("inc-2", serial=2, policy=policy("third")), expected_version=None)
+    assert store.policy_ids(["inc-1", "inc-2", "inc-3"]) == {"inc-1": "standard", "inc-2": "third"}
+    assert store.policy_ids([]) == {}

@@ -13,6 +13,7 @@ import tocsin
 from support.plugins import builtin_plugins
 from tocsin.instants import to_micros
 from tocsin.plugins.channel_webhook import WebhookContact
+from tocsin.store.operations import InMemoryOperations
 from tocsin.store.sqlite.store import SQLiteStore
 from tocsin.targets.team import TeamTarget
 from tocsin.targets.user import UserTarget
@@ -30,16 +31,19 @@ class Stores:
     incidents: Any
     clock: tocsin.ManualClock
     reopen: Callable[[], Stores]
+    operations: Any = None  # overrides, notes, heartbeats, maintenance windows (tocsin.store.operations)
 
 
 def memory_stores(clock: tocsin.ManualClock) -> Stores:
     escalations = tocsin.InMemoryStore()
     incidents = tocsin.InMemoryIncidentStore(clock, unit=escalations)
+    operations = InMemoryOperations(unit=escalations)
 
     def reopen() -> Stores:
-        return Stores("memory", escalations, incidents, clock, reopen)  # the same objects: a new engine on them
+        # the same objects: a new engine on them
+        return Stores("memory", escalations, incidents, clock, reopen, operations)
 
-    return Stores("memory", escalations, incidents, clock, reopen)
+    return Stores("memory", escalations, incidents, clock, reopen, operations)
 
 
 def sqlite_stores(clock: tocsin.ManualClock, path: Path, opened: list[SQLiteStore]) -> Stores:
@@ -50,7 +54,7 @@ def sqlite_stores(clock: tocsin.ManualClock, path: Path, opened: list[SQLiteStor
         store.close()
         return sqlite_stores(clock, path, opened)
 
-    return Stores("sqlite", store, store.incidents, clock, reopen)
+    return Stores("sqlite", store, store.incidents, clock, reopen, store.operations)
 
 
 def postgres_stores(clock: tocsin.ManualClock, dsn: str, opened: list[Any]) -> Stores:
@@ -63,7 +67,7 @@ def postgres_stores(clock: tocsin.ManualClock, dsn: str, opened: list[Any]) -> S
         store.close()
         return postgres_stores(clock, dsn, opened)
 
-    return Stores("postgresql", store, store.incidents, clock, reopen)
+    return Stores("postgresql", store, store.incidents, clock, reopen, store.operations)
 
 
 STORE_KINDS = ["memory", "sqlite", "postgresql"]

@@ -109,11 +109,23 @@ class PostgresIncidentStore:
 
     def list_incidents(self, *, open_only: bool = False, limit: int = 100, offset: int = 0) -> list[Incident]:
         """Incidents, newest first (by when each was first saved); ``open_only`` keeps the open ones."""
-        where = "WHERE is_open " if open_only else ""
+        return [incident for _, incident in self.scan_incidents(limit=limit, open_only=open_only, skip=offset)]
+
+    def scan_incidents(
+        self, *, before: int | None = None, limit: int = 100, open_only: bool = False, skip: int = 0
+    ) -> list[tuple[int, Incident]]:
+        """``(position, incident)`` newest first, the position being the row's ``seq``."""
+        where = ["is_open"] if open_only else []
+        values: list[int] = []
+        if before is not None:
+            where.append("seq < %s")
+            values.append(before)
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
         rows = self._all(
-            f"SELECT id, incident FROM incidents {where}ORDER BY seq DESC LIMIT %s OFFSET %s", (limit, offset)
+            f"SELECT seq, id, incident FROM incidents {clause}ORDER BY seq DESC LIMIT %s OFFSET %s",
+            (*values, limit, skip),
         )
-        return [self._load(text, incident_id) for incident_id, text in rows]
+        return [(int(seq), self._load(text, incident_id)) for seq, incident_id, text in rows]
 
     def state_counts(self) -> dict[IncidentState, int]:
         """How many incidents are in each state."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from tocsin.store.errors import StoreError
+from tocsin.store.operations_sql import operations_tables
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "check_version", "migrate", "read_version"]
 
@@ -161,8 +162,12 @@ _V3: tuple[str, ...] = (
     "CREATE INDEX folds_waiting ON folds (channel, endpoint, seq) WHERE summary_key IS NULL",
 )
 
+# Version 4: what operators change while the pager runs (tocsin.store.operations): overrides made at run time,
+# incident notes, heartbeat monitors, maintenance windows and the incidents they held.
+_V4 = operations_tables("BIGSERIAL PRIMARY KEY", "BIGINT")
+
 # Step n (1-based) brings a database from version n-1 to version n. Append only.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 _LOCK = 0x746F6373696E  # the advisory lock migrations hold ("tocsin")
 

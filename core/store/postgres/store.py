@@ -29,6 +29,7 @@ from tocsin.registry import Registry
 from tocsin.store.documents import OPEN, ROW_COLUMNS, EscalationDocuments
 from tocsin.store.errors import StaleStateError
 from tocsin.store.interfaces import OPEN_STATUSES, EscalationRow
+from tocsin.store.operations_sql import SQLOperations
 from tocsin.store.postgres.db import PostgresDatabase
 from tocsin.store.postgres.incidents import PostgresIncidentStore
 from tocsin.store.postgres.outbox import PostgresOutbox
@@ -39,7 +40,8 @@ _OPEN_VALUES = frozenset(status.value for status in OPEN_STATUSES)
 
 
 class PostgresStore(EscalationDocuments, PostgresOutbox):
-    """Escalation rows, journals, the outbox (and, as ``incidents``, the incidents) in a PostgreSQL database.
+    """Escalation rows, journals, the outbox (and, as ``incidents``, the incidents; as ``operations``, overrides,
+    notes, heartbeats and maintenance windows) in a PostgreSQL database.
 
     :param dsn: a libpq connection string or URI.
     :param registry: the plugin registry (documents hold plugin-provided targets and contacts).
@@ -71,6 +73,7 @@ class PostgresStore(EscalationDocuments, PostgresOutbox):
         )
         PostgresOutbox.__init__(self, database)
         self.incidents = PostgresIncidentStore(self.database)
+        self.operations = SQLOperations(self.database, self.MARK)
         self._init_documents()
 
     # --- escalations -------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tocsin.store.documents import policy_digest
 from tocsin.store.errors import StoreError
+from tocsin.store.operations_sql import operations_tables
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "connect", "migrate"]
 
@@ -207,8 +208,12 @@ _V4: tuple[str, ...] = (
     "CREATE INDEX folds_waiting ON folds (channel, endpoint, seq) WHERE summary_key IS NULL",
 )
 
+# Version 5: what operators change while the pager runs (tocsin.store.operations): overrides made at run time,
+# incident notes, heartbeat monitors, maintenance windows and the incidents they held.
+_V5 = operations_tables("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER")
+
 # Step n (1-based) brings a database from version n-1 to version n. Append only.
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _v3, _V4)
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _v3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -32,6 +32,7 @@ from tocsin.store.crashpoints import crash_point
 from tocsin.store.documents import OPEN, ROW_COLUMNS, EscalationDocuments
 from tocsin.store.errors import StaleStateError
 from tocsin.store.interfaces import OPEN_STATUSES, EscalationRow
+from tocsin.store.operations_sql import SQLOperations
 from tocsin.store.sqlite.db import SQLiteDatabase
 from tocsin.store.sqlite.incidents import SQLiteIncidentStore
 from tocsin.store.sqlite.outbox import SQLiteOutbox
@@ -42,7 +43,8 @@ _CRASH_POINTS = bool(os.environ.get("TOCSIN_CRASH_AT"))  # the kill tests' crash
 
 
 class SQLiteStore(EscalationDocuments, SQLiteOutbox):
-    """Escalation rows, journals, the outbox (and, as ``incidents``, the incidents) in a SQLite file.
+    """Escalation rows, journals, the outbox (and, as ``incidents``, the incidents; as ``operations``, overrides,
+    notes, heartbeats and maintenance windows) in a SQLite file.
 
     :param path: the database file (created and migrated if needed; its directory must exist).
     :param registry: the plugin registry (documents hold plugin-provided targets and contacts).
@@ -75,6 +77,7 @@ class SQLiteStore(EscalationDocuments, SQLiteOutbox):
         )
         SQLiteOutbox.__init__(self, database)
         self.incidents = SQLiteIncidentStore(self.database)
+        self.operations = SQLOperations(self.database, self.MARK)
         self._init_documents()
 
     # --- escalations -------------------------------------------------------------------------------------
