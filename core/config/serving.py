@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 
 from tocsin.models import FieldError
-from tocsin.validators import listen_port, positive
+from tocsin.validators import http_url, listen_port, positive
 
 __all__ = [
     "AckRateLimit",
@@ -126,6 +126,14 @@ class ServerSettings:
     # Who this server is among instances sharing a store: the owner of the due work it claims (default: the
     # host name and process id; `tocsin serve --instance-id` overrides it).
     instance_id: str | None = None
+    # The address people reach this server at (https://pager.example.com): links point there, and the web
+    # console's session cookie is Secure when it is https.
+    public_url: str | None = attrs.field(default=None, validator=attrs.validators.optional(http_url))
+    # The environment variable holding the key that signs the web console's session cookies (at least 32
+    # characters). Unset: a random key per process, so sessions end at a restart and instances share none.
+    session_secret_env: str | None = None
+    # How long a web console sign-in lasts.
+    session_hours: float = attrs.field(default=12.0, validator=positive)
 
 
 class StorageBackend(enum.StrEnum):

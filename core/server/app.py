@@ -20,6 +20,7 @@ from tocsin.config import Config
 from tocsin.logs import get_logger
 from tocsin.manager import Plugins, load_plugins
 from tocsin.server.auth import Authenticator
+from tocsin.server.console import Console, Sessions
 from tocsin.server.endpoints import problem_response
 from tocsin.server.errors import ApiError
 from tocsin.server.openapi import openapi_document
@@ -53,6 +54,7 @@ def create_app(
     given = clock
     clock = clock if clock is not None else SystemClock()
     auth = Authenticator(config.server)  # refuse a server without tokens before any file is opened
+    sessions = Sessions(config.server, auth)  # and one whose console session key is unset
     owned = storage is None
     stores = (
         storage
@@ -68,6 +70,7 @@ def create_app(
             stores.close()
         raise
     endpoints = all_endpoints()
+    console = Console(service, sessions)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -82,7 +85,7 @@ def create_app(
         return problem_response(service, ApiError(exc.status_code, message, headers=headers))
 
     app = Starlette(
-        routes=[endpoint.route(service) for endpoint in endpoints],
+        routes=[*(endpoint.route(service) for endpoint in endpoints), *console.routes()],
         exception_handlers={HTTPException: http_error},
         lifespan=_lifespan(service, run_monitor=run_monitor, close_storage=owned),
     )
