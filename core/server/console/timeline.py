@@ -80,11 +80,9 @@ def _versions(history: Iterable[IncidentChange]) -> Iterable[TimelineEntry]:
 
 
 def _journal(escalation: EscalationState) -> Iterable[TimelineEntry]:
-    for event in escalation.events:
+    for event in escalation.events:  # "started" says under which policy
         text = _EVENT_TEXT.get(event.kind, event.kind.replace("_", " "))
         detail = event.detail
-        if event.kind == "started":
-            detail = f"policy {escalation.policy.id}" + (f"; {detail}" if detail else "")
         yield TimelineEntry(
             at=event.at,
             source="journal",

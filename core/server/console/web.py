@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
@@ -46,11 +47,13 @@ def age(since: datetime, now: datetime) -> str:
     return f"{minutes}m" if minutes else f"{seconds}s"
 
 
-def when(moment: datetime | None) -> str:
-    """``moment`` as the wall-clock time of its own offset: ``Mon 2 Mar 09:00 EST`` (``UTC-05:00`` without a
-    zone name)."""
+def when(moment: datetime | None, zone: str | None = None) -> str:
+    """``moment`` as wall-clock time in the time zone named ``zone`` (default: its own offset): ``Mon 2 Mar
+    09:00 EST`` (``UTC-05:00`` where there is no zone name)."""
     if moment is None:
         return "—"
+    if zone is not None:
+        moment = moment.astimezone(ZoneInfo(zone))
     zone = moment.tzname() or moment.strftime("UTC%z")
     return f"{moment:%a} {moment.day} {moment:%b %H:%M} {zone}"
 

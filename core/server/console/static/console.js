@@ -23,6 +23,7 @@
       .then(function (html) {
         if (html === null || part.contains(document.activeElement) && document.activeElement !== document.body) return;
         part.innerHTML = html;
+        part.dataset.refreshes = String(Number(part.dataset.refreshes || 0) + 1);
         localTimes(part);
       })
       .catch(function () { /* the server is away: try again at the next tick */ });
