@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import attrs
 
@@ -37,6 +37,7 @@ __all__ = [
     "EscalationStore",
     "IncidentChange",
     "IncidentStore",
+    "IndexedEscalation",
     "OpenEscalation",
     "SmartRow",
 ]
@@ -93,6 +94,13 @@ class EscalationRow:
     def is_open(self) -> bool:
         """True while the escalation is active or acknowledged."""
         return self.status in OPEN_STATUSES
+
+
+class IndexedEscalation(NamedTuple):
+    """What the indexes say about an incident's latest escalation: its status and the id of its policy."""
+
+    status: EscalationStatus
+    policy_id: str
 
 
 @attrs.frozen(slots=True)
@@ -264,6 +272,12 @@ class EscalationStore(DeliveryStore, Protocol):
 
     def status_counts(self) -> dict[EscalationStatus, int]:
         """How many escalations (the latest of each incident) have each status; read by /metrics."""
+        ...
+
+    def escalation_index(self, incident_ids: Sequence[str]) -> dict[str, IndexedEscalation]:
+        """Incident id -> the status and policy of its latest escalation, for those of ``incident_ids`` that have
+        one, read from the index columns without the rows' documents (the web console's list tests a batch of
+        incidents at a time)."""
         ...
 
 

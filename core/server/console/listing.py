@@ -15,7 +15,7 @@ import attrs
 
 from tocsin.models import Delivery, EscalationStatus, Incident, Severity
 from tocsin.server.service import Service
-from tocsin.store.interfaces import EscalationRow
+from tocsin.store.interfaces import EscalationRow, IndexedEscalation
 
 __all__ = ["PAGE_SIZE", "SCAN_BUDGET", "STATUSES", "IncidentFilter", "IncidentRow", "RowPage", "list_rows"]
 
@@ -88,16 +88,11 @@ class IncidentFilter:
             return False
         return self.label is None or incident.labels.get(self.label[0]) == self.label[1]
 
-    def keeps_escalation(self, row: EscalationRow | None) -> bool:
-        """Whether the incident's latest escalation ``row`` passes (acknowledged, policy)."""
-        if self.status == "acknowledged" and (row is None or row.status is not EscalationStatus.ACKNOWLEDGED):
+    def keeps_escalation(self, latest: IndexedEscalation | None) -> bool:
+        """Whether the incident's latest escalation (None: it has none) passes (acknowledged, policy)."""
+        if self.status == "acknowledged" and (latest is None or latest.status is not EscalationStatus.ACKNOWLEDGED):
             return False
-        return self.policy is None or (row is not None and row.policy.id == self.policy)
-
-    @property
-    def needs_escalation(self) -> bool:
-        """Whether :meth:`keeps_escalation` has anything to test."""
-        return self.status == "acknowledged" or self.policy is not None
+        return self.policy is None or (latest is not None and latest.policy_id == self.policy)
 
 
 @attrs.frozen(kw_only=True)
@@ -134,18 +129,20 @@ def list_rows(service: Service, wanted: IncidentFilter, *, offset: int = 0, limi
     else:
         found = []
         looked = 0
-        for incident in _newest_first(service, wanted.open_only):
-            looked += 1
-            if looked > SCAN_BUDGET:
+        for batch in _batches(service, wanted.open_only):
+            if looked >= SCAN_BUDGET:
                 stopped = SCAN_BUDGET
                 break
-            if not wanted.keeps_incident(incident):
-                continue
-            if wanted.needs_escalation:
-                row = loaded[incident.id] = escalations.load(incident.id)
-                if not wanted.keeps_escalation(row):
-                    continue
-            found.append(incident)
+            batch = batch[: SCAN_BUDGET - looked]
+            looked += len(batch)
+            kept = [incident for incident in batch if wanted.keeps_incident(incident)]
+            if wanted.status == "acknowledged" or wanted.policy is not None:  # one indexed read per batch
+                index = escalations.escalation_index([incident.id for incident in kept])
+                kept = [incident for incident in kept if wanted.keeps_escalation(index.get(incident.id))]
+            for incident in kept:
+                found.append(incident)
+                if len(found) > offset + limit:
+                    break
             if len(found) > offset + limit:
                 break
         found = found[offset:]
@@ -163,12 +160,14 @@ def list_rows(service: Service, wanted: IncidentFilter, *, offset: int = 0, limi
     )
 
 
-def _newest_first(service: Service, open_only: bool) -> Iterator[Incident]:
+def _batches(service: Service, open_only: bool) -> Iterator[list[Incident]]:
+    """The store's incidents newest first, :data:`_BATCH` at a time."""
     store = service.storage.incidents
     start = 0
     while True:
         batch = store.list_incidents(open_only=open_only, limit=_BATCH, offset=start)
-        yield from batch
+        if batch:
+            yield batch
         if len(batch) < _BATCH:
             return
         start += _BATCH

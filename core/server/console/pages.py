@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
+from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -106,7 +107,7 @@ class Console:
 
     # --- incidents -----------------------------------------------------------------------------------------
 
-    def _rows(self, request: Request) -> tuple[IncidentFilter, list[str], dict[str, object]]:
+    def _rows(self, request: Request) -> tuple[IncidentFilter, list[str], dict[str, Any]]:
         wanted, faults = IncidentFilter.from_query(request.query_params)
         offset = request.query_params.get("offset", "0")
         page = list_rows(self.service, wanted, offset=int(offset) if offset.isdigit() else 0)
@@ -125,7 +126,7 @@ class Console:
         _, _, rows = self._rows(request)
         return self.web.render(request, "_incident_rows.html", session, **rows)
 
-    def _incident(self, incident_id: str, session: Session) -> dict[str, object]:
+    def _incident(self, incident_id: str, session: Session) -> dict[str, Any]:
         service = self.service
         detail = service.incident(incident_id)
         escalation = service.engine.get_escalation_state(incident_id)

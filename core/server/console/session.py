@@ -63,7 +63,9 @@ class Session:
 
     def csrf_matches(self, sent: str | None) -> bool:
         """Whether a form sent this session's CSRF token (compared in constant time)."""
-        return bool(sent) and hmac.compare_digest(sent.encode("utf-8"), self.csrf.encode("utf-8"))
+        if not sent:
+            return False
+        return hmac.compare_digest(sent.encode("utf-8"), self.csrf.encode("utf-8"))
 
 
 class Sessions:
@@ -116,8 +118,9 @@ class Sessions:
             return self.anonymous()
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):
             return self.anonymous()
-        acting_as = data.get("a") if isinstance(data.get("a"), str) else None
-        fingerprint = data.get("f") if isinstance(data.get("f"), str) else ""
+        acting_as, fingerprint = data.get("a"), data.get("f")
+        acting_as = acting_as if isinstance(acting_as, str) else None
+        fingerprint = fingerprint if isinstance(fingerprint, str) else ""
         if self.open:
             return Session(
                 principal=Principal(name=None, scope=Scope.ADMIN), acting_as=acting_as or None, csrf=data["c"]
