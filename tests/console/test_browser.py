@@ -104,9 +104,10 @@ def test_a_forged_post_without_the_csrf_token_is_refused(context):
         assert api(server, "GET", "/v1/escalations/mem-1", READER)[1]["status"] == "active"
 
 
-def test_every_page_on_the_example_config_with_screenshots(context, tmp_path):
+def test_every_page_on_the_example_config_with_screenshots(browser, tmp_path):
     clock = tocsin.ManualClock(START)
-    with served(example_document(), clock) as server:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Europe/London", locale="en-GB")
+    with context, served(example_document(), clock) as server:
         raise_examples(server, clock)
         page = context.new_page()
         page.goto(server.url + "/")
@@ -123,7 +124,8 @@ def test_every_page_on_the_example_config_with_screenshots(context, tmp_path):
         page.get_by_role("link", name="On call").click()
         card = page.locator(".card", has_text="Primary On-Call")
         assert "engineer3@example.com" in card.inner_text()  # the config's override of that day
-        assert "yours)" in card.inner_text()  # the viewer's own time zone beside the schedule's
+        # The schedule's zone, and the viewer's (London) beside it: 09:00 in New York is 14:00 in London.
+        assert "until Tue 3 Mar 09:00 EST (Tue 3 Mar, 14:00 GMT yours)" in card.inner_text()
         screenshot(page, "oncall", tmp_path)
 
         page.get_by_role("link", name="Primary On-Call").click()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from support.console import api, csrf_of, example_document, served
+from support.docs import ROOT, code_blocks, doc_text
 from support.server import ADMIN, CONFIG, READER, RESPONDER, START
 
 import tocsin
@@ -272,3 +273,33 @@ def test_every_page_with_its_style_and_script_weighs_under_100_kb():
             assert status == 200, path
             assert "script-src 'self'" in headers["content-security-policy"]
             assert len(page.encode()) + assets < 100_000, path
+
+
+@pytest.mark.parametrize("source", code_blocks(doc_text("ui.md"), "yaml"))
+def test_each_yaml_example_of_the_console_page_is_a_valid_config(source, builtin_plugins):
+    assert source.startswith("# tocsin.yaml")
+    tocsin.parse_config(yaml.safe_load(source), builtin_plugins.registry, source="docs/ui.md")
+
+
+def test_the_readme_sends_people_to_a_console_they_can_sign_in_to_with_the_example_token():
+    readme = doc_text("README.md")
+    match = re.search(
+        r"open http://127\.0\.0\.1:8080/ in a browser and sign in with the example token\s+`([^`]+)`", readme
+    )
+    assert match, "the README says where the console is and which token signs in"
+    with served(example_document(), tocsin.ManualClock(START)) as server:
+        visitor = Visitor(server.url)
+        assert visitor.get("/")[1]["location"] == "/ui/"
+        status, headers, _ = visitor.sign_in(match.group(1))
+        assert (status, headers["location"]) == (303, "/ui/incidents")
+        assert visitor.get("/ui/incidents")[0] == 200
+
+
+def test_the_console_page_shows_a_screenshot_of_every_page_and_each_is_in_the_repository():
+    shown = re.findall(r"!\[[^\]]+\]\((ui/[\w-]+\.png)\)", doc_text("ui.md"))
+    assert sorted(shown) == sorted(
+        f"ui/{name}.png"
+        for name in ("sign-in", "incidents", "incidents-phone", "incident", "oncall", "schedule", "policies")
+    )
+    for path in shown:
+        assert (ROOT / "docs" / path).read_bytes().startswith(b"\x89PNG"), path
