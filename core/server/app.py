@@ -54,7 +54,7 @@ def create_app(
     given = clock
     clock = clock if clock is not None else SystemClock()
     auth = Authenticator(config.server)  # refuse a server without tokens before any file is opened
-    sessions = Sessions(config.server, auth)  # and one whose console session key is unset
+    sessions = Sessions(config.server, auth, clock)  # and one whose console session key is unset
     owned = storage is None
     stores = (
         storage

@@ -1,4 +1,4 @@
-"""One Chromium for the whole run (Debian's, headless), and a fresh browser context per test."""
+"""One Chromium for the console's tests (Debian's, headless), and a fresh browser context per test."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import pytest
 from support.console import CHROMIUM, CHROMIUM_ARGS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium under Playwright. Skips without it, fails with TOCSIN_REQUIRE_BROWSER set (as CI does)."""
+    """Debian's Chromium under Playwright, shared by the console's tests and closed after the last of them: the
+    sync API keeps an event loop running in this thread while it is open, and the rest of the suite runs loops of
+    its own. Skips without it, fails with TOCSIN_REQUIRE_BROWSER set (as CI does)."""
     if not CHROMIUM.exists():
         if os.environ.get("TOCSIN_REQUIRE_BROWSER"):
             pytest.fail(f"{CHROMIUM} is not installed (apt-get install chromium)")

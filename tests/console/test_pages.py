@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import re
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -303,3 +304,35 @@ def test_the_console_page_shows_a_screenshot_of_every_page_and_each_is_in_the_re
     )
     for path in shown:
         assert (ROOT / "docs" / path).read_bytes().startswith(b"\x89PNG"), path
+
+
+def test_a_session_lasts_session_hours_from_signing_in_on_the_servers_clock_however_much_it_is_used():
+    clock = tocsin.ManualClock(START)
+    with served(document(session_hours=2), clock) as server:
+        visitor = Visitor(server.url)
+        visitor.sign_in(READER)
+        server.advance(clock, minutes=90)
+        status, headers, _ = visitor.get("/ui/incidents")
+        assert status == 200 and "set-cookie" not in {name.lower() for name in headers}  # not re-signed, not extended
+        server.advance(clock, minutes=31)
+        assert visitor.get("/ui/incidents")[0] == 303
+        assert visitor.get("/ui/live/incidents")[0] == 401
+
+
+def test_a_form_that_stalls_mid_body_gets_408():
+    with served(document(body_timeout_seconds=0.2), tocsin.ManualClock(START)) as server:
+        visitor = Visitor(server.url)
+        visitor.sign_in(RESPONDER)
+        cookie = "; ".join(f"{cookie.name}={cookie.value}" for cookie in visitor.jar)
+        host, port = server.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            connection.sendall(
+                b"POST /ui/incidents/x/acknowledge HTTP/1.1\r\nHost: test\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n"
+                + f"Cookie: {cookie}\r\n\r\ncsrf=".encode()
+            )
+            answer = b""
+            while chunk := connection.recv(65536):  # until the server closes the connection
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408") and b"connection: close" in answer.lower()
+        assert b"did not arrive within 0.2 s" in answer

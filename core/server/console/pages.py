@@ -44,7 +44,9 @@ class Console:
 
     def __init__(self, service: Service, sessions: Sessions | None = None) -> None:
         self.service = service
-        self.web = Web(service, sessions if sessions is not None else Sessions(service.config.server, service.auth))
+        if sessions is None:
+            sessions = Sessions(service.config.server, service.auth, service.clock)
+        self.web = Web(service, sessions)
 
     def routes(self) -> list[BaseRoute]:
         """The console's routes, and ``/`` redirecting to it."""
@@ -128,11 +130,9 @@ class Console:
 
     def _incident(self, incident_id: str, session: Session) -> dict[str, Any]:
         service = self.service
-        detail = service.incident(incident_id)
-        escalation = service.engine.get_escalation_state(incident_id)
-        timeline = incident_timeline(
-            service.storage.incidents.history(incident_id), escalation, service.storage.escalations
-        )
+        detail = service.incident(incident_id)  # as the API answers it: pages without contact details
+        history = service.storage.incidents.history(incident_id)
+        timeline = incident_timeline(history, detail.escalation, service.storage.escalations)
         scope = session.principal.scope if session.principal is not None else None
         actions = [action for action in ACTIONS if action.shown(detail, scope)]
         levels = detail.escalation.policy.levels if detail.escalation is not None else ()
@@ -267,7 +267,7 @@ class Console:
         try:
             return await retry_while_busy(lambda: handler(request, session), seconds=self.service.lock_wait)
         except ApiError as exc:
-            return self.web.error(request, session, exc.status, exc.message)
+            return self.web.error(request, session, exc.status, exc.message, exc.headers)
         except (EscalationError, StaleStateError) as exc:
             failure = api_error(exc)
             return self.web.error(request, session, failure.status, failure.message)

@@ -19,8 +19,9 @@ import os
 import secrets
 
 import attrs
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
+from tocsin.clock import Clock
 from tocsin.config.serving import AuthMode, Scope, ServerSettings
 from tocsin.logs import get_logger
 from tocsin.server.auth import Authenticator, Principal, token_digest
@@ -44,6 +45,8 @@ class Session:
     acting_as: str | None
     csrf: str
     fingerprint: str = ""
+    fresh: bool = False  # made for this request: its cookie must be sent (a cookie is never re-signed, so a
+    # session lasts session_hours from signing in, however much it is used)
 
     @property
     def signed_in(self) -> bool:
@@ -74,14 +77,20 @@ class Sessions:
     :raises ServerError: when ``server.session_secret_env`` names a variable that is unset or too short.
     """
 
-    def __init__(self, settings: ServerSettings, auth: Authenticator) -> None:
+    def __init__(self, settings: ServerSettings, auth: Authenticator, clock: Clock) -> None:
         self._auth = auth
         self.open = settings.auth is AuthMode.NONE
         self.max_age = int(settings.session_hours * 3600)
         self.secure = (settings.public_url or "").lower().startswith("https://")
         key = _session_key(settings.session_secret_env)
         self._key = key.encode("utf-8")
-        self._serializer = URLSafeTimedSerializer(key, salt=_SALT)
+        now = clock.now
+
+        class Signer(TimestampSigner):
+            def get_timestamp(self) -> int:
+                return int(now().timestamp())  # sessions age on the server's clock (a manual one in tests)
+
+        self._serializer = URLSafeTimedSerializer(key, salt=_SALT, signer=Signer)
         self._by_fingerprint = {self._fingerprint(digest): digest for digest in auth.digests}
 
     def _fingerprint(self, digest: bytes) -> str:
@@ -90,7 +99,7 @@ class Sessions:
     def anonymous(self) -> Session:
         """A visitor who has not signed in (an open server signs everyone in as admin)."""
         principal = Principal(name=None, scope=Scope.ADMIN) if self.open else None
-        return Session(principal=principal, acting_as=None, csrf=secrets.token_urlsafe(32))
+        return Session(principal=principal, acting_as=None, csrf=secrets.token_urlsafe(32), fresh=True)
 
     def sign_in(self, token: str, acting_as: str | None) -> Session | None:
         """A new session for the holder of API token ``token`` (None when no configured token is that)."""
@@ -105,6 +114,7 @@ class Sessions:
             acting_as=acting_as,
             csrf=secrets.token_urlsafe(32),
             fingerprint=self._fingerprint(digest),
+            fresh=True,
         )
 
     def read(self, cookie: str | None) -> Session:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -80,12 +81,13 @@ class Web:
     def render(
         self, request: Request, name: str, session: Session, *, status: int = 200, **context: Any
     ) -> HTMLResponse:
-        """The page ``name`` rendered for ``session``; the session cookie is sent with every full page."""
+        """The page ``name`` rendered for ``session`` (a part when ``name`` starts with ``_``); a session made for
+        this request sends its cookie with it."""
         body = self.templates.get_template(name).render(
             session=session, path=request.url.path, now=self.service.clock.now(), age=age, **context
         )
         response = HTMLResponse(body, status_code=status, headers=_HEADERS)
-        if not name.startswith("_"):
+        if session.fresh and not name.startswith("_"):
             self.keep(response, session)
         return response
 
@@ -101,25 +103,35 @@ class Web:
             secure=self.sessions.secure,
         )
 
-    def error(self, request: Request, session: Session, status: int, message: str) -> HTMLResponse:
-        """An error page saying ``message``."""
-        return self.render(request, "error.html", session, status=status, status_code=status, message=message)
+    def error(
+        self, request: Request, session: Session, status: int, message: str, headers: Mapping[str, str] | None = None
+    ) -> HTMLResponse:
+        """An error page saying ``message`` (with ``headers`` besides the pages' own)."""
+        response = self.render(request, "error.html", session, status=status, status_code=status, message=message)
+        response.headers.update(headers or {})
+        return response
 
     async def form(self, request: Request, session: Session) -> dict[str, str]:
         """The posted form's fields, once its CSRF token is checked.
 
-        :raises ApiError: 403 when the token is missing or wrong (a forged post), 413 over the body limit, 415
-            when the body is not a form.
+        :raises ApiError: 403 when the token is missing or wrong (a forged post), 408 when the form does not
+            arrive within ``server.body_timeout_seconds``, 413 over ``server.max_body_bytes``, 415 when the body
+            is not a form.
         """
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/x-www-form-urlencoded":
             raise ApiError(415, "expected a form (application/x-www-form-urlencoded)")
-        limit = self.service.max_body_bytes
+        limit, wait = self.service.max_body_bytes, self.service.body_timeout
         body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise ApiError(413, f"the form is over the limit of {limit} bytes")
+        try:
+            async with asyncio.timeout(wait):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > limit:
+                        raise ApiError(413, f"the form is over the limit of {limit} bytes")
+        except TimeoutError:
+            # The rest of the body may still come: the connection cannot carry another request.
+            raise ApiError(408, f"the form did not arrive within {wait:g} s", headers={"Connection": "close"}) from None
         fields = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
         if not session.csrf_matches(fields.get("csrf")):
             raise ApiError(403, "the form's CSRF token is missing or wrong: reload the page and try again")
