@@ -13,7 +13,7 @@
     });
   }
 
-  function refresh(part) {
+  function refresh(part, last) {
     if (document.hidden) return;
     fetch(part.dataset.refresh, { credentials: "same-origin", cache: "no-store" })
       .then(function (answer) {
@@ -21,9 +21,13 @@
         return answer.ok ? answer.text() : null;
       })
       .then(function (html) {
-        if (html === null || part.contains(document.activeElement) && document.activeElement !== document.body) return;
-        part.innerHTML = html;
+        if (html === null) return;
         part.dataset.refreshes = String(Number(part.dataset.refreshes || 0) + 1);
+        // Swapped only when it changed (a screen reader hears the change, not every refresh), and never under
+        // the cursor of someone typing in it.
+        if (html === last.html || part.contains(document.activeElement) && document.activeElement.matches("input, select")) return;
+        last.html = html;
+        part.innerHTML = html;
         localTimes(part);
       })
       .catch(function () { /* the server is away: try again at the next tick */ });
@@ -31,6 +35,7 @@
 
   localTimes(document);
   document.querySelectorAll("[data-refresh]").forEach(function (part) {
-    window.setInterval(function () { refresh(part); }, EVERY);
+    var last = { html: null };
+    window.setInterval(function () { refresh(part, last); }, EVERY);
   });
 })();
