@@ -155,7 +155,13 @@ def test_the_list_fits_a_phone(browser, tmp_path):
             raise_examples(server, clock)
             page = phone.new_page()
             sign_in(page, server.url, ADMIN_TOKEN)
-            for path in ("/ui/incidents", "/ui/incidents/db-down", "/ui/oncall", "/ui/policies"):
+            for path in (
+                "/ui/incidents",
+                "/ui/incidents/db-down",
+                "/ui/oncall",
+                "/ui/schedules/primary-oncall",
+                "/ui/policies",
+            ):
                 page.goto(server.url + path)
                 assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
             page.goto(server.url + "/ui/incidents")
