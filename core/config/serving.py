@@ -140,6 +140,11 @@ class ServerSettings:
     # Where people reach this server (behind its proxy): pages carry action links to it. None: no links.
     public_url: str | None = attrs.field(default=None, validator=_public_url)
     action_links: LinkSettings = attrs.field(factory=LinkSettings)
+    # The environment variable holding the key that signs the web console's session cookies (at least 32
+    # characters). Unset: a random key per process, so sessions end at a restart and instances share none.
+    session_secret_env: str | None = None
+    # How long a web console sign-in lasts.
+    session_hours: float = attrs.field(default=12.0, validator=positive)
 
 
 class StorageBackend(enum.StrEnum):

@@ -22,6 +22,7 @@ from tocsin.config import Config
 from tocsin.logs import get_logger
 from tocsin.manager import Plugins, load_plugins
 from tocsin.server.auth import Authenticator
+from tocsin.server.console import Console, Sessions
 from tocsin.server.endpoints import problem_response
 from tocsin.server.errors import ApiError
 from tocsin.server.openapi import openapi_document
@@ -62,6 +63,7 @@ def create_app(
     given = clock
     clock = clock if clock is not None else SystemClock()
     auth = Authenticator(config.server)  # refuse a server without tokens before any file is opened
+    sessions = Sessions(config.server, auth, clock)  # and one whose console session key is unset
     owned = storage is None
     stores = (
         storage
@@ -77,6 +79,7 @@ def create_app(
             stores.close()
         raise
     endpoints = all_endpoints(plugins.registry)
+    console = Console(service, sessions)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -91,7 +94,7 @@ def create_app(
         return problem_response(service, ApiError(exc.status_code, message, headers=headers))
 
     app = Starlette(
-        routes=[endpoint.route(service) for endpoint in endpoints],
+        routes=[*(endpoint.route(service) for endpoint in endpoints), *console.routes()],
         exception_handlers={HTTPException: http_error},
         lifespan=_lifespan(service, run_monitor=run_monitor, close_storage=owned, hangup=reload_on_hangup),
     )

@@ -13,7 +13,7 @@ import attrs
 from tocsin.config.serving import AuthMode, Scope, ServerSettings
 from tocsin.server.errors import ApiError, ServerError
 
-__all__ = ["Authenticator", "Principal"]
+__all__ = ["Authenticator", "Principal", "token_digest"]
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tocsin"'}
 
@@ -46,7 +46,16 @@ class Authenticator:
                 secret = token.secret()
             except LookupError as exc:
                 raise ServerError(f"server: {exc}") from None
-            self._tokens[_digest(secret)] = Principal(name=token.name, scope=token.scope)
+            self._tokens[token_digest(secret)] = Principal(name=token.name, scope=token.scope)
+
+    @property
+    def digests(self) -> tuple[bytes, ...]:
+        """The SHA-256 digest of every configured token's secret (see :func:`token_digest`)."""
+        return tuple(self._tokens)
+
+    def principal(self, digest: bytes) -> Principal | None:
+        """The caller whose token's secret has SHA-256 ``digest``; None when no configured token has it."""
+        return self._tokens.get(digest)
 
     def authenticate(self, header: str | None, needed: Scope) -> Principal:
         """The caller, when ``header`` carries a known token whose scope covers ``needed``.
@@ -62,7 +71,7 @@ class Authenticator:
         kind, _, secret = header.strip().partition(" ")
         if kind.lower() != "bearer" or not secret.strip():
             raise ApiError(401, "the Authorization header must be 'Bearer <token>'", headers=_CHALLENGE)
-        principal = self._tokens.get(_digest(secret.strip()))
+        principal = self._tokens.get(token_digest(secret.strip()))
         if principal is None:
             raise ApiError(401, "unknown or revoked token", headers=_CHALLENGE)
         if not principal.scope.allows(needed):
@@ -72,5 +81,6 @@ class Authenticator:
         return principal
 
 
-def _digest(secret: str) -> bytes:
+def token_digest(secret: str) -> bytes:
+    """The SHA-256 digest tokens are looked up by."""
     return hashlib.sha256(secret.encode("utf-8")).digest()

@@ -30,9 +30,11 @@ from tocsin.models import (
     Notification,
 )
 from tocsin.store.errors import StoreError
-from tocsin.store.interfaces import OPEN_STATUSES, EscalationRow, OpenEscalation
+from tocsin.store.interfaces import OPEN_STATUSES, EscalationRow, IndexedEscalation, OpenEscalation
 
 __all__ = ["OPEN", "ROW_COLUMNS", "EscalationDocuments", "OutboxDocuments", "policy_digest"]
+
+_IDS_PER_QUERY = 500  # incident ids bound in one IN (...) query
 
 OPEN = "status IN ('active', 'acknowledged')"
 ROW_COLUMNS = "escalation_id, policy_seq, incident, state"
@@ -138,6 +140,22 @@ class EscalationDocuments:
                 tuple(incident_ids),
             ).fetchall()
         return {incident_id: policy_id for incident_id, policy_id in rows}  # the latest of each wins
+
+    def escalation_index(self, incident_ids: Sequence[str]) -> dict[str, IndexedEscalation]:
+        """Incident id -> the status and policy of its latest escalation (read from the index columns)."""
+        found: dict[str, IndexedEscalation] = {}
+        with self.database.reading() as connection:
+            for start in range(0, len(incident_ids), _IDS_PER_QUERY):
+                chunk = tuple(incident_ids[start : start + _IDS_PER_QUERY])
+                marks = ", ".join([self.MARK] * len(chunk))
+                rows = connection.execute(
+                    "SELECT e.incident_id, e.status, p.policy_id FROM escalations AS e "
+                    f"JOIN policies AS p ON p.seq = e.policy_seq WHERE e.incident_id IN ({marks}) ORDER BY e.seq",
+                    chunk,
+                ).fetchall()
+                for incident_id, status, policy_id in rows:  # the latest of each incident comes last and wins
+                    found[incident_id] = IndexedEscalation(EscalationStatus(status), policy_id)
+        return found
 
     def status_counts(self) -> dict[EscalationStatus, int]:
         """How many escalations (the latest of each incident) have each status."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import attrs
 
@@ -37,6 +37,7 @@ __all__ = [
     "EscalationStore",
     "IncidentChange",
     "IncidentStore",
+    "IndexedEscalation",
     "OpenEscalation",
     "SmartRow",
 ]
@@ -93,6 +94,13 @@ class EscalationRow:
     def is_open(self) -> bool:
         """True while the escalation is active or acknowledged."""
         return self.status in OPEN_STATUSES
+
+
+class IndexedEscalation(NamedTuple):
+    """What the indexes say about an incident's latest escalation: its status and the id of its policy."""
+
+    status: EscalationStatus
+    policy_id: str
 
 
 @attrs.frozen(slots=True)
@@ -309,6 +317,11 @@ class EscalationStore(DeliveryStore, Protocol):
     def policy_ids(self, incident_ids: Sequence[str]) -> dict[str, str]:
         """Incident id -> the id of the policy its latest escalation runs, for those of ``incident_ids`` that
         have one (the incident list's ``policy`` filter reads a page's worth at a time)."""
+
+    def escalation_index(self, incident_ids: Sequence[str]) -> dict[str, IndexedEscalation]:
+        """Incident id -> the status and policy of its latest escalation, for those of ``incident_ids`` that have
+        one, read from the index columns without the rows' documents (the web console's list tests a batch of
+        incidents at a time)."""
         ...
 
 

@@ -27,7 +27,7 @@ from tocsin.models import (
     Notification,
 )
 from tocsin.store.errors import StaleStateError
-from tocsin.store.interfaces import EscalationRow, IncidentChange, OpenEscalation
+from tocsin.store.interfaces import EscalationRow, IncidentChange, IndexedEscalation, OpenEscalation
 from tocsin.store.memory_limits import MemoryContactLimits
 from tocsin.store.unit import UnitOfWork
 
@@ -217,6 +217,15 @@ class InMemoryStore(UnitOfWork, MemoryContactLimits):
         """Incident id -> the policy its latest escalation runs."""
         rows = self._rows
         return {incident_id: rows[incident_id].policy.id for incident_id in incident_ids if incident_id in rows}
+
+    def escalation_index(self, incident_ids: Sequence[str]) -> dict[str, IndexedEscalation]:
+        """Incident id -> the status and policy of its latest escalation."""
+        rows = self._rows
+        return {
+            incident_id: IndexedEscalation(rows[incident_id].status, rows[incident_id].policy.id)
+            for incident_id in incident_ids
+            if incident_id in rows
+        }
 
     def next_round_robin(self, policy_id: str, level: int, size: int) -> int:
         """Where the rotation of ``policy_id``'s ``level`` starts this time (``0 <= result < size``)."""

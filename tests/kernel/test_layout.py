@@ -191,3 +191,8 @@ def test_the_wheel_maps_the_folders_onto_one_package(tmp_path):
         for path in (ROOT / folder).rglob("*.py"):
             assert f"{package}/{path.relative_to(ROOT / folder).as_posix()}" in names, path
     assert not any(name.startswith(("core/", "plugins/", "targets/", "conditions/")) for name in names)
+    console = ROOT / "core" / "server" / "console"
+    shipped = [path for folder in ("templates", "static") for path in (console / folder).iterdir()]
+    assert shipped
+    for path in shipped:  # the web console's pages and files are package data
+        assert f"tocsin/{path.relative_to(ROOT / 'core').as_posix()}" in names, path

@@ -288,6 +288,25 @@ def test_status_counts_look_at_the_latest_escalation_of_each_incident(stores: St
     assert store.status_counts() == {tocsin.EscalationStatus.ACTIVE: 2, tocsin.EscalationStatus.ACKNOWLEDGED: 1}
 
 
+def test_the_escalation_index_tells_the_latest_escalations_status_and_policy_of_each_incident_asked_for(
+    stores: Stores,
+):
+    store = stores.escalations
+    assert store.escalation_index([]) == {} and store.escalation_index(["inc-1"]) == {}
+    store.commit(row("inc-1"), expected_version=None)
+    store.commit(row("inc-1", version=2, status="resolved", next_due=None), expected_version=1)
+    store.commit(row("inc-1", serial=2), expected_version=None)
+    store.commit(row("inc-2"), expected_version=None)
+    store.commit(row("inc-2", version=2, status="acknowledged"), expected_version=1)
+    store.commit(row("inc-3"), expected_version=None)
+    active, acknowledged = tocsin.EscalationStatus.ACTIVE, tocsin.EscalationStatus.ACKNOWLEDGED
+    found = store.escalation_index(["inc-1", "inc-2", "inc-4"])
+    assert found == {"inc-1": (active, "standard"), "inc-2": (acknowledged, "standard")}
+    assert found["inc-2"].status is acknowledged and found["inc-2"].policy_id == "standard"
+    many = [f"other-{number}" for number in range(1200)] + ["inc-3"]  # more ids than one query binds
+    assert stores.reopen().escalations.escalation_index(many) == {"inc-3": (active, "standard")}
+
+
 def test_a_round_robin_cursor_moves_on_at_each_call_per_policy_and_level(stores: Stores):
     store = stores.escalations
     assert [store.next_round_robin("p", 0, 3) for _ in range(4)] == [0, 1, 2, 0]

@@ -1,0 +1,82 @@
+"""Test helpers for the web console: Debian's Chromium driven by Playwright, a real server on 127.0.0.1, and the
+API called over HTTP beside the browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import tocsin
+from support.docs import ROOT
+from support.server import ServerThread, bearer
+from tocsin.server import create_app, memory_storage
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; never a browser Playwright downloads
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+EXAMPLE = ROOT / "examples" / "tocsin.yaml"
+# `TOCSIN_UI_SCREENSHOTS=docs/ui python -m pytest tests/console` writes the screenshots docs/ui.md shows.
+SCREENSHOTS = os.environ.get("TOCSIN_UI_SCREENSHOTS")
+
+
+def example_document() -> dict[str, Any]:
+    """examples/tocsin.yaml in memory, paging through the log channel (its webhooks are not on loopback)."""
+    document = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    document.pop("users")
+    document.pop("notify_channels")
+    document["storage"] = {"backend": "memory"}
+    return document
+
+
+@contextmanager
+def served(document: dict[str, Any], clock: tocsin.ManualClock) -> Iterator[ServerThread]:
+    """A real server for the config ``document`` on 127.0.0.1, its time on ``clock``."""
+    plugins = tocsin.load_plugins()
+    config = tocsin.parse_config(document, plugins.registry, source="test")
+    app = create_app(config, plugins, storage=memory_storage(clock), clock=clock)
+    with ServerThread(app) as server:
+        yield server
+
+
+def api(server: ServerThread, method: str, path: str, token: str, body: Any = None) -> tuple[int, Any]:
+    """Call the API with a bearer token; (status, parsed JSON answer)."""
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {**bearer(token), "Content-Type": "application/json"}
+    request = urllib.request.Request(server.url + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token in a console page's forms."""
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "the page has a form with a CSRF token"
+    return match.group(1)
+
+
+def screenshot(page: Any, name: str, tmp_path: Path) -> Path:
+    """A full-page PNG of ``page``: into $TOCSIN_UI_SCREENSHOTS when set (the docs' pictures), else ``tmp_path``."""
+    folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
