@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from tocsin.intake.processor import IncidentProcessor, ProcessResult
     from tocsin.intake.reconciler import Reconciliation, reconcile
     from tocsin.integrations.events import EventAction, IncidentDefaults, IncidentEvent, Integration, PayloadError
-    from tocsin.manager import PluginInfo, PluginLoadFailure, Plugins, load_plugins
+    from tocsin.manager import LeftOut, PluginInfo, PluginLoadFailure, Plugins, load_plugins
     from tocsin.models import (
         ALL_URGENCIES,
         AckMode,
@@ -96,6 +96,7 @@ if TYPE_CHECKING:
         OperatorRegistrar,
         Registry,
         RotationRegistrar,
+        SettingsRegistrar,
         SourceRegistrar,
         TargetRegistrar,
         UnknownNameError,
@@ -164,7 +165,7 @@ else:
                 "Integration",
                 "PayloadError",
             ),
-            "tocsin.manager": ("PluginInfo", "PluginLoadFailure", "Plugins", "load_plugins"),
+            "tocsin.manager": ("LeftOut", "PluginInfo", "PluginLoadFailure", "Plugins", "load_plugins"),
             "tocsin.models": (
                 "ALL_URGENCIES",
                 "AckMode",
@@ -210,6 +211,7 @@ else:
                 "OperatorRegistrar",
                 "Registry",
                 "RotationRegistrar",
+                "SettingsRegistrar",
                 "SourceRegistrar",
                 "TargetRegistrar",
                 "UnknownNameError",
@@ -302,6 +304,7 @@ __all__ = [
     "Integration",
     "IntegrationSetupError",
     "InvalidSignature",
+    "LeftOut",
     "LevelCondition",
     "ManualClock",
     "MemorySink",
@@ -345,6 +348,7 @@ __all__ = [
     "ScheduleResolver",
     "Sender",
     "ServerSettings",
+    "SettingsRegistrar",
     "Severity",
     "Shift",
     "SourceError",

@@ -80,6 +80,10 @@ def wire_engine(
     ``delivery_timeout`` seconds per attempt when given).
     """
     plugins = plugins if plugins is not None else load_plugins()
+    # A tocsin.Config carries each plugin's settings (its ``plugins`` section); other EngineConfigs may not.
+    plugin_settings = getattr(config, "plugins", None)
+    if plugin_settings:
+        plugins = plugins.configured(plugin_settings)
     clock = clock if clock is not None else SystemClock()
     store = store if store is not None else InMemoryStore()
     channels = channels or ChannelSet(plugins.registry, config.channels if config is not None else None)

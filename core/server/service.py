@@ -58,6 +58,7 @@ class Service:
     def __init__(
         self, config: Config, plugins: Plugins, storage: Storage, clock: Clock, *, auth: Authenticator | None = None
     ) -> None:
+        plugins = plugins.configured(config.plugins)
         registry = plugins.registry
         settings = config.server
         self.config = config

@@ -47,6 +47,7 @@ class SimulationResult:
 
 def simulate(scenario: Scenario, config: Config, plugins: Plugins) -> SimulationResult:
     """Process the scenario's incident at ``start``, apply its events at their times, run until ``until``."""
+    plugins = plugins.configured(config.plugins)
     clock = ManualClock(scenario.start)
     store = InMemoryStore()
     channels = ChannelSet(plugins.registry, config.channels, every_channel=MemorySink("simulated: not delivered"))

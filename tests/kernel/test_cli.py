@@ -77,13 +77,15 @@ def test_check_prints_each_fault_on_its_own_line(run, tmp_path):
     assert result.returncode == 1
     assert result.stdout == ""
     lines = result.stderr.splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert lines[0].startswith(f"{path}: $.policies[0].levels[0].targets[0]: unknown target type 'carrier_pigeon'")
     assert lines[1] == f"{path}: $.policies[0].levels[1].delay_minutes: expected an integer, got 'soon'"
+    # the reference is checked in the same pass, not once the structure is fixed
+    assert lines[2] == f"{path}: $.policies[0].levels[1].targets[0]: unknown team 'nope'; known: platform"
     assert "Traceback" not in result.stderr
 
 
-def test_check_reports_cross_references_after_structure(run, tmp_path):
+def test_check_reports_a_cross_reference_alone(run, tmp_path):
     broken = yaml.safe_load(yaml.safe_dump(CONFIG))
     broken["policies"][0]["levels"][1]["targets"][0]["team_id"] = "nope"
     path = write(tmp_path, broken)
