@@ -11,6 +11,10 @@ the :class:`~tocsin.delivery.retry.RetryPolicy` (exponential backoff with full j
 ``Retry-After``); or ``dead`` when no attempt is left or none could help. An endpoint that answers "gone"
 (HTTP 410) is disabled in the store and later notifications to it die at once with that reason. Nothing is
 ever recorded as delivered because it was queued, and "now" always comes from the injected clock.
+
+The senders' lifecycles are the outbox's: :meth:`Outbox.start` (awaited by :meth:`Outbox.run`) starts the
+senders of the channels the config uses, a sender of any other channel is started before its first delivery,
+and :meth:`Outbox.aclose` closes them all once the deliveries in flight are done.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import TypeVar
 import attrs
 
 from tocsin.clock import Clock
-from tocsin.delivery.channels import ChannelError, ChannelSet, Sender
+from tocsin.delivery.channels import ChannelError, ChannelSet, ChannelStartError, Sender
 from tocsin.delivery.retry import RetryPolicy
 from tocsin.delivery.settings import DeliverySettings
 from tocsin.delivery.urls import redact_url
@@ -203,8 +207,14 @@ class Outbox:
         await self.flush()
         return count
 
+    async def start(self) -> None:
+        """Start the senders of the channels the config uses (see :meth:`ChannelSet.start`)."""
+        await self._channels.start()
+
     async def run(self) -> None:
-        """Deliver notifications as they are submitted and retries as they come due, until cancelled."""
+        """Start the senders, then deliver notifications as they are submitted and retries as they come due,
+        until cancelled."""
+        await self.start()
         polled_at: datetime | None = None
         while True:
             wakeup = self._loop_event()
@@ -230,9 +240,9 @@ class Outbox:
                     await wakeup.wait()
 
     async def aclose(self) -> None:
-        """Wait for deliveries in flight, then close the senders."""
+        """Wait for deliveries in flight, then close the senders (each started sender's ``close()``)."""
         await self.flush()
-        await self._channels.aclose()
+        await self._channels.close()
 
     # --- internals ---------------------------------------------------------------------------------------
 
@@ -355,7 +365,9 @@ class Outbox:
     async def _attempt(self, notification: Notification, channel: str) -> DeliveryResult:
         key = notification.key
         try:
-            sender = self._channels.sender(channel)
+            sender = await self._channels.started(channel)
+        except ChannelStartError as exc:  # may pass: the sender is started again before the next attempt
+            return DeliveryResult(key=key, ok=False, retryable=True, detail=str(exc))
         except ChannelError as exc:
             return DeliveryResult(key=key, ok=False, retryable=False, detail=str(exc))
         try:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import attrs
 
 from tocsin.clock import Clock, SystemClock
-from tocsin.delivery.channels import ChannelSet
+from tocsin.delivery.channels import ChannelSet, channels_used
 from tocsin.delivery.outbox import Outbox
 from tocsin.delivery.settings import DeliverySettings
 from tocsin.escalation.targets import TargetExecutor
@@ -86,7 +86,13 @@ def wire_engine(
         plugins = plugins.configured(plugin_settings)
     clock = clock if clock is not None else SystemClock()
     store = store if store is not None else InMemoryStore()
-    channels = channels or ChannelSet(plugins.registry, config.channels if config is not None else None)
+    if channels is None:
+        settings = config.channels if config is not None else None
+        # The channels the config uses are started with the outbox; any other at its first delivery.
+        expected = (
+            [*config.channels, *channels_used(config.users, getattr(config, "notify_channels", None))] if config else []
+        )
+        channels = ChannelSet(plugins.registry, settings, expected=expected)
     outbox = Outbox(
         store,
         channels,
