@@ -8,6 +8,10 @@ arithmetic: the cost must not grow with the distance from the layer's start.
 
 Shift 0 begins at the layer's start; shift ``k`` (k >= 1) begins at ``handoff(k)``. When the start is not
 itself a handoff time, shift 0 runs from the start to the first handoff after it.
+
+Who holds shift ``k`` is the layer's ``users[k mod n]``, unless the anchored handoffs are :class:`Shifts`: a
+rotation that chooses who (a user list per region, the least recently on call, a weighted turn) answers
+``holder(k)`` itself, from lists it keeps in its own settings, and its layer lists no users.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import attrs
 
 from tocsin.validators import between, positive
 
-__all__ = ["Handoffs", "PeriodicRotation", "Rotation", "between", "positive"]
+__all__ = ["Handoffs", "PeriodicRotation", "Rotation", "Shifts", "between", "positive"]
 
 
 @runtime_checkable
@@ -37,6 +41,15 @@ class Handoffs(Protocol):
 
 
 @runtime_checkable
+class Shifts(Handoffs, Protocol):
+    """Handoffs that also say who holds each shift: what a rotation that chooses who anchors to."""
+
+    def holder(self, index: int) -> str:
+        """The user who holds shift ``index`` (``index >= 0``). Must be arithmetic, as :meth:`index` is."""
+        ...
+
+
+@runtime_checkable
 class Rotation(Protocol):
     """A compiled rotation strategy: where its handoffs fall on the wall clock."""
 
@@ -46,7 +59,8 @@ class Rotation(Protocol):
         ...
 
     def anchor(self, start: int) -> Handoffs:
-        """The shifts of a layer whose shift 0 begins at wall-clock time ``start``."""
+        """The shifts of a layer whose shift 0 begins at wall-clock time ``start``: :class:`Shifts` when the
+        rotation chooses who holds them."""
         ...
 
 

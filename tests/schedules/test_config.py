@@ -42,7 +42,7 @@ def faults(*layers, **more) -> list[str]:
         ({"type": "custom", "duration_hours": -12}, ".rotation.duration_hours: must be greater than 0, got -12"),
         (
             {"type": "fortnightly"},
-            ".rotation: unknown rotation type 'fortnightly'; known: custom, daily, hourly, weekly",
+            ".rotation: unknown rotation type 'fortnightly'; known: custom, daily, follow_the_sun, hourly, weekly",
         ),
         ({"type": "daily"}, ".rotation.handoff_hour: required field missing"),
     ],
@@ -68,8 +68,10 @@ def test_restriction_mistakes_point_at_the_window(restrictions, expected):
     assert fault.startswith("$.schedules[0].layers[0].restrictions[1]." + expected)
 
 
-def test_an_empty_user_list_is_an_error():
-    assert faults(layer("L", [], DAILY_9)) == ["$.schedules[0].layers[0].users: must not be empty"]
+def test_an_empty_user_list_is_an_error_for_a_rotation_that_hands_shifts_to_the_users():
+    assert faults(layer("L", [], DAILY_9)) == [
+        "$.schedules[0].layers[0].users: needs at least one user: rotation 'daily' hands its shifts to them in turn"
+    ]
 
 
 def test_an_unknown_time_zone_is_an_error_with_a_suggestion():
