@@ -50,7 +50,8 @@ if TYPE_CHECKING:
     from tocsin.intake.processor import IncidentProcessor, ProcessResult
     from tocsin.intake.reconciler import Reconciliation, reconcile
     from tocsin.integrations.events import EventAction, IncidentDefaults, IncidentEvent, Integration, PayloadError
-    from tocsin.manager import LeftOut, PluginInfo, PluginLoadFailure, Plugins, load_plugins
+    from tocsin.left_out import LeftOut
+    from tocsin.manager import PluginInfo, PluginLoadFailure, Plugins, load_plugins
     from tocsin.models import (
         ALL_URGENCIES,
         AckMode,
@@ -165,7 +166,8 @@ else:
                 "Integration",
                 "PayloadError",
             ),
-            "tocsin.manager": ("LeftOut", "PluginInfo", "PluginLoadFailure", "Plugins", "load_plugins"),
+            "tocsin.left_out": ("LeftOut",),
+            "tocsin.manager": ("PluginInfo", "PluginLoadFailure", "Plugins", "load_plugins"),
             "tocsin.models": (
                 "ALL_URGENCIES",
                 "AckMode",

@@ -9,12 +9,14 @@ Two environment variables work like pytest's switches:
     a comma-separated list of plugin names (entry-point names, distribution names or the built-ins'
     dotted names) that are never registered.
 
-A plugin left out that way is still named where what it provides is missing: "unknown channel 'slack'; …:
-provided by plugin 'acme', blocked by TOCSIN_BLOCKED_PLUGINS" (the plugin is imported only to say so).
+A plugin left out that way is still named where what it provides is missing (see :mod:`tocsin.left_out`).
+Registering one plugin object twice (an installed plugin also passed as ``extra``) is a :class:`PluginError`
+naming both sources.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,10 +29,11 @@ import pluggy
 import tocsin.hookspecs as hookspecs
 from tocsin.builtins import BUILTIN_PLUGINS
 from tocsin.errors import PluginError
+from tocsin.left_out import Explainer, LeftOut
 from tocsin.observers import OBSERVER_HOOKS
 from tocsin.registry import EXTENSION_POINTS, PLUGIN_SETTINGS, Registry
 
-__all__ = ["ENTRY_POINT_GROUP", "LeftOut", "PluginInfo", "PluginLoadFailure", "Plugins", "load_plugins"]
+__all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "PluginLoadFailure", "Plugins", "default_settings", "load_plugins"]
 
 ENTRY_POINT_GROUP = "tocsin"
 _REGISTRATION_HOOKS = {point.hook: point.registrar for point in EXTENSION_POINTS}
@@ -60,18 +63,6 @@ class PluginLoadFailure:
 
     def __str__(self) -> str:
         return f"plugin {self.name!r} failed to load: {self.reason}"
-
-
-@attrs.frozen(kw_only=True)
-class LeftOut:
-    """A plugin that was found but not registered, and why: ``blocked`` (``TOCSIN_BLOCKED_PLUGINS`` or
-    ``load_plugins(blocked=...)``) or ``autoload off`` (``TOCSIN_DISABLE_PLUGIN_AUTOLOAD``)."""
-
-    name: str
-    reason: str
-    distribution: str | None = None
-    version: str | None = None
-    load: Any = attrs.field(default=None, eq=False, repr=False)  # () -> the plugin object, imported on demand
 
 
 @attrs.define(kw_only=True)
@@ -146,7 +137,14 @@ def load_plugins(
 
     for dotted in builtins:
         if dotted in blocked_names:
-            left_out.append(LeftOut(name=dotted, reason=f"blocked by {blocked_source}", load=_importer(dotted)))
+            left_out.append(
+                LeftOut(
+                    name=dotted,
+                    reason=f"blocked by {blocked_source}",
+                    blocked=True,
+                    load=functools.partial(importlib.import_module, dotted),
+                )
+            )
             continue
         try:
             module = importlib.import_module(dotted)
@@ -167,7 +165,12 @@ def load_plugins(
         name = getattr(plugin, "__name__", None) or f"{type(plugin).__name__}-{index}"
         if name in blocked_names:
             left_out.append(
-                LeftOut(name=name, reason=f"blocked by {blocked_source}", load=lambda plugin=plugin: plugin)
+                LeftOut(
+                    name=name,
+                    reason=f"blocked by {blocked_source}",
+                    blocked=True,
+                    load=functools.partial(_same, plugin),
+                )
             )
             continue
         _refuse_twice(manager, plugin, name, sources)
@@ -184,7 +187,7 @@ def load_plugins(
     by_name = {entry.name: entry for entry in info}
     registry = _register_all(manager, by_name, {plugin.name: plugin.reason for plugin in left_out})
     _check_settings_takers(manager, registry, by_name)
-    explain = _Explainer(left_out)
+    explain = Explainer(left_out, _scratch_registry)
     for table in registry.tables().values():
         table.explain_missing = explain
     defaults = default_settings(registry)
@@ -229,6 +232,18 @@ def _register_all(
                 raise PluginError(f"plugin {label}: {hook_name} raised {type(exc).__name__}: {exc}") from exc
     registry.freeze()
     return registry
+
+
+def _same(plugin: object) -> object:
+    return plugin
+
+
+def _scratch_registry(plugin: object, name: str) -> Registry:
+    """What ``plugin`` alone registers (for saying which left-out plugin provides a missing name)."""
+    scratch = pluggy.PluginManager(hookspecs.PROJECT)
+    scratch.add_hookspecs(hookspecs)
+    scratch.register(plugin, name=name)
+    return _register_all(scratch, {})
 
 
 def _check_settings_takers(
@@ -283,44 +298,6 @@ def _refuse_twice(manager: pluggy.PluginManager, plugin: object, name: str, sour
         )
 
 
-def _importer(dotted: str) -> Any:
-    return lambda: importlib.import_module(dotted)
-
-
-class _Explainer:
-    """Says which left-out plugin would have provided a missing name. The left-out plugins are imported and
-    registered into a scratch registry the first time a name is missing, never before."""
-
-    def __init__(self, left_out: Sequence[LeftOut]) -> None:
-        self._left_out = left_out
-        self._provided: dict[tuple[str, str], LeftOut] | None = None
-
-    def __call__(self, kind: str, name: str) -> str | None:
-        if not self._left_out:
-            return None
-        if self._provided is None:
-            self._provided = self._scan()
-        plugin = self._provided.get((kind, name))
-        if plugin is None:
-            return None
-        return f"provided by plugin {plugin.name!r}, {plugin.reason}"
-
-    def _scan(self) -> dict[tuple[str, str], LeftOut]:
-        provided: dict[tuple[str, str], LeftOut] = {}
-        for plugin in self._left_out:
-            try:
-                scratch = pluggy.PluginManager(hookspecs.PROJECT)
-                scratch.add_hookspecs(hookspecs)
-                scratch.register(plugin.load(), name=plugin.name)
-                registry = _register_all(scratch, {})
-            except Exception:  # a plugin left out because it is broken says nothing
-                continue
-            for table in registry.tables().values():
-                for entry in table:
-                    provided.setdefault((table.kind, entry.name), plugin)
-        return provided
-
-
 def _load_entry_points(
     manager: pluggy.PluginManager,
     blocked: set[str],
@@ -337,19 +314,27 @@ def _load_entry_points(
         dist_name = dist.metadata["Name"] if dist is not None else None
         version = dist.version if dist is not None else None
         origin = f"the entry point of {dist_name} {version}" if dist_name else "an entry point"
-        reason = None
-        if entry_point.name in blocked or (dist_name and dist_name in blocked):
-            reason = f"blocked by {blocked_source}"
-        elif not autoload:
-            reason = f"not loaded: {autoload_source}"
-        if reason is not None:
+        is_blocked = entry_point.name in blocked or bool(dist_name and dist_name in blocked)
+        if is_blocked or not autoload:
+            reason = f"blocked by {blocked_source}" if is_blocked else f"not loaded: {autoload_source}"
             left_out.append(
                 LeftOut(
-                    name=entry_point.name, reason=reason, distribution=dist_name, version=version, load=entry_point.load
+                    name=entry_point.name,
+                    reason=reason,
+                    blocked=is_blocked,
+                    distribution=dist_name,
+                    version=version,
+                    load=entry_point.load,
                 )
             )
             continue
-        if manager.get_plugin(entry_point.name) is not None or manager.is_blocked(entry_point.name):
+        if manager.has_plugin(entry_point.name):
+            failures.append(
+                PluginLoadFailure(
+                    name=entry_point.name,
+                    reason=f"{origin}: the name is already taken by {sources.get(entry_point.name, 'another plugin')}",
+                )
+            )
             continue
         try:
             plugin = entry_point.load()
@@ -361,7 +346,8 @@ def _load_entry_points(
             failures.append(
                 PluginLoadFailure(
                     name=entry_point.name,
-                    reason=f"its module is already registered as {held_as!r} ({sources.get(held_as, 'earlier')})",
+                    reason=f"{origin}: its module is already registered as {held_as!r} "
+                    f"({sources.get(held_as, 'registered earlier')})",
                 )
             )
             continue

@@ -28,6 +28,7 @@ __all__ = [
     "INTEGRATION_KEYS",
     "MISSING",
     "PLUGIN_SETTINGS",
+    "UNUSABLE",
     "ActionRegistrar",
     "ActionType",
     "ChannelRegistrar",
@@ -49,11 +50,33 @@ __all__ = [
     "TargetRegistrar",
     "TargetType",
     "UnknownNameError",
+    "UnusableSettings",
 ]
 
 T = TypeVar("T")
 
 PLUGIN_SETTINGS = "plugin_settings"  # the keyword parameter through which a plugin's callables get its settings
+
+
+class UnusableSettings(ValueError):
+    """Raised instead of calling a plugin's callable whose settings have faults (bound as :data:`UNUSABLE`): the
+    config loader reports the settings' faults and drops what the checks say because of this."""
+
+    def __init__(self, plugin: str) -> None:
+        super().__init__(self.message(plugin))
+        self.plugin = plugin
+
+    @staticmethod
+    def message(plugin: str) -> str:
+        """The message, which any fault raised because of it contains."""
+        return f"the settings of plugin {plugin!r} have faults"
+
+
+UNUSABLE: Any = object()  # bind() a plugin's settings as this: its callables raise UnusableSettings
+
+
+def _unusable(plugin: str, *args: Any, **kwargs: Any) -> Any:
+    raise UnusableSettings(plugin)
 
 
 class _Missing:
@@ -276,7 +299,9 @@ class Table(Generic[T]):
             if entry.wants_settings:
                 given = settings.get(entry.plugin)
                 bound_callables = {
-                    field: functools.partial(getattr(entry.value, field), plugin_settings=given)
+                    field: functools.partial(_unusable, entry.plugin)
+                    if given is UNUSABLE
+                    else functools.partial(getattr(entry.value, field), plugin_settings=given)
                     for field in entry.wants_settings
                 }
                 entry = attrs.evolve(entry, value=attrs.evolve(entry.value, **bound_callables))  # type: ignore[misc]

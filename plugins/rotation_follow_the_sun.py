@@ -2,23 +2,22 @@
 
 ``{type: follow_the_sun, rotate_days: 7, regions: [{name: emea, handoff_hour: 8, users: [...]}, ...]}``: each
 region holds the pager from its handoff time until the next region's, every day; within a region the users take
-turns, one for every ``rotate_days`` days counted from the layer's start. The rotation chooses who holds each
-shift itself (its layer lists no users), by arithmetic like every rotation: a lookup ten years on costs what
-one on the first day does.
+turns, one for every ``rotate_days`` of that region's windows, counted from the layer's start. The rotation
+chooses who holds each shift itself (its layer lists no users), by arithmetic like every rotation: a lookup ten
+years on costs what one on the first day does.
 """
 
 from __future__ import annotations
 
-import bisect
 from typing import Any, ClassVar
 
 import attrs
 
 import tocsin
 from tocsin import FieldError, RotationRegistrar
-from tocsin.rotation import Rotation, Shifts, between, positive
+from tocsin.rotation import DailyWindows, Rotation, Shifts, TimesOfDay, between, positive
 from tocsin.validators import non_empty
-from tocsin.wallclock import DAY, HOUR, MINUTE
+from tocsin.wallclock import HOUR, MINUTE
 
 
 @attrs.frozen(kw_only=True)
@@ -61,69 +60,49 @@ class FollowTheSunRotation:
 
 @attrs.frozen
 class _Shifts:
-    """A layer's shifts: shift ``k`` is window ``base + k``, windows being numbered ``days * len(regions) +
-    slot`` (the regions in the order of their handoffs through the day); shift 0 begins at the layer's start.
-    A region's users take turns every ``rotate_days`` of its windows, counted from ``first``, the first window
-    that begins at or after the start."""
+    """The day's windows (:class:`DailyWindows`), and who holds each: the region of its time of day, and in it
+    the user whose turn it is. Turns change every ``rotate_days`` of the region's windows, counted from
+    ``first``, the first window that begins at or after the layer's start."""
 
-    start: int
-    base: int
+    windows: DailyWindows
     first: int
-    times: tuple[int, ...]
-    users: tuple[tuple[str, ...], ...]  # by slot
+    users: tuple[tuple[str, ...], ...]  # by time of day
     rotate_days: int
 
     def index(self, wall: int) -> int:
-        return _window(self.times, wall) - self.base
+        return self.windows.index(wall)
 
     def handoff(self, index: int) -> int:
-        return self.start if index <= 0 else _begins(self.times, self.base + index)
+        return self.windows.handoff(index)
 
     def holder(self, index: int) -> str:
-        window = self.base + max(index, 0)
-        # Every region has exactly one window among any len(times) consecutive ones.
-        turn = max(window - self.first, 0) // (len(self.times) * self.rotate_days)
-        users = self.users[window % len(self.times)]
+        window = self.windows.window(index)
+        # Every region has exactly one window among any len(users) consecutive ones.
+        turn = max(window - self.first, 0) // (len(self.users) * self.rotate_days)
+        users = self.users[window % len(self.users)]
         return users[turn % len(users)]
-
-
-def _window(times: tuple[int, ...], wall: int) -> int:
-    """The number of the window that holds wall-clock time ``wall``."""
-    days, into = divmod(wall, DAY)
-    slot = bisect.bisect_right(times, into) - 1
-    if slot < 0:  # before the day's first handoff: the last window of the day before
-        days, slot = days - 1, len(times) - 1
-    return days * len(times) + slot
-
-
-def _begins(times: tuple[int, ...], window: int) -> int:
-    days, slot = divmod(window, len(times))
-    return days * DAY + times[slot]
 
 
 @attrs.frozen
 class _FollowTheSun:
-    times: tuple[int, ...]
+    times: TimesOfDay
     users: tuple[tuple[str, ...], ...]
     rotate_days: int
 
     def first_handoff(self, at_or_after: int) -> int:
-        window = _window(self.times, at_or_after)
-        begins = _begins(self.times, window)
-        return begins if begins == at_or_after else _begins(self.times, window + 1)
+        return self.times.first_handoff(at_or_after)
 
     def anchor(self, start: int) -> Shifts:
-        base = _window(self.times, start)
-        first = base if _begins(self.times, base) == start else base + 1
-        return _Shifts(start, base, first, self.times, self.users, self.rotate_days)
+        windows = self.times.anchor(start)
+        first = windows.base if self.times.begins(windows.base) == start else windows.base + 1
+        return _Shifts(windows, first, self.users, self.rotate_days)
 
 
 def compile_follow_the_sun(settings: FollowTheSunRotation) -> Rotation:
     """The regions in the order of their handoffs through the day."""
     regions = sorted(settings.regions, key=lambda region: region.handoff)
-    return _FollowTheSun(
-        tuple(region.handoff for region in regions), tuple(region.users for region in regions), settings.rotate_days
-    )
+    times = TimesOfDay(tuple(region.handoff for region in regions))
+    return _FollowTheSun(times, tuple(region.users for region in regions), settings.rotate_days)
 
 
 @tocsin.hookimpl

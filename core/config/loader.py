@@ -26,7 +26,7 @@ from tocsin.convert import ConversionFault, make_converter, structure_faults, ta
 from tocsin.errors import ConfigError, ConfigIssue
 from tocsin.every_fault import NOTHING, original_path, salvaged, shifted_lists
 from tocsin.integrations.codec import register_integration_hooks
-from tocsin.registry import Registry, UnknownNameError
+from tocsin.registry import UNUSABLE, Registry, UnknownNameError, UnusableSettings
 from tocsin.schedules.codec import register_schedule_hooks
 
 __all__ = ["config_converter", "dump_config", "load_config", "parse_config", "read_document"]
@@ -91,9 +91,11 @@ def parse_config(document: Any, registry: Registry, *, source: str = "<config>")
     read = reading.structure(converter, document, Config, "$")
     config: Config = read if isinstance(read, Config) else Config()  # every section has a default
     channels = _structure_channels(channel_settings, registry, converter, reading)
-    plugins = _structure_plugins(plugin_sections, registry, converter, reading)
+    plugins, faulty = _structure_plugins(plugin_sections, registry, converter, reading)
     config = attrs.evolve(config, channels=channels, plugins=plugins)
-    reading.checked(run_checks(config, registry.bind(plugins), tolerant=bool(reading.faults)), config)
+    # A plugin whose settings have faults is not called by the checks: what it would say rests on them.
+    checked = registry.bind({**plugins, **dict.fromkeys(faulty, UNUSABLE)})
+    reading.checked(run_checks(config, checked, tolerant=bool(reading.faults)), config, faulty)
     if reading.faults:
         raise ConfigError(ConfigIssue(source, path, message) for path, message in reading.faults)
     return config
@@ -118,12 +120,15 @@ class _Reading:
             self._shifted.update(shifted_lists(exc))
             return salvaged(exc)
 
-    def checked(self, faults: Iterable[ConversionFault], config: Config) -> None:
-        """Record the checks' faults, each at the document's own path, unless it concerns a part with a fault."""
+    def checked(self, faults: Iterable[ConversionFault], config: Config, faulty: Iterable[str] = ()) -> None:
+        """Record the checks' faults, each at the document's own path, unless it concerns a part with a fault or
+        comes from a plugin whose settings have faults (``faulty``)."""
+        unusable = [UnusableSettings.message(plugin) for plugin in faulty]
         for path, message in faults:
             path = original_path(path, config, self._shifted)
-            if not any(_related(path, tainted) for tainted in self._tainted):
-                self.faults.append((path, message))
+            if any(_related(path, tainted) for tainted in self._tainted) or any(u in message for u in unusable):
+                continue
+            self.faults.append((path, message))
 
 
 def _related(path: str, other: str) -> bool:
@@ -168,9 +173,12 @@ def _structure_channels(raw: Any, registry: Registry, converter: cattrs.Converte
     return channels
 
 
-def _structure_plugins(raw: Any, registry: Registry, converter: cattrs.Converter, reading: _Reading) -> dict[str, Any]:
+def _structure_plugins(
+    raw: Any, registry: Registry, converter: cattrs.Converter, reading: _Reading
+) -> tuple[dict[str, Any], list[str]]:
     """Each plugin's settings: its ``plugins.<name>`` section read into the class it registered (a plugin without
-    a section gets the class built from ``{}``). A section of a plugin that was left out is not read."""
+    a section gets the class built from ``{}``), and the plugins whose settings have faults. A section of a
+    plugin that was left out is not read."""
     if not isinstance(raw, Mapping):
         reading.faults.append(("$.plugins", "expected a mapping of plugin name to settings"))
         raw = {}
@@ -181,7 +189,11 @@ def _structure_plugins(raw: Any, registry: Registry, converter: cattrs.Converter
         what = f"plugin {name!r} takes no settings" if name in registry.plugin_names else f"unknown plugin {name!r}"
         reading.faults.append((plugin_path(name), f"{what}; plugins that take settings: {known}"))
     settings: dict[str, Any] = {}
+    faulty: list[str] = []
     for entry in registry.settings:
+        before = len(reading.faults)
         value = reading.structure(converter, raw.get(entry.name) or {}, entry.value.cls, plugin_path(entry.name))
         settings[entry.name] = None if value is NOTHING else value
-    return settings
+        if len(reading.faults) > before:
+            faulty.append(entry.name)
+    return settings, faulty

@@ -48,9 +48,10 @@ def _run(
     except FieldError as exc:
         yield f"{path}.{exc.field}", exc.message
     except ValueError as exc:
-        if what != "compile":
-            raise
-        yield path, str(exc)  # a compile rejects settings with a ValueError, as an operator rejects a value
+        if what == "compile":  # a compile rejects settings with a ValueError, as an operator rejects a value
+            yield path, str(exc)
+        else:
+            yield path, f"plugin {registered.plugin!r}: {what} of {table.kind} {name!r} raised: {exc}"
     except Exception as exc:
         yield path, f"plugin {registered.plugin!r}: {what} of {table.kind} {name!r} raised {type(exc).__name__}: {exc}"
 

@@ -224,3 +224,15 @@ def test_a_plugin_rotation_chooses_who_from_its_own_list(tocsin_config, tocsin_p
 def test_a_rotation_that_cannot_say_who_is_reported_when_the_config_loads(tocsin_config, weights, fault):
     layer = {"name": "w", "rotation": {"type": "weighted", "weights": weights}}
     assert tocsin_config.schedule(id="w", layers=[layer]).faults() == [f"$.schedules[0].layers[0].rotation: {fault}"]
+
+
+@given(
+    seconds=st.lists(st.integers(0, 24 * 3600 - 1), min_size=1, max_size=5, unique=True).map(sorted),
+    wall=st.integers(-(10**9), 10**10),
+)
+def test_times_of_day_put_every_wall_clock_time_in_the_window_that_holds_it(seconds, wall):
+    times = tocsin.rotation.TimesOfDay(tuple(seconds))
+    window = times.window(wall)
+    assert times.begins(window) <= wall < times.begins(window + 1)
+    assert times.first_handoff(wall) in (times.begins(window), times.begins(window + 1))
+    assert times.first_handoff(wall) >= wall
