@@ -106,7 +106,7 @@ def _blocked_from_env() -> set[str]:
 def load_plugins(
     *,
     builtins: Sequence[str] = BUILTIN_PLUGINS,
-    extra: Iterable[object] = (),
+    extra: Iterable[object] | Mapping[str, object] = (),
     autoload: bool | None = None,
     blocked: Iterable[str] | None = None,
 ) -> Plugins:
@@ -114,7 +114,9 @@ def load_plugins(
     frozen registry by calling each registration hook once per plugin.
 
     :param builtins: dotted module names of the built-in plugins.
-    :param extra: plugin objects (modules, instances) an embedding application registers itself.
+    :param extra: plugin objects (modules, instances) an embedding application registers itself, each named by
+        its ``__name__``; or a mapping of name -> plugin object, to give them the names their configs use (an
+        installed plugin's entry-point name: ``{"acme": tocsin_acme}``).
     :param autoload: load entry-point plugins; default: unless ``TOCSIN_DISABLE_PLUGIN_AUTOLOAD`` is set.
     :param blocked: plugin names never to register; default: ``TOCSIN_BLOCKED_PLUGINS``.
     :raises PluginError: a registration conflict, a registration hook that raised, a plugin registered twice.
@@ -161,8 +163,9 @@ def load_plugins(
         manager, blocked_names, blocked_source, autoload, autoload_source, info, failures, left_out, sources
     )
 
-    for index, plugin in enumerate(extra):
-        name = getattr(plugin, "__name__", None) or f"{type(plugin).__name__}-{index}"
+    named = extra.items() if isinstance(extra, Mapping) else ((None, plugin) for plugin in extra)
+    for index, (given, plugin) in enumerate(named):
+        name = given or getattr(plugin, "__name__", None) or f"{type(plugin).__name__}-{index}"
         if name in blocked_names:
             left_out.append(
                 LeftOut(

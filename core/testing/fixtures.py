@@ -2,8 +2,8 @@
 point, so installing tocsin makes them available to every test suite).
 
 - ``tocsin_plugins``: the plugin set: built-ins, installed plugins, and the objects a
-  ``@pytest.mark.tocsin_plugins(module, autoload=False, blocked=[...])`` marker adds (loaded once per session for
-  each distinct marker);
+  ``@pytest.mark.tocsin_plugins(module, {"acme": other}, autoload=False, blocked=[...])`` marker adds (a mapping
+  names its plugins; loaded once per session for each distinct marker);
 - ``tocsin_clock``: a ``ManualClock`` at Monday 2026-01-05 09:00 UTC;
 - ``tocsin_config``: a :class:`~tocsin.testing.ConfigBuilder` reading against ``tocsin_plugins``;
 - ``tocsin_pager``: ``tocsin_pager(config=None, **engine_options)`` builds a :class:`~tocsin.testing.Pager`
@@ -13,7 +13,7 @@ point, so installing tocsin makes them available to every test suite).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,7 +44,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{_MARKER}(*extra, autoload=None, blocked=None): the plugin set of the tocsin_plugins fixture: extra plugin "
-        "objects, whether installed plugins load (default: unless TOCSIN_DISABLE_PLUGIN_AUTOLOAD), blocked names",
+        "objects (or mappings of name to object), whether installed plugins load (default: unless "
+        "TOCSIN_DISABLE_PLUGIN_AUTOLOAD), blocked names",
     )
 
 
@@ -57,13 +58,19 @@ def _tocsin_plugin_sets() -> dict[Any, Plugins]:
 def tocsin_plugins(request: pytest.FixtureRequest, _tocsin_plugin_sets: dict[Any, Plugins]) -> Plugins:
     """The loaded plugin set, as the ``tocsin_plugins`` marker (the closest one) asks."""
     marker = request.node.get_closest_marker(_MARKER)
-    extra: tuple[object, ...] = tuple(marker.args) if marker else ()
+    extra: dict[str, object] = {}
+    for given in marker.args if marker else ():
+        if isinstance(given, Mapping):
+            extra.update(given)
+        else:
+            extra[getattr(given, "__name__", None) or type(given).__name__] = given
     options: dict[str, Any] = dict(marker.kwargs) if marker else {}
     autoload: bool | None = options.pop("autoload", None)
     blocked: Iterable[str] | None = options.pop("blocked", None)
     if options:
         raise pytest.UsageError(f"{_MARKER} marker: unknown option(s) {', '.join(sorted(options))}")
-    key = (tuple(id(plugin) for plugin in extra), autoload, None if blocked is None else tuple(sorted(blocked)))
+    names = None if blocked is None else tuple(sorted(blocked))
+    key = (tuple((name, id(plugin)) for name, plugin in extra.items()), autoload, names)
     plugins = _tocsin_plugin_sets.get(key)
     if plugins is None:
         plugins = _tocsin_plugin_sets[key] = load_plugins(extra=extra, autoload=autoload, blocked=blocked)
