@@ -164,3 +164,17 @@ def test_two_distributions_with_one_entry_point_name_report_the_second_as_a_fail
     assert [info.name for info in plugins.info] == ["pigeon"]
     (failure,) = plugins.failures
     assert failure.name == "pigeon" and "the name is already taken by the entry point of" in failure.reason
+
+
+def test_an_observer_hook_wrapper_is_refused_because_observers_are_called_one_by_one():
+    def tocsin_escalation_started(state):
+        yield
+
+    wrapper = make_plugin("wrapping")
+    wrapper.tocsin_escalation_started = tocsin.hookimpl(wrapper=True)(tocsin_escalation_started)
+    with pytest.raises(tocsin.PluginError) as info:
+        tocsin.load_plugins(builtins=(), autoload=False, extra=[wrapper])
+    assert str(info.value) == (
+        "plugin 'wrapping': tocsin_escalation_started is a hook wrapper; observer hooks are called one by one, "
+        "so implement it as a plain hook"
+    )
