@@ -36,17 +36,25 @@ class ConfigBuilder:
         self.document: dict[str, Any] = {}
 
     def yaml(self, text: str) -> ConfigBuilder:
-        """Merge a YAML document: its lists extend the sections, its mappings update them."""
+        """Merge a YAML document (see :meth:`merge`)."""
         loaded = yaml.safe_load(text) or {}
         if not isinstance(loaded, Mapping):
             raise TypeError(f"a config document is a mapping of sections, got {type(loaded).__name__}")
-        for section, value in loaded.items():
-            if section in _LISTS:
-                self.document.setdefault(section, []).extend(value)
-            elif isinstance(value, Mapping) and isinstance(self.document.get(section), dict):
-                self.document[section].update(value)
-            else:
-                self.document[section] = value
+        return self.merge(loaded)
+
+    def merge(self, document: Mapping[str, Any]) -> ConfigBuilder:
+        """Merge a document: its lists extend the sections (``schedules``, ``policies``, ``rules``), its mappings
+        update them, anything else replaces them."""
+        for section, value in document.items():
+            held = self.document.get(section)
+            if section in _LISTS and isinstance(value, list) and isinstance(held, list):
+                held.extend(value)
+            elif isinstance(value, Mapping) and isinstance(held, dict):
+                held.update(value)
+            else:  # a copy: building on never changes the caller's document
+                self.document[section] = (
+                    dict(value) if isinstance(value, Mapping) else list(value) if isinstance(value, list) else value
+                )
         return self
 
     def team(self, name: str, members: Sequence[str]) -> ConfigBuilder:
@@ -91,13 +99,13 @@ class ConfigBuilder:
         every fault."""
         return parse_config(self.document, self.registry, source=source)
 
-    def faults(self) -> list[str]:
-        """The ``$.path: message`` line of each fault, in the order ``tocsin check`` prints them; ``[]`` when
-        the config loads."""
+    def faults(self, *, source: str | None = None) -> list[str]:
+        """The ``$.path: message`` line of each fault, in the order ``tocsin check`` prints them (with ``source``:
+        the whole ``FILE: $.path: message`` line); ``[]`` when the config loads."""
         try:
-            self.build()
+            self.build(source or "tocsin.yaml")
         except ConfigError as exc:
-            return [f"{issue.path}: {issue.message}" for issue in exc.issues]
+            return [str(issue) if source else f"{issue.path}: {issue.message}" for issue in exc.issues]
         return []
 
     def _append(self, section: str, item: Mapping[str, Any]) -> ConfigBuilder:

@@ -49,20 +49,27 @@ class RecordingSender:
         self.notifications.append(notification)
         return DeliveryResult(key=notification.key, ok=True, detail="recorded", at=notification.due_at)
 
-    def pages(self) -> list[Page]:
-        """Every page recorded, in the order it was sent."""
-        return [self._page(notification) for notification in self.notifications]
+    def pages(self, incident_ids: Iterable[str] | None = None) -> list[Page]:
+        """Every page recorded (of ``incident_ids`` only, when given), in the order they fired (pages that fired
+        together: in the order they were sent)."""
+        wanted = set(incident_ids) if incident_ids is not None else None
+        return self._in_order([n for n in self.notifications if wanted is None or n.incident_id in wanted])
 
     def take(self) -> list[Page]:
-        """The pages recorded since the last ``take()``; they count as seen."""
+        """The pages recorded since the last ``take()``, in the order they fired; they count as seen."""
         fresh = self.notifications[self._seen :]
         self._seen = len(self.notifications)
-        return [self._page(notification) for notification in fresh]
+        return self._in_order(fresh)
 
     def assert_no_more(self) -> None:
         """Fail when anything was sent that no ``take()`` has returned: nobody else was paged."""
-        unseen = [self._page(notification) for notification in self.notifications[self._seen :]]
+        unseen = self._in_order(self.notifications[self._seen :])
         assert not unseen, f"pages nobody expected: {unseen}"
+
+    def _in_order(self, notifications: list[Notification]) -> list[Page]:
+        # The outbox delivers each endpoint's pages in its own queue: what fired together may arrive in any order.
+        fired = sorted(notifications, key=lambda notification: notification.fired_at or notification.due_at)
+        return [self._page(notification) for notification in fired]
 
     def _page(self, notification: Notification) -> Page:
         fired = notification.fired_at or notification.due_at
@@ -144,10 +151,5 @@ class Pager:
         raise RuntimeError("Pager runs the outbox in an event loop of its own: use it from a test that is not async")
 
     def pages(self, incident_ids: Iterable[str] | None = None) -> list[Page]:
-        """The pages sent so far (of ``incident_ids`` only, when given)."""
-        wanted = set(incident_ids) if incident_ids is not None else None
-        return [
-            page
-            for page, notification in zip(self.sender.pages(), self.sender.notifications, strict=True)
-            if wanted is None or notification.incident_id in wanted
-        ]
+        """The pages sent so far, in the order they fired (of ``incident_ids`` only, when given)."""
+        return self.sender.pages(incident_ids)

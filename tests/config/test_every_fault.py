@@ -56,7 +56,11 @@ def test_an_unknown_operator_and_a_bad_time_zone_are_reported_beside_structural_
 
 
 def test_a_reference_after_an_item_that_could_not_be_read_keeps_its_own_index(tocsin_config):
-    targets = [{"type": "carrier_pigeon"}, {"type": "user", "email": "ana@example.com"}, {"type": "team", "team_id": "x"}]
+    targets = [
+        {"type": "carrier_pigeon"},
+        {"type": "user", "email": "ana@example.com"},
+        {"type": "team", "team_id": "x"},
+    ]
     tocsin_config.policy(id="p", levels=[{"targets": targets}])
     assert tocsin_config.faults() == [
         "$.policies[0].levels[0].targets[0]: unknown target type 'carrier_pigeon'; known: schedule, team, user, "
@@ -69,7 +73,9 @@ def test_nothing_is_said_about_a_part_that_already_has_a_fault(tocsin_config):
     # The rotation has a fault of its own: compiling it for the schedules' check would only repeat it.
     tocsin_config.schedule(id="s", layers=[layer(rotation={"type": "daily", "handoff_hour": 24})])
     tocsin_config.policy(id="p", levels=[{"targets": [{"type": "schedule", "schedule_id": "s"}]}])
-    assert tocsin_config.faults() == ["$.schedules[0].layers[0].rotation.handoff_hour: must be between 0 and 23, got 24"]
+    assert tocsin_config.faults() == [
+        "$.schedules[0].layers[0].rotation.handoff_hour: must be between 0 and 23, got 24"
+    ]
 
 
 @pytest.mark.parametrize(

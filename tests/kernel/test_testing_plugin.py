@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 
-SUITE = '''
+SUITE = """
 import asyncio
 import types
 
@@ -86,7 +86,7 @@ async def test_a_pager_in_an_async_test_says_how_to_use_it(tocsin_pager, tocsin_
     pager = tocsin_pager(tocsin_config.policy(**POLICY).build())
     with pytest.raises(RuntimeError, match="use it from a test that is not async"):
         pager.start("p")
-'''
+"""
 
 
 def test_another_projects_suite_gets_the_fixtures_from_the_entry_point(tmp_path):

@@ -74,9 +74,9 @@ def fresh_env(tmp_path_factory):
     Path(purelib, "_parent_env.pth").write_text(lines)
     source = tmp_path_factory.mktemp("src") / "tocsin-acme"  # built from a copy: nothing written into the tree
     shutil.copytree(PLUGIN_DIR, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", purelib]
-        + [str(source)],
+        [*pip, "--target", purelib, str(source)],
         check=True,
         capture_output=True,
         text=True,
@@ -146,7 +146,12 @@ def test_blocking_the_plugin_names_it_where_its_names_are_missing(fresh_env, tmp
     listed = json.loads(tocsin(fresh_env, "plugins", "--json", TOCSIN_BLOCKED_PLUGINS="acme").stdout)
     assert "acme_sms" not in listed["targets"] and "acme_desks" not in listed["rotations"]
     assert listed["blocked"] == [
-        {"name": "acme", "distribution": "tocsin-acme", "version": "2.0.0", "reason": "blocked by TOCSIN_BLOCKED_PLUGINS"}
+        {
+            "name": "acme",
+            "distribution": "tocsin-acme",
+            "version": "2.0.0",
+            "reason": "blocked by TOCSIN_BLOCKED_PLUGINS",
+        }
     ]
     result = tocsin(fresh_env, "check", str(path), TOCSIN_BLOCKED_PLUGINS="acme")
     assert result.returncode == 1
