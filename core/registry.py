@@ -215,7 +215,7 @@ class Registered(Generic[T]):
     wants_settings: tuple[str, ...] = ()
 
 
-def takes_plugin_settings(function: Any) -> bool:
+def _takes_plugin_settings(function: Any) -> bool:
     """True when ``function`` declares a ``plugin_settings`` parameter (it then gets its plugin's settings)."""
     try:
         return PLUGIN_SETTINGS in inspect.signature(function).parameters
@@ -229,7 +229,7 @@ def _wants_settings(value: Any) -> tuple[str, ...]:
     return tuple(
         field.name
         for field in attrs.fields(type(value))
-        if callable(held := getattr(value, field.name)) and not isinstance(held, type) and takes_plugin_settings(held)
+        if callable(held := getattr(value, field.name)) and not isinstance(held, type) and _takes_plugin_settings(held)
     )
 
 

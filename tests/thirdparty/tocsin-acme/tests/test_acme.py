@@ -79,7 +79,9 @@ def test_the_sender_sends_every_sms_over_one_session(tocsin_notification):
         await sender.start()
         try:
             return [
-                await sender.deliver(tocsin_notification("ana@example.com", channel="acme_sms", contact=contact, key=key))
+                await sender.deliver(
+                    tocsin_notification("ana@example.com", channel="acme_sms", contact=contact, key=key)
+                )
                 for key in ("page-1", "page-2")
             ]
         finally:
