@@ -98,8 +98,11 @@ def tocsin_register_rotations(register: RotationRegistrar) -> None:
     Called once, when the plugin set is final; never while on-call is looked up.
 
     :param register: call ``register(WeeklyRotation, compile=compile)`` for each strategy. The class holds the
-        settings (its ``type`` ClassVar is the tag); ``compile(settings)`` returns the object that answers
-        which shift is current at an instant.
+        settings (its ``type`` ClassVar is the tag); ``compile(settings)`` returns the ``tocsin.rotation.Rotation``
+        that answers which shift holds a wall-clock time. Shift ``k`` goes to the layer's ``users[k mod n]``
+        unless the anchored shifts are ``tocsin.rotation.Shifts``, whose ``holder(k)`` chooses who from the
+        rotation's own lists. An optional ``check(settings, config)`` yields messages for what the settings
+        cannot see alone; ``tocsin check`` runs it and compiles every layer's rotation.
     """
 
 
@@ -124,7 +127,10 @@ def tocsin_register_channels(register: ChannelRegistrar) -> None:
 
     :param register: call ``register(EmailContact, create=create, settings=EmailSettings)``. The contact
         class's ``type`` tag is the channel's name and the shape of a user's contact entry; ``settings`` is
-        read from the config's ``channels.<name>`` section; ``create(settings)`` returns the sender.
+        read from the config's ``channels.<name>`` section (built from its defaults when the section is absent;
+        None without a settings class); ``create(settings)`` returns the sender, whose optional ``start()`` and
+        ``close()`` the outbox awaits when it starts and shuts down. An optional ``check(settings, config)``
+        yields messages for what the settings class cannot see alone (run at load).
     """
 
 
@@ -140,7 +146,8 @@ def tocsin_register_sources(register: SourceRegistrar) -> None:
         ``compile(settings)`` runs when the configuration loads and returns ``parse(body) ->
         list[tocsin.IncidentEvent]``, which turns one decoded JSON body into incident events (create / update /
         resolve, each with a dedup key) and raises ``tocsin.PayloadError`` naming the JSONPath of anything it
-        cannot read.
+        cannot read. An optional ``check(settings, config)`` yields messages for what the settings cannot see
+        alone (run at load, like the compile).
     """
 
 

@@ -265,3 +265,10 @@ def test_a_check_that_raises_is_a_fault_naming_the_plugin(tocsin_config):
         "t.yaml: $.policies[0].levels[0].targets[0]: plugin 'buggy': the check of target 'probe' raised "
         "KeyError: 'boom'"
     )
+
+
+def test_the_section_round_trips_through_dump_config(tocsin_config, tocsin_plugins):
+    config = tocsin_config.yaml(CONFIG).build()
+    document = tocsin.dump_config(config, tocsin_plugins.registry)
+    assert document["plugins"] == {"probe": {"region": "us", "handoff_hour": 7}}
+    assert tocsin.parse_config(document, tocsin_plugins.registry) == config
