@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from tocsin.intake.processor import IncidentProcessor, ProcessResult
     from tocsin.intake.reconciler import Reconciliation, reconcile
     from tocsin.integrations.events import EventAction, IncidentDefaults, IncidentEvent, Integration, PayloadError
+    from tocsin.left_out import LeftOut
     from tocsin.manager import PluginInfo, PluginLoadFailure, Plugins, load_plugins
     from tocsin.models import (
         ALL_URGENCIES,
@@ -104,6 +105,7 @@ if TYPE_CHECKING:
         OperatorRegistrar,
         Registry,
         RotationRegistrar,
+        SettingsRegistrar,
         SourceRegistrar,
         TargetRegistrar,
         UnknownNameError,
@@ -186,6 +188,7 @@ else:
                 "Integration",
                 "PayloadError",
             ),
+            "tocsin.left_out": ("LeftOut",),
             "tocsin.manager": ("PluginInfo", "PluginLoadFailure", "Plugins", "load_plugins"),
             "tocsin.models": (
                 "ALL_URGENCIES",
@@ -237,6 +240,7 @@ else:
                 "OperatorRegistrar",
                 "Registry",
                 "RotationRegistrar",
+                "SettingsRegistrar",
                 "SourceRegistrar",
                 "TargetRegistrar",
                 "UnknownNameError",
@@ -350,6 +354,7 @@ __all__ = [
     "IntegrationSetupError",
     "InteractionRefused",
     "InvalidSignature",
+    "LeftOut",
     "LevelCondition",
     "MaintenanceMatch",
     "ManualClock",
@@ -399,6 +404,7 @@ __all__ = [
     "ScheduleResolver",
     "Sender",
     "ServerSettings",
+    "SettingsRegistrar",
     "Severity",
     "Shift",
     "SourceError",

@@ -28,6 +28,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tocsin.plugins.rotation_daily",
     "tocsin.plugins.rotation_weekly",
     "tocsin.plugins.rotation_custom",
+    "tocsin.plugins.rotation_follow_the_sun",
     # escalation targets
     "tocsin.targets.user",
     "tocsin.targets.team",

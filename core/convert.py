@@ -23,9 +23,17 @@ from cattrs.errors import (
 )
 
 from tocsin.errors import FieldError
+from tocsin.every_fault import NOTHING, every_fault_hook, salvaged, salvaging
 from tocsin.registry import EXTENSION_POINTS, Registry, Table
 
-__all__ = ["ConversionFault", "VariantError", "make_converter", "structure_faults", "variant_structure_hook"]
+__all__ = [
+    "ConversionFault",
+    "VariantError",
+    "make_converter",
+    "structure_faults",
+    "tainted_paths",
+    "variant_structure_hook",
+]
 
 ConversionFault = tuple[str, str]  # (JSONPath, message)
 
@@ -65,7 +73,17 @@ def _message(exc: BaseException, cl: Any) -> str:
 
 def structure_faults(exc: BaseException, path: str = "$") -> list[ConversionFault]:
     """Flatten a cattrs structuring exception into ``(path, message)`` pairs."""
-    faults: list[ConversionFault] = []
+    return [(where, message) for where, message, _ in _faults(exc, path)]
+
+
+def tainted_paths(exc: BaseException, path: str = "$") -> list[str]:
+    """The paths of ``exc``'s faults whose value was left out or replaced by a default when the document was
+    salvaged (every fault but an unknown key, which leaves the rest of its mapping as it was written)."""
+    return [where for where, _, leaf in _faults(exc, path) if not isinstance(leaf, ForbiddenExtraKeysError)]
+
+
+def _faults(exc: BaseException, path: str) -> list[tuple[str, str, BaseException]]:
+    faults: list[tuple[str, str, BaseException]] = []
     if isinstance(exc, (ClassValidationError, IterableValidationError)):
         with_notes, without = exc.group_exceptions()
         for inner, note in with_notes:
@@ -76,12 +94,12 @@ def structure_faults(exc: BaseException, path: str = "$") -> list[ConversionFaul
             else:
                 inner_path = f"{path}[{note.index}]"
             if isinstance(inner, (ClassValidationError, IterableValidationError)):
-                faults.extend(structure_faults(inner, inner_path))
+                faults.extend(_faults(inner, inner_path))
             else:
                 faults.extend(_leaf(inner, note.type, inner_path))
         for inner in without:
             if isinstance(inner, (ClassValidationError, IterableValidationError)):
-                faults.extend(structure_faults(inner, path))
+                faults.extend(_faults(inner, path))
             else:
                 faults.extend(_leaf(inner, None, path))
     else:
@@ -89,10 +107,10 @@ def structure_faults(exc: BaseException, path: str = "$") -> list[ConversionFaul
     return faults
 
 
-def _leaf(exc: BaseException, cl: Any, path: str) -> list[ConversionFault]:
+def _leaf(exc: BaseException, cl: Any, path: str) -> list[tuple[str, str, BaseException]]:
     if isinstance(exc, FieldError):
-        return [(f"{path}.{exc.field}", exc.message)]
-    return [(path, _message(exc, cl))]
+        return [(f"{path}.{exc.field}", exc.message, exc)]
+    return [(path, _message(exc, cl), exc)]
 
 
 def _strict(kind: type, accept: tuple[type, ...], reject: tuple[type, ...] = ()) -> Callable[[Any, Any], Any]:
@@ -127,57 +145,94 @@ def _structure_enum(value: Any, cl: type[enum.Enum]) -> enum.Enum:
         raise ValueError(f"expected one of {known}; got {value!r}") from None
 
 
-def _is_str_sequence(cl: Any) -> bool:
-    return get_origin(cl) in (tuple, list) and get_args(cl) in ((str, ...), (str,))
-
-
-def _structure_str_sequence(value: Any, cl: Any) -> tuple[str, ...]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-        raise TypeError(f"expected a list of strings, got {value!r}")
-    bad = [item for item in value if not isinstance(item, str)]
-    if bad:
-        raise TypeError(f"expected a list of strings, got {bad[0]!r} in it")
-    return tuple(value)
-
-
-def _is_other_sequence(cl: Any) -> bool:
+def _is_sequence(cl: Any) -> bool:
     args = get_args(cl)
-    homogeneous = (get_origin(cl) is tuple and len(args) == 2 and args[1] is Ellipsis) or (
+    return (get_origin(cl) is tuple and len(args) == 2 and args[1] is Ellipsis) or (
         get_origin(cl) is list and len(args) == 1
     )
-    return homogeneous and not _is_str_sequence(cl)
 
 
 def _strict_sequence(converter: cattrs.Converter, cl: Any) -> Callable[[Any, Any], Any]:
     # cattrs would take a string (or a mapping's keys) for a sequence; here only a list will do. Faults
-    # are collected per index, in cattrs' own format, so every bad item is reported.
+    # are collected per index, in cattrs' own format, so every bad item is reported at its own index, and
+    # the items that could be read are kept (see tocsin.every_fault.salvaged).
     item_type = get_args(cl)[0]
     make = tuple if get_origin(cl) is tuple else list
+    strings = item_type is str
 
     def structure(value: Any, _: Any) -> Any:
         if not isinstance(value, (list, tuple)):
-            raise TypeError(f"expected a list, got {value!r}")
+            raise TypeError(f"expected {'a list of strings' if strings else 'a list'}, got {value!r}")
         hook = converter.get_structure_hook(item_type)
-        items, errors = [], []
+        items: list[Any] = []
+        kept: list[int] = []
+        errors: list[Exception] = []
         for index, item in enumerate(value):
             try:
                 items.append(hook(item, item_type))
+                kept.append(index)
             except Exception as exc:
                 exc.__notes__ = [
                     *getattr(exc, "__notes__", []),
                     IterableValidationNote(f"@ index {index}", index, item_type),
                 ]
                 errors.append(exc)
+                rescued = salvaged(exc)
+                if rescued is not NOTHING:
+                    items.append(rescued)
+                    kept.append(index)
         if errors:
-            raise IterableValidationError(f"While structuring {cl!r}", errors, cl)
+            lost = kept if len(kept) < len(value) else None
+            raise salvaging(IterableValidationError(f"While structuring {cl!r}", errors, cl), make(items), lost)
         return make(items)
 
     return structure
 
 
-def make_converter(registry: Registry) -> cattrs.Converter:
-    """A converter that structures config documents against ``registry``'s variants."""
+def _is_mapping(cl: Any) -> bool:
+    return get_origin(cl) in (dict, Mapping) and len(get_args(cl)) == 2
+
+
+def _strict_mapping(converter: cattrs.Converter, cl: Any) -> Callable[[Any, Any], Any]:
+    # Only a mapping will do (cattrs would take a list of pairs); faults are collected per key, and the
+    # entries that could be read are kept.
+    key_type, value_type = get_args(cl)
+
+    def structure(value: Any, _: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected a mapping, got {value!r}")
+        key_hook = converter.get_structure_hook(key_type)
+        value_hook = converter.get_structure_hook(value_type)
+        entries: dict[Any, Any] = {}
+        errors: list[Exception] = []
+        for key, item in value.items():
+            try:
+                entries[key_hook(key, key_type)] = value_hook(item, value_type)
+            except Exception as exc:
+                exc.__notes__ = [
+                    *getattr(exc, "__notes__", []),
+                    IterableValidationNote(f"Structuring mapping value @ key {key!r}", key, value_type),
+                ]
+                errors.append(exc)
+                rescued = salvaged(exc)
+                if rescued is not NOTHING and isinstance(key, str):
+                    entries[key] = rescued
+        if errors:
+            raise salvaging(IterableValidationError(f"While structuring {cl!r}", errors, cl), entries)
+        return entries
+
+    return structure
+
+
+def make_converter(registry: Registry, *, every_fault: bool = False) -> cattrs.Converter:
+    """A converter that structures documents against ``registry``'s variants.
+
+    ``every_fault=True`` (for config documents) structures attrs classes with
+    :func:`tocsin.every_fault.every_fault_hook`: every fault of a class at once, and what could be read kept.
+    """
     converter = cattrs.Converter(forbid_extra_keys=True, omit_if_default=True)
+    if every_fault:
+        converter.register_structure_hook_factory(attrs.has, lambda cl: every_fault_hook(converter, cl))
     for kind, accept, reject in (
         (str, (str,), ()),
         (int, (int,), (bool,)),
@@ -192,8 +247,8 @@ def make_converter(registry: Registry) -> cattrs.Converter:
     for base in (enum.Enum, enum.StrEnum, enum.IntEnum):
         converter.register_structure_hook(base, _structure_enum)
         converter.register_unstructure_hook(base, _enum_value)
-    converter.register_structure_hook_func(_is_str_sequence, _structure_str_sequence)
-    converter.register_structure_hook_factory(_is_other_sequence, lambda cl: _strict_sequence(converter, cl))
+    converter.register_structure_hook_factory(_is_sequence, lambda cl: _strict_sequence(converter, cl))
+    converter.register_structure_hook_factory(_is_mapping, lambda cl: _strict_mapping(converter, cl))
     converter.register_structure_hook(Any, lambda value, _: value)
 
     tables: dict[type, Table[Any]] = {

@@ -4,11 +4,16 @@ Two kinds: *registration hooks*, one per extension point, each called once per p
 is final, with a registrar bound to that plugin; and *observer hooks*, called after lifecycle events. Hot
 paths (rule evaluation, on-call lookup, the escalation timer) never call pluggy: what plugins register is
 compiled into plain objects at start-up.
+
+A plugin's settings (the config's ``plugins.<plugin name>`` section, read into the class it registers with
+:func:`tocsin_register_settings`) reach every callable it registers that declares a keyword parameter
+``plugin_settings``, and every observer hook of it that declares that argument.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pluggy
 
@@ -19,6 +24,7 @@ from tocsin.registry import (
     ExtractorRegistrar,
     OperatorRegistrar,
     RotationRegistrar,
+    SettingsRegistrar,
     SourceRegistrar,
     TargetRegistrar,
 )
@@ -28,6 +34,22 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 # --- registration hooks ---------------------------------------------------------------------------------
+
+
+@hookspec
+def tocsin_register_settings(register: SettingsRegistrar) -> None:
+    """Register the plugin's settings class: what the config's ``plugins.<plugin name>`` section holds.
+
+    Called once, before the other registration hooks. The class is an attrs class; its validators report
+    faults as ``$.plugins.<name>.<field>`` like any other. A config without the section gets the class built
+    from ``{}`` (its defaults; a required field is then a fault of that config). Every callable this plugin
+    registers (an operator's ``compile``, a target's ``expand`` and ``check``, a rotation's or source's
+    ``compile``, a channel's ``create``, …) and every observer hook it implements gets the settings object
+    when it declares a keyword parameter ``plugin_settings``.
+
+    :param register: call ``register(AcmeSettings)``, or ``register(AcmeSettings, check=check)`` where
+        ``check(settings, config)`` yields a message for each fault the class cannot see alone (run at load).
+    """
 
 
 @hookspec
@@ -76,8 +98,11 @@ def tocsin_register_rotations(register: RotationRegistrar) -> None:
     Called once, when the plugin set is final; never while on-call is looked up.
 
     :param register: call ``register(WeeklyRotation, compile=compile)`` for each strategy. The class holds the
-        settings (its ``type`` ClassVar is the tag); ``compile(settings)`` returns the object that answers
-        which shift is current at an instant.
+        settings (its ``type`` ClassVar is the tag); ``compile(settings)`` returns the ``tocsin.rotation.Rotation``
+        that answers which shift holds a wall-clock time. Shift ``k`` goes to the layer's ``users[k mod n]``
+        unless the anchored shifts are ``tocsin.rotation.Shifts``, whose ``holder(k)`` chooses who from the
+        rotation's own lists. An optional ``check(settings, config)`` yields messages for what the settings
+        cannot see alone; ``tocsin check`` runs it and compiles every layer's rotation.
     """
 
 
@@ -102,7 +127,10 @@ def tocsin_register_channels(register: ChannelRegistrar) -> None:
 
     :param register: call ``register(EmailContact, create=create, settings=EmailSettings)``. The contact
         class's ``type`` tag is the channel's name and the shape of a user's contact entry; ``settings`` is
-        read from the config's ``channels.<name>`` section; ``create(settings)`` returns the sender. Pass
+        read from the config's ``channels.<name>`` section (built from its defaults when the section is absent;
+        None without a settings class); ``create(settings)`` returns the sender, whose optional ``start()`` and
+        ``close()`` the outbox awaits when it starts and shuts down. An optional ``check(settings, config)``
+        yields messages for what the settings class cannot see alone (run at load). Pass
         ``links=False`` for a channel whose messages cannot show action links, and
         ``interactions=handler`` for one whose service calls back when someone acts on a message (a button):
         ``tocsin serve`` answers ``POST /v1/<name>/interactions`` with ``await handler(request, settings,
@@ -122,56 +150,62 @@ def tocsin_register_sources(register: SourceRegistrar) -> None:
         ``compile(settings)`` runs when the configuration loads and returns ``parse(body) ->
         list[tocsin.IncidentEvent]``, which turns one decoded JSON body into incident events (create / update /
         resolve, each with a dedup key) and raises ``tocsin.PayloadError`` naming the JSONPath of anything it
-        cannot read.
+        cannot read. An optional ``check(settings, config)`` yields messages for what the settings cannot see
+        alone (run at load, like the compile).
     """
 
 
 # --- observer hooks ---------------------------------------------------------------------------------------
+# An implementation declares only the arguments it uses; ``plugin_settings`` is its own plugin's settings.
 
 
 @hookspec
-def tocsin_incident_processed(incident: Incident, matched_rules: Sequence[str], policy_id: str | None) -> None:
+def tocsin_incident_processed(
+    incident: Incident, matched_rules: Sequence[str], policy_id: str | None, plugin_settings: Any
+) -> None:
     """An incident went through routing: ``incident`` is the version after actions, ``matched_rules`` the
     names of the rules that applied, ``policy_id`` the chosen policy (None when no policy applies)."""
 
 
 @hookspec
-def tocsin_escalation_started(state: EscalationState) -> None:
+def tocsin_escalation_started(state: EscalationState, plugin_settings: Any) -> None:
     """An escalation started for ``state.incident_id`` with the policy snapshot in ``state.policy``."""
 
 
 @hookspec
-def tocsin_escalation_level_fired(state: EscalationState, level: int, pass_number: int, late: bool) -> None:
+def tocsin_escalation_level_fired(
+    state: EscalationState, level: int, pass_number: int, late: bool, plugin_settings: Any
+) -> None:
     """Level ``level`` of pass ``pass_number`` fired; ``late`` when it fired after its due time (downtime)."""
 
 
 @hookspec
-def tocsin_escalation_acknowledged(state: EscalationState, by: str) -> None:
+def tocsin_escalation_acknowledged(state: EscalationState, by: str, plugin_settings: Any) -> None:
     """``by`` acknowledged the escalation."""
 
 
 @hookspec
-def tocsin_escalation_resolved(state: EscalationState) -> None:
+def tocsin_escalation_resolved(state: EscalationState, plugin_settings: Any) -> None:
     """The escalation was resolved (its incident was resolved or closed)."""
 
 
 @hookspec
-def tocsin_escalation_cancelled(state: EscalationState) -> None:
+def tocsin_escalation_cancelled(state: EscalationState, plugin_settings: Any) -> None:
     """The escalation was cancelled."""
 
 
 @hookspec
-def tocsin_escalation_completed(state: EscalationState) -> None:
+def tocsin_escalation_completed(state: EscalationState, plugin_settings: Any) -> None:
     """Every level and repeat fired without an acknowledgement: the escalation is over."""
 
 
 @hookspec
-def tocsin_notification_delivered(notification: Notification, result: DeliveryResult) -> None:
+def tocsin_notification_delivered(notification: Notification, result: DeliveryResult, plugin_settings: Any) -> None:
     """A channel confirmed delivery of ``notification``."""
 
 
 @hookspec
-def tocsin_notification_failed(notification: Notification, result: DeliveryResult) -> None:
+def tocsin_notification_failed(notification: Notification, result: DeliveryResult, plugin_settings: Any) -> None:
     """An attempt to deliver ``notification`` failed; ``result.detail`` says why.
 
     Called once per failed attempt (``result.attempts`` numbers them); the outbox then retries, unless the
@@ -180,7 +214,7 @@ def tocsin_notification_failed(notification: Notification, result: DeliveryResul
 
 
 @hookspec
-def tocsin_change_recorded(change: Change) -> None:
+def tocsin_change_recorded(change: Change, plugin_settings: Any) -> None:
     """Someone (or the pager itself) changed something at run time: an override or swap made or removed, the
     config reloaded, a note written, an incident reassigned or un-acknowledged, a heartbeat missed or back, a
     maintenance window made or ended, an incident held by one. ``change.kind`` says which (see

@@ -308,10 +308,11 @@ class TimeRestrictions:
 
 @attrs.frozen(kw_only=True)
 class ScheduleLayer:
-    """One rotation of users. Shift k (counted from ``start``) is held by ``users[k % len(users)]``."""
+    """One rotation of users. Shift k (counted from ``start``) is held by ``users[k % len(users)]``, unless the
+    rotation chooses who holds each shift itself (``follow_the_sun``): the layer then has no ``users``."""
 
     name: str
-    users: tuple[str, ...] = attrs.field(validator=non_empty)
+    users: tuple[str, ...] = ()
     rotation: RotationSpec
     start: datetime | None = None  # local wall-clock time in the schedule's timezone
     restrictions: tuple[TimeRestrictions, ...] = ()

@@ -4,12 +4,18 @@ Each registration hook is called once per plugin with a registrar bound to that 
 knows who registered it. A name registered twice is an error naming both plugins unless the second
 registration says ``replace=True``. After start-up the registry is frozen: nothing changes while incidents
 are handled.
+
+A plugin may register a settings class (its ``plugins.<name>`` section of a config). Any callable it registers
+that declares a keyword parameter ``plugin_settings`` gets that plugin's settings object: :meth:`Registry.bind`
+returns a registry whose callables carry them, one per loaded configuration.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Hashable, Iterable, Iterator
+import functools
+import inspect
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -21,6 +27,8 @@ __all__ = [
     "EXTENSION_POINTS",
     "INTEGRATION_KEYS",
     "MISSING",
+    "PLUGIN_SETTINGS",
+    "UNUSABLE",
     "ActionRegistrar",
     "ActionType",
     "ChannelRegistrar",
@@ -34,15 +42,41 @@ __all__ = [
     "Registry",
     "RotationRegistrar",
     "RotationType",
+    "SettingsRegistrar",
+    "SettingsType",
     "SourceRegistrar",
     "SourceType",
     "Table",
     "TargetRegistrar",
     "TargetType",
     "UnknownNameError",
+    "UnusableSettings",
 ]
 
 T = TypeVar("T")
+
+PLUGIN_SETTINGS = "plugin_settings"  # the keyword parameter through which a plugin's callables get its settings
+
+
+class UnusableSettings(ValueError):
+    """Raised instead of calling a plugin's callable whose settings have faults (bound as :data:`UNUSABLE`): the
+    config loader reports the settings' faults and drops what the checks say because of this."""
+
+    def __init__(self, plugin: str) -> None:
+        super().__init__(self.message(plugin))
+        self.plugin = plugin
+
+    @staticmethod
+    def message(plugin: str) -> str:
+        """The message, which any fault raised because of it contains."""
+        return f"the settings of plugin {plugin!r} have faults"
+
+
+UNUSABLE: Any = object()  # bind() a plugin's settings as this: its callables raise UnusableSettings
+
+
+def _unusable(plugin: str, *args: Any, **kwargs: Any) -> Any:
+    raise UnusableSettings(plugin)
 
 
 class _Missing:
@@ -118,10 +152,12 @@ class ActionType:
 
 @attrs.frozen(kw_only=True)
 class RotationType:
-    """A rotation strategy: its settings class and ``compile(settings)`` returning the rotation object."""
+    """A rotation strategy: its settings class, ``compile(settings)`` returning the rotation object, and an
+    optional ``check(settings, config)`` yielding messages for references that do not resolve (run at load)."""
 
     cls: type
     compile: Callable[..., Any]
+    check: Callable[..., Any] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -137,7 +173,8 @@ class TargetType:
 @attrs.frozen(kw_only=True)
 class ChannelType:
     """A notification channel: its contact class (``cls.type`` is the channel name), ``create(settings)``
-    returning the sender, and an optional settings class read from the config's ``channels`` section.
+    returning the sender, an optional settings class read from the config's ``channels`` section, and an
+    optional ``check(settings, config)`` yielding messages for what the class cannot see alone (run at load).
 
     ``links`` says whether its messages show a page's action links (``Notification.links``);
     ``interactions``, when given, answers its service's callbacks at ``POST /v1/<name>/interactions`` (see
@@ -148,24 +185,58 @@ class ChannelType:
     settings: type | None = None
     links: bool = True
     interactions: Callable[..., Any] | None = None
+    check: Callable[..., Any] | None = None
 
 
 @attrs.frozen(kw_only=True)
 class SourceType:
     """An integration source: its settings class (``cls.type`` is the tag in the config's ``integrations``
-    section) and ``compile(settings)`` returning ``parse(body) -> list[IncidentEvent]`` for one integration."""
+    section), ``compile(settings)`` returning ``parse(body) -> list[IncidentEvent]`` for one integration (run
+    by ``tocsin check`` too), and an optional ``check(settings, config)`` yielding messages (run at load)."""
 
     cls: type
     compile: Callable[..., Any]
+    check: Callable[..., Any] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SettingsType:
+    """A plugin's settings: the attrs class its ``plugins.<name>`` config section is read into, and an optional
+    ``check(settings, config)`` yielding messages for what the class cannot see alone (run at load time)."""
+
+    cls: type
+    check: Callable[..., Any] | None = None
 
 
 @attrs.frozen(kw_only=True)
 class Registered(Generic[T]):
-    """One entry of a table: the name, the plugin that registered it, and what it registered."""
+    """One entry of a table: the name, the plugin that registered it, and what it registered.
+
+    ``wants_settings`` names the fields of ``value`` holding callables that take ``plugin_settings``.
+    """
 
     name: str
     plugin: str
     value: T
+    wants_settings: tuple[str, ...] = ()
+
+
+def _takes_plugin_settings(function: Any) -> bool:
+    """True when ``function`` declares a ``plugin_settings`` parameter (it then gets its plugin's settings)."""
+    try:
+        return PLUGIN_SETTINGS in inspect.signature(function).parameters
+    except (TypeError, ValueError):  # a builtin without a signature takes nothing of ours
+        return False
+
+
+def _wants_settings(value: Any) -> tuple[str, ...]:
+    if not attrs.has(type(value)):
+        return ()
+    return tuple(
+        field.name
+        for field in attrs.fields(type(value))
+        if callable(held := getattr(value, field.name)) and not isinstance(held, type) and _takes_plugin_settings(held)
+    )
 
 
 class Table(Generic[T]):
@@ -175,6 +246,8 @@ class Table(Generic[T]):
         self.kind = kind
         self._entries: dict[str, Registered[T]] = {}
         self._frozen = False
+        # Says who would have provided a missing name (a blocked plugin), or None: set by the plugin manager.
+        self.explain_missing: Callable[[str, str], str | None] | None = None
 
     def add(self, name: str, value: T, *, plugin: str, replace: bool = False) -> None:
         """Register ``value`` under ``name`` for ``plugin``; a taken name is an error unless ``replace``."""
@@ -190,7 +263,7 @@ class Table(Generic[T]):
                 f"plugin {plugin!r}: {self.kind} {name!r} is already registered by {held.plugin!r} "
                 "(pass replace=True to override it)"
             )
-        self._entries[name] = Registered(name=name, plugin=plugin, value=value)
+        self._entries[name] = Registered(name=name, plugin=plugin, value=value, wants_settings=_wants_settings(value))
 
     def freeze(self) -> None:
         """Refuse any further registration."""
@@ -208,6 +281,9 @@ class Table(Generic[T]):
         known = sorted(self._entries)
         message = f"unknown {self.kind} {name!r}; known: {', '.join(known) or '(none)'}"
         if isinstance(name, str):
+            why = self.explain_missing(self.kind, name) if self.explain_missing is not None else None
+            if why:
+                return f"{message}: {why}"
             close = difflib.get_close_matches(name, known, n=1)
             if close:
                 message += f" (did you mean {close[0]!r}?)"
@@ -220,6 +296,24 @@ class Table(Generic[T]):
     def names(self) -> list[str]:
         """The registered names, sorted."""
         return sorted(self._entries)
+
+    def bound(self, settings: Mapping[str, Any]) -> Table[T]:
+        """A frozen copy whose callables that take ``plugin_settings`` get their plugin's entry of ``settings``."""
+        table: Table[T] = Table(self.kind)
+        table.explain_missing = self.explain_missing
+        for name, entry in self._entries.items():
+            if entry.wants_settings:
+                given = settings.get(entry.plugin)
+                bound_callables = {
+                    field: functools.partial(_unusable, entry.plugin)
+                    if given is UNUSABLE
+                    else functools.partial(getattr(entry.value, field), plugin_settings=given)
+                    for field in entry.wants_settings
+                }
+                entry = attrs.evolve(entry, value=attrs.evolve(entry.value, **bound_callables))  # type: ignore[misc]
+            table._entries[name] = entry
+        table._frozen = True
+        return table
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
@@ -241,10 +335,24 @@ class Registry:
     targets: Table[TargetType]
     channels: Table[ChannelType]
     sources: Table[SourceType]
+    settings: Table[SettingsType]  # by plugin name
 
-    def __init__(self) -> None:
+    def __init__(self, plugin_names: Iterable[str] = (), left_out: Mapping[str, str] | None = None) -> None:
         for point in EXTENSION_POINTS:
             setattr(self, point.key, Table(point.kind))
+        self.plugin_names = frozenset(plugin_names)  # the plugins whose registrations these are
+        self.left_out: Mapping[str, str] = dict(left_out or {})  # plugins found but not registered -> why
+        self._unbound: Registry = self
+
+    def bind(self, settings: Mapping[str, Any]) -> Registry:
+        """A frozen registry like this one whose callables that declare ``plugin_settings`` get their plugin's
+        entry of ``settings`` (plugin name -> settings object; None for a plugin not in it)."""
+        unbound = self._unbound
+        bound = Registry(unbound.plugin_names, unbound.left_out)
+        bound._unbound = unbound
+        for point in EXTENSION_POINTS:
+            setattr(bound, point.key, getattr(unbound, point.key).bound(settings))
+        return bound
 
     def tables(self) -> dict[str, Table[Any]]:
         """The tables by their public key (as in ``tocsin plugins --json``), in extension-point order."""
@@ -331,10 +439,18 @@ class ActionRegistrar(_Registrar):
 class RotationRegistrar(_Registrar):
     """Registers rotation strategies for one plugin."""
 
-    def __call__(self, cls: type, *, compile: Callable[..., Any], replace: bool = False) -> None:
-        """Register the rotation settings class ``cls`` and ``compile(settings)`` building the rotation."""
+    def __call__(
+        self,
+        cls: type,
+        *,
+        compile: Callable[..., Any],
+        check: Callable[..., Any] | None = None,
+        replace: bool = False,
+    ) -> None:
+        """Register the rotation settings class ``cls``, ``compile(settings)`` building the rotation, and an
+        optional load-time ``check(settings, config)``."""
         tag = _type_tag(cls, self.plugin, "rotation")
-        entry = RotationType(cls=cls, compile=compile)
+        entry = RotationType(cls=cls, compile=compile, check=check)
         self._registry.rotations.add(tag, entry, plugin=self.plugin, replace=replace)
 
 
@@ -364,14 +480,18 @@ class ChannelRegistrar(_Registrar):
         *,
         create: Callable[..., Any],
         settings: type | None = None,
+        check: Callable[..., Any] | None = None,
         links: bool = True,
         interactions: Callable[..., Any] | None = None,
         replace: bool = False,
     ) -> None:
-        """Register the contact class ``cls`` (its tag names the channel) and ``create(settings)``; ``links``:
-        its messages show action links; ``interactions``: the handler of its service's callbacks."""
+        """Register the contact class ``cls`` (its tag names the channel), ``create(settings)``, the settings
+        class of the config's ``channels.<name>`` section and an optional load-time ``check(settings, config)``;
+        ``links``: its messages show action links; ``interactions``: the handler of its service's callbacks."""
         tag = _type_tag(cls, self.plugin, "channel")
-        entry = ChannelType(cls=cls, create=create, settings=settings, links=links, interactions=interactions)
+        entry = ChannelType(
+            cls=cls, create=create, settings=settings, links=links, interactions=interactions, check=check
+        )
         self._registry.channels.add(tag, entry, plugin=self.plugin, replace=replace)
 
 
@@ -382,8 +502,16 @@ INTEGRATION_KEYS = frozenset({"type", "token", "token_env", "defaults"})
 class SourceRegistrar(_Registrar):
     """Registers integration sources for one plugin."""
 
-    def __call__(self, cls: type, *, compile: Callable[..., Any], replace: bool = False) -> None:
-        """Register the settings class ``cls`` (tag ``cls.type``) and ``compile(settings)`` building the parser."""
+    def __call__(
+        self,
+        cls: type,
+        *,
+        compile: Callable[..., Any],
+        check: Callable[..., Any] | None = None,
+        replace: bool = False,
+    ) -> None:
+        """Register the settings class ``cls`` (tag ``cls.type``), ``compile(settings)`` building the parser and
+        an optional load-time ``check(settings, config)``."""
         tag = _type_tag(cls, self.plugin, "source")
         taken = sorted(INTEGRATION_KEYS & {field.name for field in attrs.fields(cls)})
         if taken:
@@ -391,8 +519,19 @@ class SourceRegistrar(_Registrar):
                 f"plugin {self.plugin!r}: source class {cls.__name__} may not have field(s) {', '.join(taken)}: "
                 "every integration has them"
             )
-        entry = SourceType(cls=cls, compile=compile)
+        entry = SourceType(cls=cls, compile=compile, check=check)
         self._registry.sources.add(tag, entry, plugin=self.plugin, replace=replace)
+
+
+class SettingsRegistrar(_Registrar):
+    """Registers one plugin's settings class (the config's ``plugins.<plugin name>`` section)."""
+
+    def __call__(self, cls: type, *, check: Callable[..., Any] | None = None) -> None:
+        """Register the attrs class ``cls`` the plugin's section is read into, and an optional load-time
+        ``check(settings, config)`` yielding a message for each fault the class cannot see alone."""
+        if not attrs.has(cls):
+            raise PluginError(f"plugin {self.plugin!r}: a settings class must be an attrs class, got {cls!r}")
+        self._registry.settings.add(self.plugin, SettingsType(cls=cls, check=check), plugin=self.plugin)
 
 
 @attrs.frozen(kw_only=True)
@@ -408,6 +547,10 @@ class ExtensionPoint:
 
 
 EXTENSION_POINTS: tuple[ExtensionPoint, ...] = (
+    # First: a plugin's settings class is known before the callables that take its settings are registered.
+    ExtensionPoint(
+        key="settings", kind="plugin settings", hook="tocsin_register_settings", registrar=SettingsRegistrar
+    ),
     ExtensionPoint(
         key="operators", kind="condition operator", hook="tocsin_register_operators", registrar=OperatorRegistrar
     ),

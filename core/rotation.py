@@ -8,17 +8,33 @@ arithmetic: the cost must not grow with the distance from the layer's start.
 
 Shift 0 begins at the layer's start; shift ``k`` (k >= 1) begins at ``handoff(k)``. When the start is not
 itself a handoff time, shift 0 runs from the start to the first handoff after it.
+
+Who holds shift ``k`` is the layer's ``users[k mod n]``, unless the anchored handoffs are :class:`Shifts`: a
+rotation that chooses who (a user list per region, the least recently on call, a weighted turn) answers
+``holder(k)`` itself, from lists it keeps in its own settings, and its layer lists no users.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from typing import Protocol, runtime_checkable
 
 import attrs
 
 from tocsin.validators import between, positive
+from tocsin.wallclock import DAY
 
-__all__ = ["Handoffs", "PeriodicRotation", "Rotation", "between", "positive"]
+__all__ = [
+    "DailyWindows",
+    "Handoffs",
+    "PeriodicRotation",
+    "Rotation",
+    "Shifts",
+    "TimesOfDay",
+    "between",
+    "positive",
+]
 
 
 @runtime_checkable
@@ -37,6 +53,15 @@ class Handoffs(Protocol):
 
 
 @runtime_checkable
+class Shifts(Handoffs, Protocol):
+    """Handoffs that also say who holds each shift: what a rotation that chooses who anchors to."""
+
+    def holder(self, index: int) -> str:
+        """The user who holds shift ``index`` (``index >= 0``). Must be arithmetic, as :meth:`index` is."""
+        ...
+
+
+@runtime_checkable
 class Rotation(Protocol):
     """A compiled rotation strategy: where its handoffs fall on the wall clock."""
 
@@ -46,7 +71,8 @@ class Rotation(Protocol):
         ...
 
     def anchor(self, start: int) -> Handoffs:
-        """The shifts of a layer whose shift 0 begins at wall-clock time ``start``."""
+        """The shifts of a layer whose shift 0 begins at wall-clock time ``start``: :class:`Shifts` when the
+        rotation chooses who holds them."""
         ...
 
 
@@ -90,3 +116,62 @@ class PeriodicRotation:
         if self.phase is None:
             return _PeriodicHandoffs(start, start, self.period)
         return _PeriodicHandoffs(start, start - (start - self.phase) % self.period, self.period)
+
+
+@attrs.frozen
+class DailyWindows:
+    """A layer's shifts under :class:`TimesOfDay`: shift ``k`` is window ``base + k`` (shift 0 begins at the
+    layer's ``start``, inside window ``base``). :meth:`window` tells a rotation that chooses who which window,
+    and so which time of day (``window % len(times)``) and which day (``window // len(times)``), a shift is."""
+
+    start: int
+    base: int
+    times: TimesOfDay
+
+    def index(self, wall: int) -> int:
+        """The shift holding ``wall``."""
+        return self.times.window(wall) - self.base
+
+    def handoff(self, index: int) -> int:
+        """Where shift ``index`` begins."""
+        return self.start if index <= 0 else self.times.begins(self.base + index)
+
+    def window(self, index: int) -> int:
+        """The window shift ``index`` is (shift 0: the window the layer starts in)."""
+        return self.base + max(index, 0)
+
+
+@attrs.frozen
+class TimesOfDay:
+    """Handoffs at several times of every day: ``seconds`` into the day, strictly increasing, each in
+    ``[0, DAY)``. Window ``w`` begins ``w // n`` days after wall-clock second 0, at ``seconds[w % n]``; it is
+    the ``n`` windows of each day, numbered in a row, that a follow-the-sun rotation hands around."""
+
+    seconds: tuple[int, ...]
+
+    def __attrs_post_init__(self) -> None:
+        if not self.seconds or not all(0 <= a < b for a, b in itertools.pairwise((*self.seconds, DAY))):
+            raise ValueError(f"times of day must be increasing seconds in [0, {DAY}), got {self.seconds}")
+
+    def window(self, wall: int) -> int:
+        """The window that holds wall-clock time ``wall``."""
+        days, into = divmod(wall, DAY)
+        slot = bisect.bisect_right(self.seconds, into) - 1
+        if slot < 0:  # before the day's first handoff: the last window of the day before
+            days, slot = days - 1, len(self.seconds) - 1
+        return days * len(self.seconds) + slot
+
+    def begins(self, window: int) -> int:
+        """The wall-clock time at which ``window`` begins."""
+        days, slot = divmod(window, len(self.seconds))
+        return days * DAY + self.seconds[slot]
+
+    def first_handoff(self, at_or_after: int) -> int:
+        """The first handoff at or after ``at_or_after``."""
+        window = self.window(at_or_after)
+        begins = self.begins(window)
+        return begins if begins == at_or_after else self.begins(window + 1)
+
+    def anchor(self, start: int) -> DailyWindows:
+        """The shifts of a layer starting at ``start``."""
+        return DailyWindows(start, self.window(start), self)

@@ -79,9 +79,10 @@ def webhook_id(key: str) -> str:
 
 
 class WebhookSender:
-    """POSTs pages through one SSRF-guarded session (opened on first use in a loop, closed by ``aclose``).
+    """POSTs pages through one SSRF-guarded session, opened by ``start()`` and closed by ``close()`` (the
+    outbox awaits both), and kept for the sender's life: connections to a receiver are reused across pages.
 
-    aiohttp (and asyncio) are imported when the first page is sent: a command that only reads the config never
+    aiohttp (and asyncio) are imported when the sender starts: a command that only reads the config never
     loads them.
     """
 
@@ -140,7 +141,11 @@ class WebhookSender:
             self._loop = loop
         return self._session
 
-    async def aclose(self) -> None:
+    async def start(self) -> None:
+        """Open the HTTP session."""
+        self._open()
+
+    async def close(self) -> None:
         """Close the HTTP session."""
         import asyncio
 

@@ -14,6 +14,10 @@ from support.loopback import guarded_connect, guarded_connect_ex, guarded_getadd
 
 import tocsin
 
+# The separately packaged plugins' own tests run in a fresh environment where they are installed
+# (tests/kernel/test_thirdparty_plugin.py), never in this one.
+collect_ignore = ["thirdparty"]
+
 
 @pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch):

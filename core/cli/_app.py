@@ -86,7 +86,8 @@ def load(config_path: Path) -> tuple[Plugins, Config]:
     from tocsin.config import load_config
 
     plugins = load_plugin_set()
-    return plugins, load_config(config_path, plugins.registry)
+    config = load_config(config_path, plugins.registry)
+    return plugins.configured(config.plugins), config
 
 
 def emit_json(data: Any) -> None:

@@ -1,16 +1,28 @@
-"""The checks a config gets once it structured cleanly: one ordered table, one line per feature.
+"""The checks a config gets once it is structured: one ordered table, one line per feature.
 
 Each feature checks its own section and takes only what it checks; this table is the one place that knows
-which section goes to which check. Plugin checks (a target's or an action's ``check(obj, config)``) get the
-whole config, as their hook documents, because what they refer to may be anywhere in it.
+which section goes to which check. Plugin checks (the ``check(obj, config)`` a target, action, rotation,
+channel, source or a plugin's settings registered) get the whole config, as their hook documents, because what
+they refer to may be anywhere in it. A plugin check that raises is a fault naming the plugin, not a crash.
+
+The checks also run over what could be read of a config with structural faults (``tolerant``): a check that
+trips over a part the loader had to leave out is skipped, and the loader drops what a check says about such a
+part, so every fault is reported in one pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
 from tocsin.config.model import Config
+from tocsin.config.plugin_checks import (
+    action_checks,
+    channel_checks,
+    rotation_checks,
+    settings_checks,
+    source_checks,
+    target_checks,
+)
 from tocsin.config.serving import check_server
 from tocsin.delivery.channels import check_channel_settings
 from tocsin.delivery.links import check_links
@@ -43,36 +55,10 @@ def _duplicate_ids(config: Config, registry: Registry) -> Iterator[tuple[str, st
                 seen[item.id] = index
 
 
-def _plugin_check(entry: Any, obj: Any, path: str, config: Config) -> Iterator[tuple[str, str]]:
-    if entry.check is not None:
-        for message in entry.check(obj, config):
-            yield path, message
-
-
-def _target_checks(config: Config, registry: Registry) -> Iterator[tuple[str, str]]:
-    """Each target's own ``check(target, config)``: the team, schedule or person it names must exist."""
-    for p, policy in enumerate(config.policies):
-        for lv, level in enumerate(policy.levels):
-            for t, target in enumerate(level.targets):
-                path = f"$.policies[{p}].levels[{lv}].targets[{t}]"
-                yield from _plugin_check(registry.targets.get(target.type), target, path, config)
-    for s, schedule in enumerate(config.schedules):
-        if schedule.fallback is not None:
-            entry = registry.targets.get(schedule.fallback.type)
-            yield from _plugin_check(entry, schedule.fallback, f"$.schedules[{s}].fallback", config)
-
-
 def _rule_checks(config: Config, registry: Registry) -> list[tuple[str, str]]:
     """The rules section's faults, then each action's own ``check(action, config)``, rule by rule."""
     faults = [(_rule_index(fault[0]), fault) for fault in check_rules(config.rules, registry)]
-    for r, rule in enumerate(config.rules):
-        for a, action in enumerate(rule.actions):
-            tag = getattr(type(action), "type", None)
-            if isinstance(tag, str) and tag in registry.actions:
-                entry = registry.actions.get(tag)
-                faults.extend(
-                    (r, fault) for fault in _plugin_check(entry, action, f"$.rules[{r}].actions[{a}]", config)
-                )
+    faults.extend((_rule_index(fault[0]), fault) for fault in action_checks(config, registry))
     faults.sort(key=lambda item: item[0])  # stable: within a rule, its own faults come before its actions'
     return [fault for _, fault in faults]
 
@@ -82,20 +68,24 @@ def _rule_index(path: str) -> int:
     return int(head.split("]", 1)[0]) if head != path else -1
 
 
-# Run in this order, once the document structured cleanly.
+# Run in this order.
 CHECKS: tuple[ConfigCheck, ...] = (
     _duplicate_ids,
-    _target_checks,
+    target_checks,
     lambda config, registry: check_channel_settings(config.users, config.notify_channels, config.channels, registry),
+    channel_checks,
     lambda config, registry: check_schedules(config.schedules, registry),
+    rotation_checks,
     _rule_checks,
     lambda config, registry: check_integrations(config.integrations),
+    source_checks,
     lambda config, registry: check_server(config.server),
     lambda config, registry: check_working_hours(config.working_hours),
     lambda config, registry: check_levels(config.policies, config.working_hours, registry),
     lambda config, registry: check_heartbeats(config.heartbeats),
     lambda config, registry: check_maintenance(config.maintenance),
     lambda config, registry: check_rate_limits(config.delivery, registry),
+    settings_checks,
 )
 
 # What a config that loads may still want changed: reported as warnings (``tocsin check`` prints them, the
@@ -105,11 +95,20 @@ WARNINGS: tuple[ConfigCheck, ...] = (
 )
 
 
-def run_checks(config: Config, registry: Registry) -> list[tuple[str, str]]:
-    """Every ``(path, message)`` fault the checks find in a config that structured cleanly, in table order."""
+def run_checks(config: Config, registry: Registry, *, tolerant: bool = False) -> list[tuple[str, str]]:
+    """Every ``(path, message)`` fault the checks find, in table order.
+
+    :param tolerant: ``config`` is what could be read of a document with faults: a check that raises (over a
+        part that had to be left out) is skipped, keeping what it found before.
+    """
     faults: list[tuple[str, str]] = []
     for check in CHECKS:
-        faults.extend(check(config, registry))
+        try:
+            for fault in check(config, registry):
+                faults.append(fault)
+        except Exception:
+            if not tolerant:
+                raise
     return faults
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,12 @@ import yaml
 
 from tocsin.config.checks import run_checks, run_warnings
 from tocsin.config.model import Config
-from tocsin.convert import ConversionFault, make_converter, structure_faults
+from tocsin.config.plugin_checks import plugin_path
+from tocsin.convert import ConversionFault, make_converter, structure_faults, tainted_paths
 from tocsin.errors import ConfigError, ConfigIssue
+from tocsin.every_fault import NOTHING, original_path, salvaged, shifted_lists
 from tocsin.integrations.codec import register_integration_hooks
-from tocsin.registry import Registry, UnknownNameError
+from tocsin.registry import UNUSABLE, Registry, UnknownNameError, UnusableSettings
 from tocsin.schedules.codec import register_schedule_hooks
 
 __all__ = [
@@ -40,7 +42,7 @@ __all__ = [
 
 def config_converter(registry: Registry) -> cattrs.Converter:
     """The kernel's converter for ``registry``, taught the config's own shapes (integrations, restrictions)."""
-    converter = make_converter(registry)
+    converter = make_converter(registry, every_fault=True)
     register_integration_hooks(converter, registry.sources)
     register_schedule_hooks(converter)
     return converter
@@ -85,7 +87,13 @@ def load_config(path: str | Path, registry: Registry) -> Config:
 
 
 def parse_config(document: Any, registry: Registry, *, source: str = "<config>") -> Config:
-    """Structure an already-parsed document; raise ``ConfigError`` listing every fault."""
+    """Structure an already-parsed document; raise ``ConfigError`` listing every fault.
+
+    Every fault is found in one pass: structural faults (unknown keys, wrong types, validators) are collected
+    class by class, and the checks (references, time zones, operators, plugins' own checks) run over what
+    could be read, so each is reported beside the others. A check says nothing about a part of the document
+    that already has a fault of its own.
+    """
     if document is None:
         document = {}
     if not isinstance(document, Mapping):
@@ -93,21 +101,18 @@ def parse_config(document: Any, registry: Registry, *, source: str = "<config>")
     converter = config_converter(registry)
     document = dict(document)
     channel_settings = document.pop("channels", None) or {}
-    faults: list[ConversionFault] = []
-    config: Config | None = None
-    try:
-        config = converter.structure(document, Config)
-    except Exception as exc:
-        faults.extend(structure_faults(exc))
-    channels, channel_faults = _structure_channels(channel_settings, registry, converter)
-    faults.extend(channel_faults)
-    if config is not None:
-        config = attrs.evolve(config, channels=channels)
-        if not faults:
-            faults.extend(run_checks(config, registry))
-    if faults:
-        raise ConfigError(ConfigIssue(source, path, message) for path, message in faults)
-    assert config is not None
+    plugin_sections = document.pop("plugins", None) or {}
+    reading = _Reading()
+    read = reading.structure(converter, document, Config, "$")
+    config: Config = read if isinstance(read, Config) else Config()  # every section has a default
+    channels = _structure_channels(channel_settings, registry, converter, reading)
+    plugins, faulty = _structure_plugins(plugin_sections, registry, converter, reading)
+    config = attrs.evolve(config, channels=channels, plugins=plugins)
+    # A plugin whose settings have faults is not called by the checks: what it would say rests on them.
+    checked = registry.bind({**plugins, **dict.fromkeys(faulty, UNUSABLE)})
+    reading.checked(run_checks(config, checked, tolerant=bool(reading.faults)), config, faulty)
+    if reading.faults:
+        raise ConfigError(ConfigIssue(source, path, message) for path, message in reading.faults)
     return config
 
 
@@ -116,33 +121,99 @@ def config_warnings(config: Config, registry: Registry, *, source: str = "<confi
     return [ConfigIssue(source, path, message) for path, message in run_warnings(config, registry)]
 
 
+class _Reading:
+    """The faults of one document, where its salvaged parts were left out or replaced, and which of its lists
+    lost items (so a check's path can name the document's own index)."""
+
+    def __init__(self) -> None:
+        self.faults: list[ConversionFault] = []
+        self._tainted: list[str] = []
+        self._shifted: dict[int, list[int]] = {}
+
+    def structure(self, converter: cattrs.Converter, value: Any, cls: Any, path: str) -> Any:
+        """``value`` structured as ``cls``, or what could be read of it (its faults recorded at ``path``)."""
+        try:
+            return converter.structure(value, cls)
+        except Exception as exc:
+            self.faults.extend(structure_faults(exc, path))
+            self._tainted.extend(tainted_paths(exc, path))
+            self._shifted.update(shifted_lists(exc))
+            return salvaged(exc)
+
+    def checked(self, faults: Iterable[ConversionFault], config: Config, faulty: Iterable[str] = ()) -> None:
+        """Record the checks' faults, each at the document's own path, unless it concerns a part with a fault or
+        comes from a plugin whose settings have faults (``faulty``)."""
+        unusable = [UnusableSettings.message(plugin) for plugin in faulty]
+        for path, message in faults:
+            path = original_path(path, config, self._shifted)
+            if any(_related(path, tainted) for tainted in self._tainted) or any(u in message for u in unusable):
+                continue
+            self.faults.append((path, message))
+
+
+def _related(path: str, other: str) -> bool:
+    """True when one path is the other or lies inside it."""
+    short, long = sorted((path, other), key=len)
+    return long == short or (long.startswith(short) and long[len(short)] in ".[")
+
+
 def dump_config(config: Config, registry: Registry) -> dict[str, Any]:
     """Unstructure ``config`` back into a plain document (defaults left out) that loads to an equal one."""
     converter = config_converter(registry)
-    document: dict[str, Any] = converter.unstructure(attrs.evolve(config, channels={}))
+    document: dict[str, Any] = converter.unstructure(attrs.evolve(config, channels={}, plugins={}))
     document.pop("channels", None)
+    document.pop("plugins", None)
     if config.channels:
         document["channels"] = {name: converter.unstructure(value) for name, value in config.channels.items()}
+    # A plugin without a section gets its defaults, so a section of defaults only is left out.
+    plugins = {name: converter.unstructure(value) for name, value in config.plugins.items() if value is not None}
+    if any(plugins.values()):
+        document["plugins"] = {name: value for name, value in plugins.items() if value}
     return document
 
 
-def _structure_channels(raw: Any, registry: Registry, converter: Any) -> tuple[dict[str, Any], list[ConversionFault]]:
-    faults: list[ConversionFault] = []
+def _structure_channels(raw: Any, registry: Registry, converter: cattrs.Converter, reading: _Reading) -> dict[str, Any]:
     channels: dict[str, Any] = {}
     if not isinstance(raw, Mapping):
-        return channels, [("$.channels", "expected a mapping of channel name to settings")]
+        reading.faults.append(("$.channels", "expected a mapping of channel name to settings"))
+        return channels
     for name, value in raw.items():
         path = f"$.channels.{name}"
         try:
             channel = registry.channels.get(name)
         except UnknownNameError as exc:
-            faults.append((path, str(exc)))
+            reading.faults.append((path, str(exc)))
             continue
         if channel.settings is None:
-            faults.append((path, f"channel {name!r} takes no settings"))
+            reading.faults.append((path, f"channel {name!r} takes no settings"))
             continue
-        try:
-            channels[name] = converter.structure(value or {}, channel.settings)
-        except Exception as exc:
-            faults.extend(structure_faults(exc, path))
-    return channels, faults
+        settings = reading.structure(converter, value or {}, channel.settings, path)
+        if settings is not NOTHING:
+            channels[name] = settings
+    return channels
+
+
+def _structure_plugins(
+    raw: Any, registry: Registry, converter: cattrs.Converter, reading: _Reading
+) -> tuple[dict[str, Any], list[str]]:
+    """Each plugin's settings: its ``plugins.<name>`` section read into the class it registered (a plugin without
+    a section gets the class built from ``{}``), and the plugins whose settings have faults. A section of a
+    plugin that was left out is not read."""
+    if not isinstance(raw, Mapping):
+        reading.faults.append(("$.plugins", "expected a mapping of plugin name to settings"))
+        raw = {}
+    for name in raw:
+        if name in registry.settings or name in registry.left_out:
+            continue
+        known = ", ".join(registry.settings.names()) or "(none)"
+        what = f"plugin {name!r} takes no settings" if name in registry.plugin_names else f"unknown plugin {name!r}"
+        reading.faults.append((plugin_path(name), f"{what}; plugins that take settings: {known}"))
+    settings: dict[str, Any] = {}
+    faulty: list[str] = []
+    for entry in registry.settings:
+        before = len(reading.faults)
+        value = reading.structure(converter, raw.get(entry.name) or {}, entry.value.cls, plugin_path(entry.name))
+        settings[entry.name] = None if value is NOTHING else value
+        if len(reading.faults) > before:
+            faulty.append(entry.name)
+    return settings, faulty

@@ -19,7 +19,7 @@ __all__ = ["Config"]
 
 @attrs.frozen(kw_only=True)
 class Config:
-    """A whole configuration: people, schedules, policies and rules, plus channel settings."""
+    """A whole configuration: people, schedules, policies and rules, plus channel and plugin settings."""
 
     teams: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
     users: dict[str, User] = attrs.field(factory=dict)
@@ -27,6 +27,7 @@ class Config:
     policies: tuple[EscalationPolicy, ...] = ()
     rules: tuple[RoutingRule, ...] = ()
     channels: dict[str, Any] = attrs.field(factory=dict)  # channel name -> that channel's settings object
+    plugins: dict[str, Any] = attrs.field(factory=dict)  # plugin name -> that plugin's settings object
     notify_channels: dict[str, ContactSpec] = attrs.field(factory=dict)  # routing notify name -> contact
     integrations: dict[str, Integration] = attrs.field(factory=dict)  # name -> inbound integration
     server: ServerSettings = attrs.field(factory=ServerSettings)  # how ``tocsin serve`` listens, its tokens

@@ -4,19 +4,32 @@ A channel plugin registers a contact class (its ``type`` tag is the channel name
 an optional settings class. :class:`ChannelSet` creates each sender the first time it is needed and keeps
 it; a channel whose settings are missing or broken becomes a :class:`ChannelError` for the notifications
 sent through it (recorded as failed deliveries), never an exception in the escalation timer.
+
+A sender may have a lifecycle: ``async start()`` (open a session, log in) and ``async close()``. The outbox
+starts the senders of the channels a config uses when it starts, any other sender before its first delivery,
+and closes every started sender when it shuts down: a sender keeps one session for its life. A sender whose
+start fails is started again before its next delivery; the delivery in between fails and is retried.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from tocsin.errors import TocsinError
 from tocsin.models import ContactSpec, DeliveryResult, Notification, User
 from tocsin.registry import Registry, UnknownNameError
 
-__all__ = ["DEFAULT_CHANNEL", "ChannelError", "ChannelSet", "Sender", "check_channel_settings"]
+__all__ = [
+    "DEFAULT_CHANNEL",
+    "ChannelError",
+    "ChannelSet",
+    "ChannelStartError",
+    "Sender",
+    "channels_used",
+    "check_channel_settings",
+]
 
 DEFAULT_CHANNEL = "log"  # how a person without contacts (or an unknown notify channel) is reached
 
@@ -27,7 +40,8 @@ class Sender(Protocol):
 
     A sender may also have ``endpoint(notification) -> str``: where the notification goes (a URL), used to
     give each endpoint its own queue and to disable one that answered "gone"; without it, the recipient's
-    address is the endpoint.
+    address is the endpoint. And it may have ``async start()`` and ``async close()``, awaited by the outbox
+    when it starts and when it shuts down (see the module's docs).
     """
 
     async def deliver(self, notification: Notification) -> DeliveryResult:
@@ -40,12 +54,17 @@ class ChannelError(TocsinError):
     """A channel cannot send: unknown, or its settings are missing or invalid."""
 
 
+class ChannelStartError(ChannelError):
+    """A sender's ``start()`` failed: it is started again before its next delivery (the failure may pass)."""
+
+
 class ChannelSet:
     """Senders by channel name.
 
     :param settings: channel name -> settings object (``Config.channels``).
     :param senders: senders to use instead of creating them (a test double for one channel).
     :param every_channel: one sender for every channel: simulations record instead of delivering.
+    :param expected: the channels to start when the outbox starts (those a config uses: :func:`channels_used`).
     """
 
     def __init__(
@@ -55,12 +74,15 @@ class ChannelSet:
         *,
         senders: Mapping[str, Sender] | None = None,
         every_channel: Sender | None = None,
+        expected: Iterable[str] = (),
     ) -> None:
         self._registry = registry
         self._settings = dict(settings or {})
         self._senders: dict[str, Sender] = dict(senders or {})
         self._every = every_channel
         self._broken: dict[str, str] = {}
+        self._expected = tuple(dict.fromkeys(expected))
+        self._started: dict[int, Sender] = {}  # id(sender) -> sender, for each sender started and not closed
 
     def sender(self, channel: str) -> Sender:
         """The sender for ``channel``, created on first use; ``ChannelError`` says why there is none."""
@@ -108,14 +130,51 @@ class ChannelSet:
             raise ChannelError(f"channel {channel!r} could not start: {type(exc).__name__}: {exc}") from None
         return sender
 
-    async def aclose(self) -> None:
-        """Close every sender that has an ``aclose()`` (HTTP sessions and the like)."""
-        for sender in {id(s): s for s in self._senders.values()}.values():
-            close = getattr(sender, "aclose", None)
+    async def started(self, channel: str) -> Sender:
+        """The sender for ``channel``, its ``start()`` awaited first if it has one and was not started yet.
+
+        :raises ChannelError: no sender (:class:`ChannelStartError` when its ``start()`` failed: try later).
+        """
+        sender = self.sender(channel)
+        if id(sender) not in self._started:
+            start = getattr(sender, "start", None)
+            if start is not None:
+                try:
+                    await start()
+                except Exception as exc:
+                    raise ChannelStartError(
+                        f"channel {channel!r} could not start: {type(exc).__name__}: {exc}"
+                    ) from None
+            self._started[id(sender)] = sender
+        return sender
+
+    async def start(self) -> None:
+        """Create and start the senders of the expected channels; one that cannot start is logged and started
+        again before its first delivery."""
+        from tocsin.logs import get_logger
+
+        for channel in self._expected:
+            try:
+                await self.started(channel)
+            except ChannelError as exc:
+                get_logger(component="channels").warning("channel not started", channel=channel, detail=str(exc))
+
+    async def close(self) -> None:
+        """Close every started sender that has ``close()`` (HTTP sessions and the like), each once."""
+        started, self._started = self._started, {}
+        for sender in started.values():
+            close = getattr(sender, "close", None)
             if close is not None:
                 result = close()
                 if inspect.isawaitable(result):
                     await result
+
+
+def channels_used(users: Mapping[str, User], notify_channels: Mapping[str, ContactSpec] | None = None) -> list[str]:
+    """The channels a config's contacts use (each once, in order): those the outbox starts when it starts."""
+    used = [contact.type for user in users.values() for contact in user.contacts]
+    used.extend(contact.type for contact in (notify_channels or {}).values())
+    return list(dict.fromkeys(used))
 
 
 def _default_settings(settings_class: type) -> Any:

@@ -16,6 +16,9 @@ A channel with a rate limit (``delivery.rate_limits``) has each first attempt ta
 window in the store; a page that finds none is folded, and the contact's folded pages go out as one summary
 message when a slot frees (see :mod:`tocsin.delivery.ratelimit`). With action links (:meth:`Outbox.use_links`),
 each page is handed to its channel with freshly signed links.
+The senders' lifecycles are the outbox's: :meth:`Outbox.start` (awaited by :meth:`Outbox.run`) starts the
+senders of the channels the config uses, a sender of any other channel is started before its first delivery,
+and :meth:`Outbox.aclose` closes them all once the deliveries in flight are done.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import TypeVar
 import attrs
 
 from tocsin.clock import Clock
-from tocsin.delivery.channels import ChannelError, ChannelSet, Sender
+from tocsin.delivery.channels import ChannelError, ChannelSet, ChannelStartError, Sender
 from tocsin.delivery.links import ActionLinks
 from tocsin.delivery.ratelimit import ContactWindows
 from tocsin.delivery.retry import RetryPolicy
@@ -218,8 +221,14 @@ class Outbox:
         await self.flush()
         return count
 
+    async def start(self) -> None:
+        """Start the senders of the channels the config uses (see :meth:`ChannelSet.start`)."""
+        await self._channels.start()
+
     async def run(self) -> None:
-        """Deliver notifications as they are submitted and retries as they come due, until cancelled."""
+        """Start the senders, then deliver notifications as they are submitted and retries as they come due,
+        until cancelled."""
+        await self.start()
         polled_at: datetime | None = None
         while True:
             wakeup = self._loop_event()
@@ -245,9 +254,9 @@ class Outbox:
                     await wakeup.wait()
 
     async def aclose(self) -> None:
-        """Wait for deliveries in flight, then close the senders."""
+        """Wait for deliveries in flight, then close the senders (each started sender's ``close()``)."""
         await self.flush()
-        await self._channels.aclose()
+        await self._channels.close()
 
     # --- internals ---------------------------------------------------------------------------------------
 
@@ -384,7 +393,9 @@ class Outbox:
     async def _attempt(self, notification: Notification, channel: str) -> DeliveryResult:
         key = notification.key
         try:
-            sender = self._channels.sender(channel)
+            sender = await self._channels.started(channel)
+        except ChannelStartError as exc:  # may pass: the sender is started again before the next attempt
+            return DeliveryResult(key=key, ok=False, retryable=True, detail=str(exc))
         except ChannelError as exc:
             return DeliveryResult(key=key, ok=False, retryable=False, detail=str(exc))
         if self._links is not None and self._channels.shows_links(channel):

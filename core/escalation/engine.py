@@ -137,7 +137,7 @@ class EscalationEngine:
         self._transitions = Transitions(
             self._store,
             self._outbox,
-            Observers(self._plugins.hook if observe else None),
+            Observers(self._plugins.hook if observe else None, self._plugins.settings),
             Firer(self._executor, late_after=late, round_robin=round_robin_cursor(self._store)),
             self._plan_for,
             self.monitor.changed,

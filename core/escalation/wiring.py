@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import attrs
 
 from tocsin.clock import Clock, SystemClock
-from tocsin.delivery.channels import ChannelSet
+from tocsin.delivery.channels import ChannelSet, channels_used
 from tocsin.delivery.outbox import Outbox
 from tocsin.delivery.settings import DeliverySettings
 from tocsin.escalation.targets import TargetExecutor
@@ -80,9 +80,19 @@ def wire_engine(
     ``delivery_timeout`` seconds per attempt when given).
     """
     plugins = plugins if plugins is not None else load_plugins()
+    # A tocsin.Config carries each plugin's settings (its ``plugins`` section); other EngineConfigs may not.
+    plugin_settings = getattr(config, "plugins", None)
+    if plugin_settings:
+        plugins = plugins.configured(plugin_settings)
     clock = clock if clock is not None else SystemClock()
     store = store if store is not None else InMemoryStore()
-    channels = channels or ChannelSet(plugins.registry, config.channels if config is not None else None)
+    if channels is None:
+        settings = config.channels if config is not None else None
+        # The channels the config uses are started with the outbox; any other at its first delivery.
+        expected = (
+            [*config.channels, *channels_used(config.users, getattr(config, "notify_channels", None))] if config else []
+        )
+        channels = ChannelSet(plugins.registry, settings, expected=expected)
     outbox = Outbox(
         store,
         channels,

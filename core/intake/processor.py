@@ -98,7 +98,7 @@ class IncidentProcessor:
             incidents = InMemoryIncidentStore(engine.clock, unit=unit)
         self._incidents: IncidentStore = incidents
         self._notify = dict(notify_channels or {})
-        self._observers = Observers(engine.plugins.hook if engine.observing else None)
+        self._observers = Observers(engine.plugins.hook if engine.observing else None, engine.plugins.settings)
 
     @classmethod
     def from_config(

@@ -9,14 +9,15 @@ from __future__ import annotations
 import bisect
 import heapq
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 import attrs
 
+from tocsin.errors import FieldError
 from tocsin.models import OnCallSchedule, Override, ScheduleLayer
 from tocsin.registry import Registry
-from tocsin.rotation import Handoffs, Rotation
+from tocsin.rotation import Handoffs, Rotation, Shifts
 from tocsin.schedules.windows import WeeklyWindows, weekly_windows
 from tocsin.wallclock import Zone, seconds, wall_seconds
 
@@ -25,8 +26,10 @@ __all__ = [
     "CompiledLayer",
     "Timeline",
     "change_points",
+    "compile_layer",
     "compile_layers",
     "compile_rotation",
+    "override_spans",
     "override_timelines",
 ]
 
@@ -105,8 +108,8 @@ class Timeline:
 @attrs.frozen
 class CompiledLayer:
     """A layer ready for lookups: its users (``size`` of them), where shift 0 starts (wall clock and instant),
-    its handoffs, restriction windows (None: always active), overrides (None: none) and whether its user ever
-    changes."""
+    its handoffs, restriction windows (None: always active), overrides (None: none), whether its user ever
+    changes, and ``chooser``, the rotation's own ``holder(k)`` when it chooses who (None: ``users[k mod size]``)."""
 
     name: str
     users: tuple[str, ...]
@@ -116,11 +119,16 @@ class CompiledLayer:
     windows: WeeklyWindows | None
     overrides: Timeline | None
     rotates: bool
+    chooser: Callable[[int], str] | None = None
     size: int = attrs.field(init=False)
 
     @size.default
     def _size(self) -> int:
         return len(self.users)
+
+    def holder(self, index: int) -> str:
+        """Who holds shift ``index``."""
+        return self.users[index % self.size] if self.chooser is None else self.chooser(index)
 
 
 def _handoff_points(zone: Zone, layer: CompiledLayer, start: int, end: int) -> Iterator[int]:
@@ -172,7 +180,7 @@ def compile_rotation(layer: ScheduleLayer, registry: Registry) -> Rotation:
     rotation = entry.compile(layer.rotation)
     if not isinstance(rotation, Rotation):
         plugin = registry.rotations.entry(layer.rotation.type).plugin
-        raise TypeError(
+        raise ValueError(
             f"rotation {layer.rotation.type!r} of plugin {plugin!r} compiled to {rotation!r}, "
             "which is not a tocsin.rotation.Rotation (first_handoff and anchor)"
         )
@@ -187,11 +195,11 @@ def _layer_start(layer: ScheduleLayer, rotation: Rotation, zone: Zone) -> int:
     return wall_seconds(layer.start)
 
 
-def override_timelines(
+def override_spans(
     overrides: Iterable[Override], layer_names: Iterable[str], zone: Zone
-) -> tuple[dict[str, Timeline | None], Timeline | None]:
-    """The timelines of ``overrides`` (in list order: a later one wins where two overlap): one per layer name,
-    and the one of the whole schedule (overrides without ``layer``).
+) -> tuple[dict[str, list[tuple[int, int, str]]], list[tuple[int, int, str]]]:
+    """The spans ``(start, end, user)`` of ``overrides`` in list order: one list per layer name, and one of the
+    whole schedule (overrides without ``layer``).
 
     :raises ValueError: an override naming a layer not in ``layer_names``.
     """
@@ -205,7 +213,69 @@ def override_timelines(
             by_name[override.layer].append(span)
         else:
             raise ValueError(f"override for {override.user!r} names unknown layer {override.layer!r}")
+    return by_name, final
+
+
+def override_timelines(
+    overrides: Iterable[Override], layer_names: Iterable[str], zone: Zone
+) -> tuple[dict[str, Timeline | None], Timeline | None]:
+    """The timelines of ``overrides`` (in list order: a later one wins where two overlap): one per layer name,
+    and the one of the whole schedule (overrides without ``layer``).
+
+    :raises ValueError: an override naming a layer not in ``layer_names``.
+    """
+    by_name, final = override_spans(overrides, layer_names, zone)
     return {name: Timeline.build(spans) for name, spans in by_name.items()}, Timeline.build(final)
+
+
+def compile_layer(
+    layer: ScheduleLayer, registry: Registry, zone: Zone, overrides: Iterable[tuple[int, int, str]] = ()
+) -> CompiledLayer:
+    """One layer ready for lookups.
+
+    :raises FieldError: naming ``users`` (a rotation that hands shifts to the layer's users and none are listed,
+        or one that chooses who and some are) or ``rotation`` (``rotation.<field>`` when the plugin names it):
+        what the rotation's plugin raised, or handoffs that are not usable.
+    """
+    type_ = layer.rotation.type
+    plugin = registry.rotations.entry(type_).plugin if type_ in registry.rotations else None
+    try:
+        rotation = compile_rotation(layer, registry)
+        start = _layer_start(layer, rotation, zone)
+        handoffs = rotation.anchor(start)
+        chooser = handoffs.holder if isinstance(handoffs, Shifts) else None
+        if chooser is not None:
+            _usable_holders(chooser, type_)
+    except FieldError as exc:
+        raise FieldError(f"rotation.{exc.field}", exc.message) from None
+    except (ValueError, LookupError) as exc:  # the settings are wrong, or the type is unknown
+        raise FieldError("rotation", str(exc) or type(exc).__name__) from None
+    except Exception as exc:  # the plugin's own bug
+        raise FieldError(
+            "rotation", f"plugin {plugin!r}: rotation {type_!r} raised {type(exc).__name__}: {exc}"
+        ) from None
+    if chooser is not None and layer.users:
+        raise FieldError("users", f"rotation {type_!r} chooses who holds each shift: leave out the layer's users")
+    if chooser is None and not layer.users:
+        raise FieldError("users", f"needs at least one user: rotation {type_!r} hands its shifts to them in turn")
+    return CompiledLayer(
+        name=layer.name,
+        users=layer.users,
+        start=start,
+        first=zone.instant(start),
+        handoffs=handoffs,
+        windows=weekly_windows(layer.restrictions),
+        overrides=Timeline.build(overrides),
+        rotates=chooser is not None or len(set(layer.users)) > 1,
+        chooser=chooser,
+    )
+
+
+def _usable_holders(holder: Callable[[int], str], type_: str) -> None:
+    for index in (0, 1):
+        held = holder(index)
+        if not isinstance(held, str) or not held:
+            raise ValueError(f"rotation {type_!r} says shift {index} is held by {held!r}, not a user")
 
 
 def compile_layers(
@@ -213,32 +283,19 @@ def compile_layers(
 ) -> tuple[list[CompiledLayer], Timeline | None]:
     """The schedule's layers ready for lookups, and the timeline of overrides of the whole schedule.
 
-    :raises ValueError: two layers with one name, an override naming an unknown layer, or a rotation that does
-        not compile (the message says which).
+    :raises ValueError: two layers with one name, an override naming an unknown layer, or a layer that does not
+        compile (the message says which).
     """
     names: set[str] = set()
     for layer in schedule.layers:
         if layer.name in names:
             raise ValueError(f"two layers are named {layer.name!r}")
         names.add(layer.name)
-    timelines, final = override_timelines(schedule.overrides, names, zone)
+    by_name, final = override_spans(schedule.overrides, names, zone)
     layers = []
     for layer in schedule.layers:
         try:
-            rotation = compile_rotation(layer, registry)
-        except Exception as exc:
-            raise ValueError(f"layer {layer.name!r}: rotation: {exc}") from None
-        start = _layer_start(layer, rotation, zone)
-        layers.append(
-            CompiledLayer(
-                name=layer.name,
-                users=layer.users,
-                start=start,
-                first=zone.instant(start),
-                handoffs=rotation.anchor(start),
-                windows=weekly_windows(layer.restrictions),
-                overrides=timelines[layer.name],
-                rotates=len(set(layer.users)) > 1,
-            )
-        )
-    return layers, final
+            layers.append(compile_layer(layer, registry, zone, by_name[layer.name]))
+        except FieldError as exc:
+            raise ValueError(f"layer {layer.name!r}: {exc.field}: {exc.message}") from None
+    return layers, Timeline.build(final)

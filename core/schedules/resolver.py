@@ -27,8 +27,8 @@ from tocsin.schedules._parts import (
     CompiledLayer,
     Timeline,
     change_points,
+    compile_layer,
     compile_layers,
-    compile_rotation,
     override_timelines,
 )
 from tocsin.schedules.answers import Gap, OnCallEntry, Shift
@@ -157,7 +157,7 @@ class ScheduleResolver:
         low, high = instant(low), instant(end if high is None or end < high else high)
         if layer.overrides is not None:
             low, high = layer.overrides.gap_around(now, low, high)
-        return layer.users[index % layer.size], layer.name, low, high
+        return layer.holder(index), layer.name, low, high
 
     def _holders(self, now: int) -> list[tuple[str, int]]:
         """(user, layer index) pairs on call at ``now``; layer index -1 is an override of the whole schedule."""
@@ -173,7 +173,7 @@ class ScheduleResolver:
             overrides = layer.overrides
             held = overrides.at(now) if overrides is not None else None
             if overrides is None or held is None:
-                user = layer.users[layer.handoffs.index(wall) % layer.size]
+                user = layer.holder(layer.handoffs.index(wall))
             else:
                 user = overrides.segment(held)[2]
             holders.append((user, index))
@@ -293,14 +293,15 @@ def compile_schedule(schedule: OnCallSchedule, registry: Registry) -> ScheduleRe
 
 def check_schedules(schedules: Sequence[OnCallSchedule], registry: Registry) -> Iterator[tuple[str, str]]:
     """Config check of the ``schedules`` section: ``(path, message)`` for each fault the field validators cannot
-    see (unknown time zone, a rotation its plugin rejects, duplicate layer names, an override naming an unknown
-    layer)."""
+    see (unknown time zone, a layer whose rotation its plugin rejects or that lists users it would not use or none
+    it needs, duplicate layer names, an override naming an unknown layer)."""
     for s, schedule in enumerate(schedules):
         base = f"$.schedules[{s}]"
         try:
-            load_zone(schedule.timezone)
+            zone = load_zone(schedule.timezone)
         except UnknownTimeZoneError as exc:
             yield f"{base}.timezone", str(exc)
+            zone = load_zone("UTC")  # the layers are still checked
         names: dict[str, int] = {}
         for index, layer in enumerate(schedule.layers):
             path = f"{base}.layers[{index}]"
@@ -309,11 +310,9 @@ def check_schedules(schedules: Sequence[OnCallSchedule], registry: Registry) -> 
                 yield f"{path}.name", f"duplicate layer name {layer.name!r} (first used at {first})"
             names.setdefault(layer.name, index)
             try:
-                compile_rotation(layer, registry)
+                compile_layer(layer, registry, zone)
             except FieldError as exc:
-                yield f"{path}.rotation.{exc.field}", exc.message
-            except Exception as exc:
-                yield f"{path}.rotation", str(exc) or type(exc).__name__
+                yield f"{path}.{exc.field}", exc.message
         for index, override in enumerate(schedule.overrides):
             if override.layer is not None and override.layer not in names:
                 known = ", ".join(repr(name) for name in names)

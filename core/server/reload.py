@@ -12,9 +12,9 @@ message``. On success the new config replaces the old at once (one reference, in
   acknowledgement rate limit starts counting afresh).
 
 What is chosen when the server starts cannot change under it: the store (``storage``), the channel settings
-(``channels``), delivery (``delivery``), ``server.auth``, ``server.public_url`` and ``server.action_links`` are
-faults if they differ (restart to change them),
-and ``server.host``, ``server.port`` and ``server.instance_id`` keep their running values.
+(``channels``), delivery (``delivery``), the plugins' settings (``plugins``), ``server.auth``,
+``server.public_url`` and ``server.action_links`` are faults if they differ (restart to change them), and
+``server.host``, ``server.port`` and ``server.instance_id`` keep their running values.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ _RESTART_ONLY = (
     ("storage", "the store is opened when the server starts"),
     ("channels", "the channels' senders are made when the server starts"),
     ("delivery", "the outbox's settings are taken when the server starts"),
+    ("plugins", "the plugins' settings are handed to them when the server starts"),
 )
 
 

@@ -88,6 +88,7 @@ class Service:
         auth: Authenticator | None = None,
         source: str | Path | None = None,
     ) -> None:
+        plugins = plugins.configured(config.plugins)
         settings = config.server
         self.plugins = plugins
         self.storage = storage

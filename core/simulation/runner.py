@@ -55,6 +55,7 @@ def simulate(scenario: Scenario, config: Config, plugins: Plugins) -> Simulation
     ``0m`` take effect before the incident arrives; a heartbeat of the config that misses opens its incident,
     whose escalation is in the timeline too (its entries carry ``incident``).
     """
+    plugins = plugins.configured(config.plugins)
     clock = ManualClock(scenario.start)
     store = InMemoryStore()
     channels = ChannelSet(plugins.registry, config.channels, every_channel=MemorySink("simulated: not delivered"))

@@ -198,7 +198,7 @@ def test_cross_references_and_duplicates_are_checked(registry):
         (lambda d: d["policies"][0]["levels"][1].update(level=3), "$.policies[0].levels: level numbers must run 0..1"),
         (lambda d: d["policies"][0].update(levels=[]), "$.policies[0].levels: a policy needs at least one level"),
         (lambda d: d["policies"][0]["levels"][0].update(delay_minutes=-1), "delay_minutes: must be 0 or more"),
-        (lambda d: d["schedules"][0]["layers"][0].update(users=[]), "layers[0].users: must not be empty"),
+        (lambda d: d["schedules"][0]["layers"][0].update(users=[]), "layers[0].users: needs at least one user"),
         (lambda d: d["schedules"][0]["layers"][0]["rotation"].pop("type"), "rotation: missing 'type'"),
         (lambda d: d["schedules"][0]["layers"][0].update(start="next monday"), "expected an ISO 8601 date-time"),
         (lambda d: d["schedules"][0]["overrides"][0].update(end="2026-03-01T00:00:00"), "overrides[0].end: must be"),

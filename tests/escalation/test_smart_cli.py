@@ -171,6 +171,11 @@ policies:
     assert done.stderr.splitlines() == [
         f"{config}: $.working_hours['business'].intervals: a working-hours window needs at least one interval",
         f"{config}: $.working_hours['nights'].intervals[0].days: unknown day 7: days are 0 (Sunday) to 6 (Saturday)",
+        # in the same pass: the references to windows that do not exist at all
+        f"{config}: $.policies[0].levels[0].when.during: unknown working-hours window 'busines'; "
+        "known: business, nights",
+        f"{config}: $.policies[0].levels[1].delay_counts_during: unknown working-hours window 'weekends'; "
+        "known: business, nights",
     ]
     config.write_text(
         """

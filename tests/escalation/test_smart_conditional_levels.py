@@ -23,6 +23,7 @@ from support.smart import (
 )
 
 import tocsin
+from tocsin.testing import ConfigBuilder
 
 ONCALL, LEAD, SECONDARY, HEAD = "oncall@example.com", "lead@example.com", "secondary@example.com", "head@example.com"
 
@@ -234,10 +235,10 @@ def test_a_policy_without_smart_levels_keeps_the_plain_state():
 # --- config -----------------------------------------------------------------------------------------------
 
 
-def config_faults(document: dict) -> list[str]:
-    with pytest.raises(tocsin.ConfigError) as caught:
-        tocsin.parse_config(document, plugins().registry, source="smart.yaml")
-    return str(caught.value).splitlines()
+@pytest.fixture
+def config_faults(tocsin_plugins):
+    """The lines ``tocsin check smart.yaml`` prints for a document (tocsin's own config builder reads it)."""
+    return lambda document: ConfigBuilder(tocsin_plugins.registry).merge(document).faults(source="smart.yaml")
 
 
 def smart_policy(*levels: dict) -> dict:
@@ -247,7 +248,7 @@ def smart_policy(*levels: dict) -> dict:
 LEAD_TARGET = [{"type": "user", "email": LEAD}]
 
 
-def test_a_level_naming_an_unknown_window_is_a_config_error_with_its_path():
+def test_a_level_naming_an_unknown_window_is_a_config_error_with_its_path(config_faults):
     document = {
         "working_hours": {"business": {"intervals": [{"days": [1], "start": "09:00", "end": "17:00"}]}},
         **smart_policy(
@@ -264,14 +265,14 @@ def test_a_level_naming_an_unknown_window_is_a_config_error_with_its_path():
     ]
 
 
-def test_a_window_name_without_a_working_hours_section_says_so():
+def test_a_window_name_without_a_working_hours_section_says_so(config_faults):
     assert config_faults(smart_policy({"targets": LEAD_TARGET, "when": {"during": "business"}})) == [
         "smart.yaml: $.policies[0].levels[0].when.during: unknown working-hours window 'business': "
         "there is no working_hours section"
     ]
 
 
-def test_when_conditions_are_checked_like_routing_conditions():
+def test_when_conditions_are_checked_like_routing_conditions(config_faults):
     conditions = [
         {"field": "sevrity", "operator": "equals", "value": "P1"},
         {"field": "severity", "operator": "in", "value": "P1"},
@@ -286,7 +287,7 @@ def test_when_conditions_are_checked_like_routing_conditions():
     assert len(lines) == 3
 
 
-def test_an_empty_when_and_round_robin_with_ack_all_are_config_errors():
+def test_an_empty_when_and_round_robin_with_ack_all_are_config_errors(config_faults):
     lines = config_faults(
         smart_policy(
             {"targets": LEAD_TARGET, "when": {}},

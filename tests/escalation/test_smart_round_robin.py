@@ -1,5 +1,6 @@
 """Round robin within a level: one recipient at a time, moving on after N minutes without an acknowledgement,
-starting where the previous escalation of that policy level left off. Every test compares all pages."""
+starting where the previous escalation of that policy level left off. Every test compares all pages; those that
+need no more than a config and a clock run on tocsin's own pager fixture, the others on the engine itself."""
 
 from __future__ import annotations
 
@@ -32,33 +33,60 @@ def eng() -> tocsin.EscalationEngine:
     return built
 
 
-def test_the_level_pages_one_person_at_a_time_then_the_next_level_takes_over(eng):
-    eng.start_escalation(incident("inc-1", START), "dba")
-    eng.run_until(START + timedelta(hours=2))
-    assert paged(eng, "inc-1", START) == [(0, 0, 0, A), (5, 0, 0, B), (10, 0, 0, C), (30, 0, 1, LEAD)]
-    assert [e.detail for e in events_of(eng, "inc-1", "rotated")] == [
+CONFIG = f"""
+teams: {{dba: [{A}, {B}, {C}]}}
+policies:
+  - id: dba
+    levels:
+      - {{targets: [{{type: team, team_id: dba}}], round_robin: {{rotate_after_minutes: 5}}}}
+      - {{delay_minutes: 30, targets: [{{type: user, email: {LEAD}}}]}}
+  - id: short
+    levels:
+      - {{targets: [{{type: team, team_id: dba}}], round_robin: {{rotate_after_minutes: 10}}}}
+      - {{delay_minutes: 15, targets: [{{type: user, email: {LEAD}}}]}}
+"""
+
+
+@pytest.fixture
+def pager(tocsin_config, tocsin_pager, tocsin_clock):
+    """The policies above, paging into tocsin's recording sender, on a manual clock at ``START``."""
+    tocsin_clock.set(START)
+    return tocsin_pager(tocsin_config.yaml(CONFIG).build())
+
+
+def test_the_level_pages_one_person_at_a_time_then_the_next_level_takes_over(pager):
+    pager.start("dba")
+    pager.advance(hours=2)
+    assert pager.sender.take() == [(0, 0, A, "log"), (5, 0, B, "log"), (10, 0, C, "log"), (30, 1, LEAD, "log")]
+    pager.sender.assert_no_more()
+    assert [e.detail for e in events_of(pager.engine, "inc-1", "rotated")] == [
         f"1 recipient(s); round robin step 1: {B}",
         f"1 recipient(s); round robin step 2: {C}",
     ]
 
 
-def test_an_acknowledgement_stops_the_rotation(eng):
-    eng.start_escalation(incident("inc-1", START), "dba")
-    eng.run_until(START + timedelta(minutes=7))
-    state = eng.acknowledge_escalation("inc-1", B)
-    assert state.acknowledged_by == B
-    eng.run_until(START + timedelta(hours=2))
-    assert paged(eng, "inc-1", START) == [(0, 0, 0, A), (5, 0, 0, B)]
+def test_an_acknowledgement_stops_the_rotation(pager):
+    pager.start("dba")
+    pager.advance(minutes=7)
+    assert pager.acknowledge(by=B).acknowledged_by == B
+    pager.advance(hours=2)
+    assert pager.sender.take() == [(0, 0, A, "log"), (5, 0, B, "log")]
+    pager.sender.assert_no_more()
 
 
-def test_successive_incidents_start_with_successive_people(eng):
+def test_successive_incidents_start_with_successive_people(pager):
     for number in range(4):
-        eng.start_escalation(incident(f"inc-{number}", START), "dba")
-    eng.run_until(START + timedelta(minutes=1))
-    firsts = [paged(eng, f"inc-{number}", START) for number in range(4)]
-    assert firsts == [[(0, 0, 0, A)], [(0, 0, 0, B)], [(0, 0, 0, C)], [(0, 0, 0, A)]]
-    eng.run_until(START + timedelta(minutes=12))
-    assert [address for _, _, _, address in paged(eng, "inc-1", START)] == [B, C, A]
+        pager.start("dba", id=f"inc-{number}")
+    assert [page.recipient for page in pager.sender.take()] == [A, B, C, A]
+    pager.advance(minutes=12)
+    assert [page.recipient for page in pager.pages(["inc-1"])] == [B, C, A]
+
+
+def test_the_rotation_ends_when_the_next_level_is_due(pager):
+    pager.start("short")
+    pager.advance(hours=2)
+    assert pager.sender.take() == [(0, 0, A, "log"), (10, 0, B, "log"), (15, 1, LEAD, "log")]
+    pager.sender.assert_no_more()
 
 
 def test_each_policy_level_keeps_its_own_cursor(eng):
@@ -68,13 +96,6 @@ def test_each_policy_level_keeps_its_own_cursor(eng):
     eng.start_escalation(incident("inc-3", START), "dba")
     assert [paged(eng, f"inc-{n}", START)[0][3] for n in (1, 2, 3)] == [A, A, B]
     assert [eng.store.next_round_robin("dba", 0, 3), eng.store.next_round_robin("dba", 1, 3)] == [2, 0]
-
-
-def test_the_rotation_ends_when_the_next_level_is_due(eng):
-    eng.register_policy(rotating("short", rotate=10, lead_after=15))
-    eng.start_escalation(incident("inc-1", START), "short")
-    eng.run_until(START + timedelta(hours=2))
-    assert paged(eng, "inc-1", START) == [(0, 0, 0, A), (10, 0, 0, B), (15, 0, 1, LEAD)]
 
 
 def test_a_rotating_last_level_completes_after_its_last_step():

@@ -12,6 +12,7 @@ from support.escalation import plugins
 from support.smart import BERLIN, MICROS, berlin, instant, local, micros, window
 
 import tocsin
+from tocsin.testing import ConfigBuilder
 
 MINUTE = 60 * MICROS
 BUSINESS = (((1, 2, 3, 4, 5), "09:00", "17:30"),)
@@ -155,10 +156,10 @@ def test_add_is_the_instant_after_the_last_counted_window_minute(start, offset, 
 # --- config ---------------------------------------------------------------------------------------------
 
 
-def faults(document: dict) -> list[str]:
-    with pytest.raises(tocsin.ConfigError) as caught:
-        tocsin.parse_config(document, plugins().registry, source="smart.yaml")
-    return str(caught.value).splitlines()
+@pytest.fixture
+def faults(tocsin_plugins):
+    """The lines ``tocsin check smart.yaml`` prints for a document (tocsin's own config builder reads it)."""
+    return lambda document: ConfigBuilder(tocsin_plugins.registry).merge(document).faults(source="smart.yaml")
 
 
 def interval(**fields: object) -> dict:
@@ -182,7 +183,7 @@ def test_the_issue_example_loads_into_working_hours():
     assert tocsin.parse_config(tocsin.dump_config(config, plugins().registry), plugins().registry) == config
 
 
-def test_an_empty_window_is_a_config_error():
+def test_an_empty_window_is_a_config_error(faults):
     assert faults({"working_hours": {"business": {"intervals": []}}}) == [
         "smart.yaml: $.working_hours['business'].intervals: a working-hours window needs at least one interval"
     ]
@@ -199,13 +200,13 @@ def test_an_empty_window_is_a_config_error():
         ([], "must name at least one day (0=Sunday … 6=Saturday)"),
     ],
 )
-def test_a_day_outside_0_to_6_is_a_config_error(days, message):
+def test_a_day_outside_0_to_6_is_a_config_error(faults, days, message):
     assert faults({"working_hours": {"w": {"intervals": [interval(days=days)]}}}) == [
         f"smart.yaml: $.working_hours['w'].intervals[0].days: {message}"
     ]
 
 
-def test_a_day_name_is_not_a_day_number():
+def test_a_day_name_is_not_a_day_number(faults):
     assert faults({"working_hours": {"w": {"intervals": [interval(days=["Monday"])]}}}) == [
         "smart.yaml: $.working_hours['w'].intervals[0].days[0]: expected an integer, got 'Monday'"
     ]
@@ -221,13 +222,13 @@ def test_a_day_name_is_not_a_day_number():
         ("end", "5:30", "expected a time of day HH:MM from 00:00 to 24:00, got '5:30'"),
     ],
 )
-def test_a_bad_time_of_day_is_a_config_error(field, value, message):
+def test_a_bad_time_of_day_is_a_config_error(faults, field, value, message):
     assert faults({"working_hours": {"w": {"intervals": [interval(**{field: value})]}}}) == [
         f"smart.yaml: $.working_hours['w'].intervals[0].{field}: {message}"
     ]
 
 
-def test_an_unquoted_yaml_time_is_explained():
+def test_an_unquoted_yaml_time_is_explained(faults):
     document = yaml.safe_load("working_hours: {w: {intervals: [{days: [1], start: '09:00', end: 17:30}]}}")
     assert faults(document) == [
         "smart.yaml: $.working_hours['w'].intervals[0].end: write times of day in quotes, such as \"09:00\"; "
@@ -252,7 +253,7 @@ def test_24_00_ends_a_day_and_equal_times_mean_the_whole_day():
     assert not compiled.contains(micros(datetime(2026, 3, 29, 0, 0, tzinfo=UTC)))
 
 
-def test_an_unknown_time_zone_is_a_config_error_with_a_suggestion():
+def test_an_unknown_time_zone_is_a_config_error_with_a_suggestion(faults):
     assert faults({"working_hours": {"w": {"timezone": "Europe/Berln", "intervals": [interval()]}}}) == [
         "smart.yaml: $.working_hours['w'].timezone: unknown time zone 'Europe/Berln' (did you mean 'Europe/Berlin'?)"
     ]

@@ -77,13 +77,15 @@ def test_check_prints_each_fault_on_its_own_line(run, tmp_path):
     assert result.returncode == 1
     assert result.stdout == ""
     lines = result.stderr.splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert lines[0].startswith(f"{path}: $.policies[0].levels[0].targets[0]: unknown target type 'carrier_pigeon'")
     assert lines[1] == f"{path}: $.policies[0].levels[1].delay_minutes: expected an integer, got 'soon'"
+    # the reference is checked in the same pass, not once the structure is fixed
+    assert lines[2] == f"{path}: $.policies[0].levels[1].targets[0]: unknown team 'nope'; known: platform"
     assert "Traceback" not in result.stderr
 
 
-def test_check_reports_cross_references_after_structure(run, tmp_path):
+def test_check_reports_a_cross_reference_alone(run, tmp_path):
     broken = yaml.safe_load(yaml.safe_dump(CONFIG))
     broken["policies"][0]["levels"][1]["targets"][0]["team_id"] = "nope"
     path = write(tmp_path, broken)
@@ -125,12 +127,45 @@ def test_plugins_can_be_blocked_from_the_environment(run):
     document = json.loads(result.stdout)
     assert "crew" not in document["targets"]
     assert all(p["name"] != "kernel-test" for p in document["plugins"])
+    assert document["blocked"] == [
+        {
+            "name": "kernel-test",
+            "distribution": "kernel-test-plugin",
+            "version": "2.0",
+            "reason": "blocked by TOCSIN_BLOCKED_PLUGINS",
+        }
+    ]
+
+
+def test_a_name_a_blocked_plugin_provides_says_so_where_it_is_missing(run, tmp_path):
+    path = write(tmp_path, CONFIG)
+    result = run("check", str(path), TOCSIN_BLOCKED_PLUGINS="kernel-test")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        f"{path}: $.policies[0].levels[0].targets[0]: unknown target type 'person'; "
+        "known: schedule, team, user, webhook: provided by plugin 'kernel-test', blocked by TOCSIN_BLOCKED_PLUGINS"
+    )
+    result = run("check", str(path), TOCSIN_DISABLE_PLUGIN_AUTOLOAD="1")
+    assert result.stderr.splitlines()[0].endswith(
+        "provided by plugin 'kernel-test', not loaded: TOCSIN_DISABLE_PLUGIN_AUTOLOAD"
+    )
+    listed = json.loads(run("plugins", "--json", TOCSIN_DISABLE_PLUGIN_AUTOLOAD="1").stdout)
+    assert [p["name"] for p in listed["not_autoloaded"]] == ["kernel-test"] and listed["blocked"] == []
 
 
 def test_plugins_table_is_readable(run):
     result = run("plugins")
     assert result.returncode == 0
     assert "crew" in result.stdout and "kernel-test" in result.stdout
+
+
+def test_plugins_table_shows_every_extension_point_and_the_observers(run):
+    result = run("plugins", TOCSIN_BLOCKED_PLUGINS="kernel-test")
+    rows = {tuple(line.split()) for line in result.stdout.splitlines()}
+    assert ("sources", "alertmanager", "tocsin.plugins.source_alertmanager") in rows
+    assert ("rotations", "follow_the_sun", "tocsin.plugins.rotation_follow_the_sun") in rows
+    assert ("observers", "tocsin_notification_failed", "tocsin.plugins.audit") in rows
+    assert "plugin kernel-test (kernel-test-plugin 2.0): blocked by TOCSIN_BLOCKED_PLUGINS" in result.stdout
 
 
 def test_an_unknown_command_is_a_usage_error(run):

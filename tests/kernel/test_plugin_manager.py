@@ -139,3 +139,42 @@ def test_each_call_builds_an_independent_plugin_set():
     assert "person" in first.registry.targets
     assert "person" not in second.registry.targets
     assert first.manager is not second.manager
+
+
+def test_an_installed_plugin_passed_again_as_extra_is_refused_naming_both_sources(site):
+    import importlib
+
+    fake_distribution(site, "tocsin-pigeon", "0.3", {"pigeon": "tocsin_pigeon_twice"}, GOOD_PLUGIN)
+    module = importlib.import_module("tocsin_pigeon_twice")
+    with pytest.raises(tocsin.PluginError) as info:
+        tocsin.load_plugins(builtins=(), extra=[module])
+    assert str(info.value) == (
+        "plugin 'tocsin_pigeon_twice' (load_plugins(extra=...)) is already registered as 'pigeon' (the entry point "
+        "of tocsin-pigeon 0.3): pass load_plugins(autoload=False) to register an installed plugin yourself, or "
+        "leave it out of extra"
+    )
+    plugins = tocsin.load_plugins(builtins=(), extra=[module], autoload=False)  # as the message says
+    assert plugins.registry.targets.entry("carrier_pigeon").plugin == "tocsin_pigeon_twice"
+
+
+def test_two_distributions_with_one_entry_point_name_report_the_second_as_a_failure(site):
+    fake_distribution(site, "tocsin-pigeon", "0.3", {"pigeon": "tocsin_pigeon_one"}, GOOD_PLUGIN)
+    fake_distribution(site, "tocsin-pigeon-fork", "0.4", {"pigeon": "tocsin_pigeon_two"}, GOOD_PLUGIN)
+    plugins = tocsin.load_plugins(builtins=())
+    assert [info.name for info in plugins.info] == ["pigeon"]
+    (failure,) = plugins.failures
+    assert failure.name == "pigeon" and "the name is already taken by the entry point of" in failure.reason
+
+
+def test_an_observer_hook_wrapper_is_refused_because_observers_are_called_one_by_one():
+    def tocsin_escalation_started(state):
+        yield
+
+    wrapper = make_plugin("wrapping")
+    wrapper.tocsin_escalation_started = tocsin.hookimpl(wrapper=True)(tocsin_escalation_started)
+    with pytest.raises(tocsin.PluginError) as info:
+        tocsin.load_plugins(builtins=(), autoload=False, extra=[wrapper])
+    assert str(info.value) == (
+        "plugin 'wrapping': tocsin_escalation_started is a hook wrapper; observer hooks are called one by one, "
+        "so implement it as a plain hook"
+    )

@@ -7,6 +7,7 @@ import yaml
 from support.routing import builtin_registry
 
 import tocsin
+from tocsin.testing import ConfigBuilder
 
 GOOD_RULE = {
     "name": "Route Security Incidents",
@@ -28,14 +29,14 @@ GOOD_RULE = {
 }
 
 
-def faults(document):
-    with pytest.raises(tocsin.ConfigError) as caught:
-        tocsin.parse_config(document, builtin_registry(), source="tocsin.yaml")
-    return [str(issue) for issue in caught.value.issues]
+@pytest.fixture
+def faults(tocsin_plugins):
+    """The lines ``tocsin check tocsin.yaml`` prints for a document (tocsin's own config builder reads it)."""
+    return lambda document: ConfigBuilder(tocsin_plugins.registry).merge(document).faults(source="tocsin.yaml")
 
 
-def test_a_good_rule_loads_with_every_action_type():
-    config = tocsin.parse_config({"rules": [GOOD_RULE]}, builtin_registry())
+def test_a_good_rule_loads_with_every_action_type(tocsin_config):
+    config = tocsin_config.merge({"rules": [GOOD_RULE]}).build()
     [rule] = config.rules
     assert [action.type for action in rule.actions] == [
         "notify",
@@ -54,7 +55,7 @@ def test_a_rule_round_trips_through_dump_config():
     assert tocsin.parse_config(tocsin.dump_config(config, registry), registry) == config
 
 
-def test_condition_faults_name_the_rule_condition_and_part():
+def test_condition_faults_name_the_rule_condition_and_part(faults):
     rule = {
         **GOOD_RULE,
         "conditions": [
@@ -81,7 +82,7 @@ def test_condition_faults_name_the_rule_condition_and_part():
     assert len(found) == 6
 
 
-def test_rules_need_conditions_actions_and_unique_names():
+def test_rules_need_conditions_actions_and_unique_names(faults):
     found = faults({"rules": [GOOD_RULE, {"name": GOOD_RULE["name"], "conditions": [], "actions": []}]})
     assert found == [
         "tocsin.yaml: $.rules[1].conditions: a rule needs at least one condition",
@@ -120,7 +121,7 @@ def test_rules_need_conditions_actions_and_unique_names():
         ({"type": "use_policy", "policy_id": "nope"}, "$.rules[0].actions[0]: unknown policy 'nope'; known: (none)"),
     ],
 )
-def test_action_faults_say_what_is_wrong(action, message):
+def test_action_faults_say_what_is_wrong(faults, action, message):
     [found] = faults({"rules": [{**GOOD_RULE, "actions": [action]}]})
     assert found.startswith(f"tocsin.yaml: {message}")
 

@@ -8,17 +8,24 @@ from typing import ClassVar
 
 import attrs
 import pytest
-from support.schedules import builtin_registry, layer, schedule_config
+from support.schedules import builtin_registry, layer
 
 import tocsin
+from tocsin.testing import ConfigBuilder
 
 DAILY_9 = {"type": "daily", "handoff_hour": 9}
 
 
-def faults(*layers, **more) -> list[str]:
-    with pytest.raises(tocsin.ConfigError) as caught:
-        schedule_config(*layers, **more)
-    return [f"{issue.path}: {issue.message}" for issue in caught.value.issues]
+@pytest.fixture
+def faults(tocsin_plugins):
+    """``faults(*layers, **schedule_fields)``: the ``$.path: message`` lines of a one-schedule config (read by
+    tocsin's own config builder)."""
+
+    def read(*layers: dict, timezone: str = "America/New_York", **more: object) -> list[str]:
+        builder = ConfigBuilder(tocsin_plugins.registry)
+        return builder.schedule(id="s", timezone=timezone, layers=list(layers), **more).faults()
+
+    return read
 
 
 @pytest.mark.parametrize(
@@ -42,12 +49,12 @@ def faults(*layers, **more) -> list[str]:
         ({"type": "custom", "duration_hours": -12}, ".rotation.duration_hours: must be greater than 0, got -12"),
         (
             {"type": "fortnightly"},
-            ".rotation: unknown rotation type 'fortnightly'; known: custom, daily, hourly, weekly",
+            ".rotation: unknown rotation type 'fortnightly'; known: custom, daily, follow_the_sun, hourly, weekly",
         ),
         ({"type": "daily"}, ".rotation.handoff_hour: required field missing"),
     ],
 )
-def test_rotation_mistakes_point_at_the_field(rotation, expected):
+def test_rotation_mistakes_point_at_the_field(faults, rotation, expected):
     (fault,) = faults(layer("L", ["a"], rotation))
     assert fault.startswith("$.schedules[0].layers[0]" + expected)
 
@@ -63,16 +70,18 @@ def test_rotation_mistakes_point_at_the_field(rotation, expected):
         ({"days_of_week": []}, "days_of_week: must name at least one day"),
     ],
 )
-def test_restriction_mistakes_point_at_the_window(restrictions, expected):
+def test_restriction_mistakes_point_at_the_window(faults, restrictions, expected):
     (fault,) = faults(layer("L", ["a"], DAILY_9, restrictions=[{"days_of_week": [0]}, restrictions]))
     assert fault.startswith("$.schedules[0].layers[0].restrictions[1]." + expected)
 
 
-def test_an_empty_user_list_is_an_error():
-    assert faults(layer("L", [], DAILY_9)) == ["$.schedules[0].layers[0].users: must not be empty"]
+def test_an_empty_user_list_is_an_error_for_a_rotation_that_hands_shifts_to_the_users(faults):
+    assert faults(layer("L", [], DAILY_9)) == [
+        "$.schedules[0].layers[0].users: needs at least one user: rotation 'daily' hands its shifts to them in turn"
+    ]
 
 
-def test_an_unknown_time_zone_is_an_error_with_a_suggestion():
+def test_an_unknown_time_zone_is_an_error_with_a_suggestion(faults):
     assert faults(layer("L", ["a"], DAILY_9), timezone="Mars/Olympus") == [
         "$.schedules[0].timezone: unknown time zone 'Mars/Olympus'"
     ]
@@ -81,27 +90,27 @@ def test_an_unknown_time_zone_is_an_error_with_a_suggestion():
     ]
 
 
-def test_an_override_must_end_after_it_starts():
+def test_an_override_must_end_after_it_starts(faults):
     override = {"user": "x", "start": "2026-03-02T09:00:00", "end": "2026-03-02T09:00:00"}
     assert faults(layer("L", ["a"], DAILY_9), overrides=[override]) == [
         "$.schedules[0].overrides[0].end: must be after start (2026-03-02T09:00:00)"
     ]
 
 
-def test_an_override_must_name_a_layer_the_schedule_has():
+def test_an_override_must_name_a_layer_the_schedule_has(faults):
     override = {"user": "x", "start": "2026-03-02T09:00", "end": "2026-03-03T09:00", "layer": "Secondary"}
     assert faults(layer("Primary", ["a"], DAILY_9), overrides=[override]) == [
         "$.schedules[0].overrides[0].layer: unknown layer 'Secondary'; known: 'Primary'"
     ]
 
 
-def test_layer_names_must_be_unique_within_a_schedule():
+def test_layer_names_must_be_unique_within_a_schedule(faults):
     assert faults(layer("L", ["a"], DAILY_9), layer("L", ["b"], DAILY_9)) == [
         "$.schedules[0].layers[1].name: duplicate layer name 'L' (first used at $.schedules[0].layers[0])"
     ]
 
 
-def test_a_bad_resolution_lists_the_choices():
+def test_a_bad_resolution_lists_the_choices(faults):
     (fault,) = faults(layer("L", ["a"], DAILY_9), resolution="majority")
     assert fault == "$.schedules[0].resolution: expected one of all, precedence; got 'majority'"
 

@@ -29,6 +29,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    peer: Any = None  # the client's (address, port): one per connection
 
 
 class Receiver:
@@ -56,7 +57,8 @@ class Receiver:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        self.requests.append(Received(path=request.path, headers=dict(request.headers), body=body))
+        peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+        self.requests.append(Received(path=request.path, headers=dict(request.headers), body=body, peer=peer))
         queue = self.scripts.get(request.path, [])
         reply = queue.pop(0) if queue else Reply()
         if reply.hold:
