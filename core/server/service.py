@@ -132,7 +132,7 @@ class Service:
             digest=config_digest(config, plugins, text),
             auth=auth,
         )
-        self._observers = Observers(plugins.hook)
+        self._observers = Observers(plugins.hook, plugins.settings)
         #: The heartbeat monitors' deadlines, run by the engine's monitor; configured again at each reload.
         self.heartbeats = HeartbeatMonitor(
             storage.operations,
