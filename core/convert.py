@@ -21,8 +21,10 @@ from cattrs.errors import (
     IterableValidationError,
     IterableValidationNote,
 )
+from cattrs.gen import make_dict_structure_fn
 
 from tocsin.errors import FieldError
+from tocsin.models import ExhaustedAction, OnExhausted
 from tocsin.registry import EXTENSION_POINTS, Registry, Table
 
 __all__ = ["ConversionFault", "VariantError", "make_converter", "structure_faults", "variant_structure_hook"]
@@ -206,7 +208,31 @@ def make_converter(registry: Registry) -> cattrs.Converter:
 
         converter.register_structure_hook_func(is_marker, variant_structure_hook(converter, table))
         converter.register_unstructure_hook_func(is_marker, lambda value: _unstructure_variant(converter, value))
+    converter.register_structure_hook(OnExhausted, _on_exhausted_hook(converter))
     return converter
+
+
+def _on_exhausted_hook(converter: cattrs.Converter) -> Callable[[Any, Any], OnExhausted]:
+    """``on_exhausted`` in its short forms too: ``stay`` / ``repeat_last`` alone, and ``{page: target}`` (or a
+    list of targets) without ``action``."""
+    full = make_dict_structure_fn(OnExhausted, converter, _cattrs_forbid_extra_keys=True)
+
+    def structure(value: Any, _: Any) -> OnExhausted:
+        if isinstance(value, str):
+            value = {"action": value}
+        elif isinstance(value, Mapping) and "page" in value:
+            page = value["page"]
+            value = {
+                "action": ExhaustedAction.PAGE.value,
+                **value,
+                "page": [page] if isinstance(page, Mapping) else page,
+            }
+        elif not isinstance(value, Mapping):
+            known = ", ".join(action.value for action in ExhaustedAction)
+            raise TypeError(f"expected one of {known} or a mapping such as {{page: {{type: user, email: …}}}}")
+        return full(value, OnExhausted)
+
+    return structure
 
 
 def variant_structure_hook(converter: cattrs.Converter, table: Table[Any]) -> Callable[[Any, Any], Any]:

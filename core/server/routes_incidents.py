@@ -147,8 +147,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         acknowledge_incident,
         Scope.RESPOND,
         "Acknowledge the incident's escalation",
-        "Levels with stop_on_ack stop firing and repeats stop. 409 when the escalation is not active; 429 "
-        "(with Retry-After) past the per-incident limit of server.ack_rate_limit.per_minute.",
+        "Levels with stop_on_ack stop firing and repeats stop. An exhausted escalation (status completed: every "
+        "level fired unanswered) can be acknowledged too. 409 when it is already acknowledged, resolved or "
+        "cancelled; 429 (with Retry-After) past the per-incident limit of server.ack_rate_limit.per_minute.",
         (429,),
     ),
     _action(
@@ -173,8 +174,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         summary="Snooze the acknowledged escalation",
         description=(
             "Not resolved within `minutes`, the escalation re-triggers: active again, the acknowledged level "
-            "pages again, and the schedule goes on from there. Snoozing again moves the time. 409 when the "
-            "escalation is not acknowledged."
+            "pages again, and the schedule goes on from there. Snoozing again moves the time. An exhausted "
+            "escalation (completed) is acknowledged and snoozed. 409 when the escalation is active and not "
+            "acknowledged, or resolved or cancelled."
         ),
         tag="incidents",
         scope=Scope.RESPOND,
@@ -187,7 +189,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         escalate_incident,
         Scope.RESPOND,
         "Escalate to the next level now",
-        "The next level fires now and the levels after it count their delays from now. 409 when the "
-        "escalation is over or its last level has fired.",
+        "The next level fires now and the levels after it count their delays from now. An exhausted escalation "
+        "(completed) does what its policy's on_exhausted says: stay starts over at level 0, repeat_last pages "
+        "the last level again, page pages the on_exhausted targets. 409 when the escalation is resolved or "
+        "cancelled, or acknowledged with no level left to fire.",
     ),
 )

@@ -166,8 +166,8 @@ class Service:
     # --- responding ----------------------------------------------------------------------------------------
 
     def acknowledge(self, incident_id: str, by: str | None) -> IncidentDetail:
-        """``by`` acknowledges the incident's escalation; 429 over the per-incident rate limit, 409 when the
-        escalation is not active."""
+        """``by`` acknowledges the incident's escalation (active, or exhausted: completed); 429 over the
+        per-incident rate limit, 409 when it is already acknowledged, resolved or cancelled."""
         self._known(incident_id)
         wait = self.ack_limit.hit(incident_id)
         if wait is not None:
@@ -202,15 +202,16 @@ class Service:
         return self.incident(incident_id)
 
     def escalate(self, incident_id: str, by: str | None) -> IncidentDetail:
-        """Fire the next level now; 409 when the escalation is over or has no level left."""
+        """Fire the next level now (an exhausted escalation: what its ``on_exhausted`` says); 409 when the
+        escalation is resolved or cancelled, or has no level left."""
         self._known(incident_id)
         self._escalation(incident_id)
         self.engine.escalate_now(incident_id, by=by)
         return self.incident(incident_id)
 
     def snooze(self, incident_id: str, minutes: int, by: str | None) -> IncidentDetail:
-        """Snooze the acknowledged escalation: unresolved after ``minutes``, it pages again; 409 when it is
-        not acknowledged."""
+        """Snooze the acknowledged (or exhausted) escalation: unresolved after ``minutes``, it pages again; 409
+        when it is active and not acknowledged, or over."""
         self._known(incident_id)
         self._escalation(incident_id)
         self.engine.snooze(incident_id, minutes, by=by)

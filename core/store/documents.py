@@ -34,7 +34,7 @@ from tocsin.store.interfaces import OPEN_STATUSES, EscalationRow, OpenEscalation
 
 __all__ = ["OPEN", "ROW_COLUMNS", "EscalationDocuments", "OutboxDocuments", "policy_digest"]
 
-OPEN = "status IN ('active', 'acknowledged')"
+OPEN = "status IN ('active', 'acknowledged', 'completed')"
 ROW_COLUMNS = "escalation_id, policy_seq, incident, state"
 _CACHED_POLICIES = 1024
 _CACHED_NOTIFICATIONS = 8192  # a key's notification never changes once written
@@ -105,11 +105,11 @@ class EscalationDocuments:
         return rows[0] if rows else None
 
     def load_open(self) -> list[EscalationRow]:
-        """Every active or acknowledged escalation, in the order they started."""
+        """Every open escalation (active, acknowledged or completed), in the order they started."""
         return self._rows(f"SELECT {ROW_COLUMNS} FROM escalations WHERE {OPEN} ORDER BY seq", ())
 
     def open_index(self) -> list[OpenEscalation]:
-        """Every active or acknowledged escalation's ids, version and due time, from the indexed columns."""
+        """Every open escalation's ids, version and due time, from the indexed columns."""
         with self.database.reading() as connection:
             found = connection.execute(
                 f"SELECT incident_id, escalation_id, version, next_due FROM escalations WHERE {OPEN} ORDER BY seq"

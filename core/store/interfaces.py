@@ -41,7 +41,9 @@ __all__ = [
     "SmartRow",
 ]
 
-OPEN_STATUSES = frozenset({EscalationStatus.ACTIVE, EscalationStatus.ACKNOWLEDGED})
+# Open: not resolved or cancelled. A completed escalation (every level fired, nobody answered) is exhausted,
+# and still open: it can be acknowledged, escalated, resolved or cancelled, and ``on_exhausted`` may page again.
+OPEN_STATUSES = frozenset({EscalationStatus.ACTIVE, EscalationStatus.ACKNOWLEDGED, EscalationStatus.COMPLETED})
 
 
 @attrs.frozen(kw_only=True)
@@ -83,6 +85,7 @@ class EscalationRow:
     announce: tuple[Recipient, ...] = ()  # routing notify recipients, sent when the schedule begins
     announced: bool = False
     smart: SmartRow | None = None  # what smart escalation keeps (None: a plain escalation, not snoozed)
+    exhausted_pages: int = 0  # completed: how many times ``on_exhausted`` paged since it became exhausted
 
     @property
     def incident_id(self) -> str:
@@ -91,7 +94,7 @@ class EscalationRow:
 
     @property
     def is_open(self) -> bool:
-        """True while the escalation is active or acknowledged."""
+        """True while the escalation is active, acknowledged or completed (exhausted, still unanswered)."""
         return self.status in OPEN_STATUSES
 
 

@@ -79,7 +79,17 @@ def test_simulate_without_json_prints_one_line_per_entry():
 def test_the_example_scenarios_pass():
     done = tocsin("test", "--config", EXAMPLE, *sorted(SCENARIOS.glob("*.yaml")))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-1] == "3 passed, 0 failed"
+    assert done.stdout.splitlines()[-1] == "4 passed, 0 failed"
+
+
+def test_whoever_the_last_level_paged_acknowledges_in_a_scenario():
+    done = tocsin("simulate", EXAMPLE, SCENARIOS / "p1-acknowledged-after-the-last-level.yaml", "--json")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["status"] == "acknowledged"
+    kinds = [(entry["minute"], entry["event"]) for entry in document["timeline"] if entry["event"] != "notify"]
+    assert kinds[-2:] == [(120, "completed"), (150, "acknowledged")]
+    assert not any(entry["event"] == "rejected" for entry in document["timeline"])
 
 
 def test_a_scenario_that_does_not_match_fails_with_a_readable_diff(tmp_path):

@@ -398,3 +398,54 @@ async def test_dead_lettered_notifications_are_visible_in_the_api():
         assert "10.0.0.1" in dead["result"]["detail"]
         assert (await api.call("GET", "/v1/deliveries/dead?limit=0", token=READER))[0] == 422
         assert (await api.call("GET", "/v1/deliveries/dead", token=None))[0] == 401
+
+
+# --- exhausted escalations ------------------------------------------------------------------------------
+
+ONE_LEVEL = CONFIG.replace(
+    "rules:",
+    """  - id: single-p3
+    severity_filter: [P3]
+    levels:
+      - {delay_minutes: 0, targets: [{type: user, email: oncall@example.com}]}
+rules:""",
+    1,
+)
+
+
+async def test_an_exhausted_escalation_is_shown_counted_and_can_still_be_acknowledged():
+    async for api in serve(ONE_LEVEL, run_monitor=False):
+        incident_id = (await api.raise_incident(severity="P3"))["incident"]["id"]
+        _, body = await api.call("GET", f"/v1/escalations/{incident_id}", token=READER)
+        assert (body["status"], body["exhausted"], body["open"]) == ("completed", True, True)
+        assert body["events"][-1]["kind"] == "completed" and body["events"][-1]["detail"].startswith("exhausted:")
+        _, metrics = await api.call("GET", "/metrics", token=None)
+        assert "tocsin_escalations_exhausted_unanswered 1.0" in metrics
+        status, body = await api.call(
+            "POST", f"/v1/incidents/{incident_id}/acknowledge", token=RESPONDER, json={"by": "oncall@example.com"}
+        )
+        assert status == 200, body
+        escalation = body["escalation"]
+        assert (escalation["status"], escalation["acknowledged_by"], escalation["exhausted"]) == (
+            "acknowledged",
+            "oncall@example.com",
+            False,
+        )
+        _, metrics = await api.call("GET", "/metrics", token=None)
+        assert "tocsin_escalations_exhausted_unanswered 0.0" in metrics
+
+
+async def test_an_exhausted_escalation_can_be_escalated_snoozed_and_resolved():
+    async for api in serve(ONE_LEVEL, run_monitor=False):
+        incident_id = (await api.raise_incident(severity="P3"))["incident"]["id"]
+        status, body = await api.call("POST", f"/v1/incidents/{incident_id}/escalate", token=RESPONDER)
+        assert status == 200 and body["escalation"]["pass_number"] == 1  # on_exhausted stay: starts over
+        assert len(body["escalation"]["deliveries"]) == 2
+        assert body["escalation"]["status"] == "completed"  # the one level fired again, unanswered
+        status, body = await api.call(
+            "POST", f"/v1/incidents/{incident_id}/snooze", token=RESPONDER, json={"minutes": 30}
+        )
+        assert status == 200 and body["escalation"]["status"] == "acknowledged"
+        assert body["escalation"]["snoozed_until"] is not None
+        status, body = await api.call("POST", f"/v1/incidents/{incident_id}/resolve", token=RESPONDER)
+        assert status == 200 and (body["escalation"]["status"], body["escalation"]["open"]) == ("resolved", False)

@@ -117,8 +117,26 @@ _V1: tuple[str, ...] = (
     )""",
 )
 
+# Version 2: a completed escalation (every level fired, nobody answered) is exhausted and stays open until it is
+# acknowledged, resolved or cancelled: the due-time index and the one-open-escalation-per-incident index cover it.
+# Completed escalations left by older versions become resolved when their incident is no longer open, and
+# cancelled when a newer escalation of their incident exists.
+_V2: tuple[str, ...] = (
+    """UPDATE escalations SET status = 'resolved'
+       WHERE status = 'completed' AND incident_id IN (SELECT id FROM incidents WHERE NOT is_open)""",
+    """UPDATE escalations AS old SET status = 'cancelled'
+       WHERE old.status = 'completed' AND EXISTS (
+           SELECT 1 FROM escalations AS newer WHERE newer.incident_id = old.incident_id AND newer.seq > old.seq
+       )""",
+    "DROP INDEX escalations_due",
+    "CREATE INDEX escalations_due ON escalations (next_due) WHERE status IN ('active', 'acknowledged', 'completed')",
+    "DROP INDEX escalations_one_open",
+    "CREATE UNIQUE INDEX escalations_one_open ON escalations (incident_id) "
+    "WHERE status IN ('active', 'acknowledged', 'completed')",
+)
+
 # Step n (1-based) brings a database from version n-1 to version n. Append only.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 _LOCK = 0x746F6373696E  # the advisory lock migrations hold ("tocsin")
 

@@ -179,8 +179,24 @@ def _v3(connection: sqlite3.Connection) -> None:
     )
 
 
+# Version 4: a completed escalation (every level fired, nobody answered) is exhausted and stays open until it is
+# acknowledged, resolved or cancelled, so the due-time index covers it. Completed escalations left by older
+# versions become resolved when their incident is no longer open, and cancelled when a newer escalation of
+# their incident exists (at most one escalation per incident is open).
+_V4: tuple[str, ...] = (
+    """UPDATE escalations SET status = 'resolved'
+       WHERE status = 'completed' AND incident_id IN (SELECT id FROM incidents WHERE is_open = 0)""",
+    """UPDATE escalations SET status = 'cancelled'
+       WHERE status = 'completed' AND EXISTS (
+           SELECT 1 FROM escalations AS newer
+           WHERE newer.incident_id = escalations.incident_id AND newer.seq > escalations.seq
+       )""",
+    "DROP INDEX escalations_due",
+    "CREATE INDEX escalations_due ON escalations (next_due) WHERE status IN ('active', 'acknowledged', 'completed')",
+)
+
 # Step n (1-based) brings a database from version n-1 to version n. Append only.
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _v3)
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _v3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
