@@ -35,7 +35,7 @@ def route(
 
     plugins, loaded = load(config)
     incident = incident_from_json(read_document(incident_file), source=str(incident_file))
-    evaluator = RoutingRuleEvaluator(plugins.registry, loaded.rules)
+    evaluator = RoutingRuleEvaluator(plugins.registry, loaded.rules, policies=loaded.policy)
     explanation = evaluator.explain(incident)
     result = explanation.result
     policy = select_policy(loaded.policies, result.incident, result.policy_id)

@@ -74,7 +74,7 @@ class IncidentProcessor:
         notify_channels: Mapping[str, ContactSpec] | None = None,
     ) -> None:
         self._engine = engine
-        self._routing = evaluator or RoutingRuleEvaluator(engine.plugins.registry, rules)
+        self._routing = evaluator or RoutingRuleEvaluator(engine.plugins.registry, rules, policies=engine.get_policy)
         if incidents is None:
             unit = engine.store if isinstance(engine.store, UnitOfWork) else None
             incidents = InMemoryIncidentStore(engine.clock, unit=unit)

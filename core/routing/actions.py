@@ -14,13 +14,14 @@ from typing import Any, Literal
 
 import attrs
 
-from tocsin.models import Incident, RoutingRule
+from tocsin.models import EscalationPolicy, Incident, RoutingRule
 from tocsin.routing.compile import CompiledRule
 
-__all__ = ["ActionContext", "Effect", "EffectStatus", "Playbook", "RoutingResult", "apply_rules"]
+__all__ = ["ActionContext", "Effect", "EffectStatus", "Playbook", "PolicyLookup", "RoutingResult", "apply_rules"]
 
 EffectStatus = Literal["applied", "ignored", "failed"]
 Playbook = Callable[[Incident], object]  # runs automation for an incident; a returned string is recorded
+PolicyLookup = Callable[[str], EscalationPolicy | None]  # the escalation policy with an id, or None
 
 
 @attrs.frozen(kw_only=True)
@@ -67,9 +68,15 @@ class ActionContext:
     """
 
     def __init__(
-        self, incident: Incident, *, playbooks: Mapping[str, Playbook] | None = None, dry_run: bool = False
+        self,
+        incident: Incident,
+        *,
+        playbooks: Mapping[str, Playbook] | None = None,
+        dry_run: bool = False,
+        policies: PolicyLookup | None = None,
     ) -> None:
         self._incident = incident
+        self._policies = policies
         self._playbooks: Mapping[str, Playbook] = MappingProxyType(dict(playbooks or {}))
         self._dry_run = dry_run
         self._claims: dict[str, str] = {}
@@ -99,6 +106,15 @@ class ActionContext:
     def playbooks(self) -> Mapping[str, Playbook]:
         """The playbooks the application registered, by id (read-only)."""
         return self._playbooks
+
+    @property
+    def knows_policies(self) -> bool:
+        """True when :meth:`policy` can say which escalation policies exist (the router was given them)."""
+        return self._policies is not None
+
+    def policy(self, policy_id: str) -> EscalationPolicy | None:
+        """The escalation policy ``policy_id``, or None when there is none (or the router knows no policies)."""
+        return self._policies(policy_id) if self._policies is not None else None
 
     def replace(self, **changes: Any) -> Incident:
         """Make a new version of the incident with ``changes`` (``attrs.evolve``) and return it."""
@@ -179,9 +195,10 @@ def apply_rules(
     *,
     playbooks: Mapping[str, Playbook] | None = None,
     dry_run: bool = False,
+    policies: PolicyLookup | None = None,
 ) -> RoutingResult:
     """Apply the actions of ``matched`` (already in evaluation order) to ``incident``."""
-    context = ActionContext(incident, playbooks=playbooks, dry_run=dry_run)
+    context = ActionContext(incident, playbooks=playbooks, dry_run=dry_run, policies=policies)
     for compiled in matched:
         context._apply_rule(compiled)
     return context._result(matched)

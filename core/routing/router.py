@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from tocsin.models import Incident, RoutingRule
 from tocsin.registry import Registry
-from tocsin.routing.actions import Playbook, RoutingResult, apply_rules
+from tocsin.routing.actions import Playbook, PolicyLookup, RoutingResult, apply_rules
 from tocsin.routing.compile import CompiledRule, CompileMemo, RuleError, compile_rule
 from tocsin.routing.explain import RoutingExplanation, explain_routing
 from tocsin.routing.index import RulePlan
@@ -26,6 +26,7 @@ class RoutingRuleEvaluator:
     :param rules: rules to register now, in definition order.
     :param playbooks: playbook id -> callable, for ``apply_playbook``.
     :param indexed: look rules up by field value (default); False scans every rule. Same answers either way.
+    :param policies: the escalation policy with an id (``use_policy`` refuses an unknown or disabled one).
     :raises RuleError: a rule that cannot be compiled (unknown field, bad value, no conditions, …).
     """
 
@@ -36,8 +37,10 @@ class RoutingRuleEvaluator:
         *,
         playbooks: Mapping[str, Playbook] | None = None,
         indexed: bool = True,
+        policies: PolicyLookup | None = None,
     ) -> None:
         self._registry = registry
+        self.policies = policies
         self._indexed = indexed
         self._compiled: list[CompiledRule] = []
         self._by_identity: dict[int, CompiledRule] = {}
@@ -100,12 +103,12 @@ class RoutingRuleEvaluator:
         :raises RuleError: a rule in ``matched`` that is not registered and cannot be compiled.
         """
         compiled = [self._compiled_for(rule) for rule in matched]
-        return apply_rules(incident, compiled, playbooks=self._playbooks)
+        return apply_rules(incident, compiled, playbooks=self._playbooks, policies=self.policies)
 
     def route(self, incident: Incident) -> RoutingResult:
         """Evaluate the rules and apply the matching ones' actions."""
         plan = self._plan or self.plan
-        return apply_rules(incident, plan.match(incident), playbooks=self._playbooks)
+        return apply_rules(incident, plan.match(incident), playbooks=self._playbooks, policies=self.policies)
 
     def explain(self, incident: Incident) -> RoutingExplanation:
         """Why each rule did or did not match ``incident`` and what its actions set, without side effects:
@@ -113,7 +116,9 @@ class RoutingRuleEvaluator:
         return explain_routing(
             self._compiled,
             incident,
-            lambda matched: apply_rules(incident, matched, playbooks=self._playbooks, dry_run=True),
+            lambda matched: apply_rules(
+                incident, matched, playbooks=self._playbooks, dry_run=True, policies=self.policies
+            ),
         )
 
     def _compiled_for(self, rule: RoutingRule) -> CompiledRule:
