@@ -17,7 +17,7 @@ def check(
     config: Path = typer.Argument(..., help="The configuration file (YAML, TOML or JSON)."),
     strict: bool = typer.Option(False, "--strict", help="Lint too; exit 1 on any finding, error or warning."),
     json_output: bool = typer.Option(False, "--json", help="With --strict: the findings as JSON (for CI)."),
-    weeks: int = typer.Option(4, "--weeks", min=1, max=52, help="How many weeks ahead schedules are linted."),
+    weeks: str = typer.Option("4", "--weeks", help="How many weeks ahead schedules are linted (1 to 52)."),
     at: str | None = typer.Option(None, "--at", help="Lint schedules from this ISO 8601 instant (default: now)."),
 ) -> None:
     """Validate CONFIG: exit 0 when it loads, else print one `FILE: $.path: message` line per fault. With
@@ -34,7 +34,9 @@ def check(
     from tocsin.config.lint import lint_config
     from tocsin.manager import load_plugins
 
-    findings = lint_config(loaded, load_plugins().registry, now=_instant(at), weeks=weeks)
+    if not weeks.isdigit() or not 1 <= int(weeks) <= 52:
+        raise UserError(f"--weeks: expected a whole number of weeks from 1 to 52, got {weeks!r}")
+    findings = lint_config(loaded, load_plugins().registry, now=_instant(at), weeks=int(weeks))
     errors = sum(finding.severity == "error" for finding in findings)
     if json_output:
         emit_json(
@@ -49,7 +51,8 @@ def check(
     else:
         for finding in findings:
             echo(f"{config}: {finding.path}: {finding.severity}: {finding.message} [{finding.code}]")
-        echo(f"{config}: {'ok' if not findings else 'lint failed'} ({errors} errors, {len(findings) - errors} warnings)")
+        verdict = "ok" if not findings else "lint failed"
+        echo(f"{config}: {verdict} ({errors} errors, {len(findings) - errors} warnings)")
     if findings:
         raise typer.Exit(1)
 

@@ -31,7 +31,7 @@ from tocsin.models import (
     Urgency,
 )
 from tocsin.registry import Registry
-from tocsin.schedules.resolver import ScheduleResolver, compile_schedule
+from tocsin.schedules.resolver import ScheduleResolver
 
 __all__ = ["DEFAULT_WEEKS", "Finding", "lint_config"]
 
@@ -273,4 +273,3 @@ def _always_true(condition: RuleCondition) -> bool:
     if operator == "matches" and field in _ALWAYS_PRESENT - {"priority_score", "assignees"}:
         return value in ("", ".*", "^", "(?s).*")
     return False
-

@@ -33,7 +33,9 @@ class OffloadedRouting(RoutingRuleEvaluator):
     :param policies: the escalation policy with an id (``use_policy`` refuses an unknown or disabled one).
     """
 
-    def __init__(self, registry: Registry, rules: Iterable[RoutingRule], *, policies: PolicyLookup | None = None) -> None:
+    def __init__(
+        self, registry: Registry, rules: Iterable[RoutingRule], *, policies: PolicyLookup | None = None
+    ) -> None:
         rules = tuple(rules)
         super().__init__(registry, rules, policies=policies)
         _ = self.plan  # built now, once: worker threads only ever read it
