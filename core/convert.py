@@ -177,6 +177,32 @@ def _strict_sequence(converter: cattrs.Converter, cl: Any) -> Callable[[Any, Any
     return structure
 
 
+def _is_mapping(cl: Any) -> bool:
+    return get_origin(cl) in (dict, Mapping) and len(get_args(cl)) == 2
+
+
+def _strict_mapping(converter: cattrs.Converter, cl: Any) -> Callable[[Any, Any], Any]:
+    # cattrs would call .items() on whatever it is given: a null or a list would fail with an AttributeError.
+    inner = converter.gen_structure_mapping(cl)
+
+    def structure(value: Any, _: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected a mapping (a JSON object), got {_json_name(value)}")
+        return inner(value, cl)
+
+    return structure
+
+
+def _json_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return repr(value)
+
+
 def make_converter(registry: Registry) -> cattrs.Converter:
     """A converter that structures config documents against ``registry``'s variants."""
     converter = cattrs.Converter(forbid_extra_keys=True, omit_if_default=True)
@@ -196,6 +222,7 @@ def make_converter(registry: Registry) -> cattrs.Converter:
         converter.register_unstructure_hook(base, _enum_value)
     converter.register_structure_hook_func(_is_str_sequence, _structure_str_sequence)
     converter.register_structure_hook_factory(_is_other_sequence, lambda cl: _strict_sequence(converter, cl))
+    converter.register_structure_hook_factory(_is_mapping, lambda cl: _strict_mapping(converter, cl))
     converter.register_structure_hook(Any, lambda value, _: value)
 
     tables: dict[type, Table[Any]] = {

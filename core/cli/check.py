@@ -22,7 +22,7 @@ def check(
 ) -> None:
     """Validate CONFIG: exit 0 when it loads, else print one `FILE: $.path: message` line per fault. With
     --strict, also print one `FILE: $.path: severity: message` line per lint finding and exit 1 if there is any."""
-    _, loaded = load(config)
+    plugins, loaded = load(config)
     if not strict:
         if json_output:
             raise UserError("--json needs --strict (the JSON form is the lint report)")
@@ -32,11 +32,10 @@ def check(
         )
         return
     from tocsin.config.lint import lint_config
-    from tocsin.manager import load_plugins
 
     if not weeks.isdigit() or not 1 <= int(weeks) <= 52:
         raise UserError(f"--weeks: expected a whole number of weeks from 1 to 52, got {weeks!r}")
-    findings = lint_config(loaded, load_plugins().registry, now=_instant(at), weeks=int(weeks))
+    findings = lint_config(loaded, plugins.registry, now=_instant(at), weeks=int(weeks))
     errors = sum(finding.severity == "error" for finding in findings)
     if json_output:
         emit_json(

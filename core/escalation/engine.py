@@ -393,17 +393,27 @@ class EscalationEngine:
         return self._transitions.view(run)
 
     @_unit_of_work
-    def update_incident(self, incident: Incident) -> EscalationState | None:
+    def update_incident(
+        self, incident: Incident, *, note: str | None = None, by: str | None = None
+    ) -> EscalationState | None:
         """Give the open escalation of ``incident.id`` the incident as it is now: levels that come due later
         evaluate their ``when`` conditions against it and their pages carry it. What was due before now
-        fires first, with the incident as it was. None when the incident has no open escalation."""
+        fires first, with the incident as it was. ``note`` journals the change as ``incident_updated`` (by
+        ``by``). None when the incident has no open escalation."""
         run = self._current_run(incident.id)
         if run is None:
             return None
         now = self._catch_up(run)
         expected = run.version
         run.incident = incident
-        self._transitions.step(run, now, expected, [], [])
+        events = []
+        if note is not None:
+            events.append(
+                EscalationEvent(
+                    at=from_micros(now), kind="incident_updated", by=by, pass_number=run.pass_number, detail=note
+                )
+            )
+        self._transitions.step(run, now, expected, events, [])
         return self._transitions.view(run)
 
     @_unit_of_work

@@ -26,9 +26,9 @@ import attrs
 from tocsin.delivery.channels import DEFAULT_CHANNEL
 from tocsin.escalation.engine import EscalationEngine
 from tocsin.escalation.errors import EscalationNotActiveError, UnknownIncidentError
-from tocsin.models import ContactSpec, EscalationState, Incident, IncidentState, Recipient, RoutingRule
+from tocsin.models import ContactSpec, EscalationState, Incident, IncidentState, Recipient, RoutingRule, Severity
 from tocsin.observers import Observers
-from tocsin.routing.actions import RoutingResult
+from tocsin.routing.actions import Effect, RoutingResult
 from tocsin.routing.router import RoutingRuleEvaluator
 from tocsin.store.interfaces import IncidentStore
 from tocsin.store.memory import InMemoryIncidentStore
@@ -37,7 +37,7 @@ from tocsin.store.unit import UnitOfWork
 if TYPE_CHECKING:
     from tocsin.config import Config
 
-__all__ = ["IncidentProcessor", "ProcessResult"]
+__all__ = ["UPDATABLE", "IncidentProcessor", "IncidentUpdate", "ProcessResult"]
 
 
 @attrs.frozen(kw_only=True)
@@ -53,6 +53,23 @@ class ProcessResult:
     notify_channels: tuple[str, ...] = ()
     suppressed_until: datetime | None = None
     escalation: EscalationState | None = None
+    actions: tuple[Effect, ...] = ()  # what each matched rule's actions did (applied, ignored or failed, and why)
+
+
+@attrs.frozen(kw_only=True)
+class IncidentUpdate:
+    """What ``update_incident`` did: the incident as stored after the change and the rules run again, which
+    fields changed, the rules that match now and what their actions did (a dry run: nothing outside the incident
+    runs again), and the escalation, which now sees the changed incident."""
+
+    incident: Incident
+    changed: tuple[str, ...]
+    matched_rules: tuple[str, ...]
+    actions: tuple[Effect, ...]
+    escalation: EscalationState | None
+
+
+UPDATABLE = ("title", "description", "severity", "labels")  # what update_incident may change
 
 
 class IncidentProcessor:
@@ -167,6 +184,7 @@ class IncidentProcessor:
             notify_channels=routed.notify_channels,
             suppressed_until=engine.clock.now() + hold if hold else None,
             escalation=escalation,
+            actions=routed.effects,
         )
 
     def _replay(self, key: str) -> ProcessResult | None:
@@ -202,6 +220,42 @@ class IncidentProcessor:
             else:
                 self._engine.update_incident(updated)
         return updated
+
+    def update_incident(
+        self, incident_id: str, changes: Mapping[str, object], *, by: str | None = None
+    ) -> IncidentUpdate:
+        """Change the open incident's ``title``, ``description``, ``severity`` or ``labels``, then run the routing
+        rules again over it: the rules that depend on what changed apply their actions to the incident (as a dry
+        run: notify, playbooks and the like do not run twice). The escalation keeps its policy (policies never
+        change under an escalation in flight), sees the changed incident from now on (levels' ``when``), and
+        journals ``incident_updated``. One unit of work. A severity change moves a priority score that was the
+        old severity's default to the new one's.
+
+        :raises UnknownIncidentError: no such incident.
+        :raises ValueError: a field that cannot be changed, or an incident that is resolved or closed.
+        """
+        unknown = sorted(set(changes) - set(UPDATABLE))
+        if unknown:
+            raise ValueError(f"cannot change {', '.join(unknown)}; only {', '.join(UPDATABLE)}")
+        with self._engine.store.atomic():
+            incident = self._incidents.get(incident_id)
+            if incident is None:
+                raise UnknownIncidentError(f"no incident {incident_id!r}")
+            if not incident.state.is_open:
+                raise ValueError(f"incident {incident_id!r} is {incident.state.value}; it cannot be changed")
+            fields = dict(changes)
+            if "severity" in fields and incident.priority_score == incident.severity.rank:
+                fields["priority_score"] = Severity(str(fields["severity"])).rank
+            changed = tuple(name for name in UPDATABLE if name in changes and getattr(incident, name) != changes[name])
+            routed = self._routing.explain(attrs.evolve(incident, **fields)).result
+            current = routed.incident
+            self._incidents.save(current)
+            rules = tuple(rule.name for rule in routed.matched)
+            note = f"{', '.join(changed) or 'nothing'} changed; rules matching now: {', '.join(rules) or '-'}"
+            escalation = self._engine.update_incident(current, note=note, by=by)
+        return IncidentUpdate(
+            incident=current, changed=changed, matched_rules=rules, actions=routed.effects, escalation=escalation
+        )
 
     def resolve_incident(self, incident_id: str, *, by: str | None = None) -> Incident:
         """Mark the incident Resolved (and its escalation resolved)."""

@@ -78,6 +78,8 @@ class Endpoint:
     :param answers: other success statuses and what they mean (``{200: "a duplicate"}``).
     :param body: the attrs class of the JSON request body; ``body_required=False`` allows an empty body.
     :param errors: the error statuses it can answer, beside 401/403 (added for scoped endpoints) and 500.
+    :param refuse_unknown_query: answer 422 to a query parameter ``query`` does not declare (a filter the
+        endpoint does not support is refused, never silently ignored).
     """
 
     method: str
@@ -95,6 +97,7 @@ class Endpoint:
     query: tuple[QueryParam, ...] = ()
     errors: tuple[int, ...] = ()
     description: str = ""
+    refuse_unknown_query: bool = False
 
     @property
     def operation_id(self) -> str:
@@ -156,7 +159,7 @@ class Call:
         self.principal = principal
         self._raw: bytes | None = None
         _check_text(request)
-        self.params = _parse_query(request, endpoint.query)
+        self.params = _parse_query(request, endpoint.query, refuse_unknown=endpoint.refuse_unknown_query)
 
     def path(self, name: str) -> str:
         """The value of the path parameter ``name``."""
@@ -278,9 +281,15 @@ def _check_text(request: Request) -> None:
             raise invalid([(name, "holds a lone surrogate (such as \\ud800): not text")], location="path")
 
 
-def _parse_query(request: Request, params: tuple[QueryParam, ...]) -> dict[str, Any]:
+def _parse_query(request: Request, params: tuple[QueryParam, ...], *, refuse_unknown: bool = False) -> dict[str, Any]:
     values: dict[str, Any] = {}
     faults: list[tuple[str, str]] = []
+    if refuse_unknown:
+        known = {param.name for param in params}
+        for name in dict.fromkeys(request.query_params.keys()):
+            if name not in known:
+                takes = ", ".join(sorted(known)) or "none"
+                faults.append((name, f"unknown query parameter {name!r}; this endpoint takes: {takes}"))
     for param in params:
         raw = request.query_params.get(param.name)
         if raw is None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from tocsin.config.serving import Scope
-from tocsin.intake.processor import ProcessResult
+from tocsin.intake.processor import IncidentUpdate, ProcessResult
 from tocsin.models import Incident
 from tocsin.server.endpoints import Call, Endpoint, QueryParam, Reply
 from tocsin.server.errors import invalid
-from tocsin.server.views import ActionRequest, IncidentDetail, IncidentPage, SnoozeRequest
+from tocsin.server.views import ActionRequest, IncidentDetail, IncidentPage, IncidentPatch, SnoozeRequest
 
 __all__ = ["ENDPOINTS"]
 
@@ -38,6 +38,14 @@ async def list_incidents(call: Call) -> IncidentPage:
 async def get_incident(call: Call) -> IncidentDetail:
     """GET /v1/incidents/{incident_id}."""
     return call.service.incident(call.path("incident_id"))
+
+
+async def update_incident(call: Call) -> IncidentUpdate:
+    """PATCH /v1/incidents/{incident_id}."""
+    patch: IncidentPatch = await call.body()
+    by = patch.by or call.actor
+    incident_id = call.path("incident_id")
+    return await call.service.commits.run(lambda: call.service.update_incident(incident_id, patch.changes(), by))
 
 
 async def _actor(call: Call) -> str | None:
@@ -141,6 +149,24 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         scope=Scope.READ,
         response=IncidentDetail,
         errors=(404,),
+    ),
+    Endpoint(
+        method="PATCH",
+        path="/v1/incidents/{incident_id}",
+        handler=update_incident,
+        summary="Change an incident's title, description, severity or labels",
+        description=(
+            "The routing rules run again over the changed incident: the rules that depend on what changed apply "
+            "their actions to it (a dry run: notify messages and playbooks do not run again), and the answer "
+            "says which rules match now and what each action did. The escalation keeps its policy, sees the "
+            "changed incident from now on, and journals `incident_updated`. `labels` replaces the labels. 409 "
+            "when the incident is resolved or closed."
+        ),
+        tag="incidents",
+        scope=Scope.RESPOND,
+        response=IncidentUpdate,
+        body=IncidentPatch,
+        errors=_PER_INCIDENT,
     ),
     _action(
         "acknowledge",

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from tocsin.config.serving import Scope
 from tocsin.models import OnCallSchedule
 from tocsin.server.endpoints import Call, Endpoint, QueryParam
-from tocsin.server.views import OnCallAnswer, ScheduleList, ShiftList
+from tocsin.server.views import GapList, OnCallAnswer, ScheduleList, ShiftList
 
 __all__ = ["ENDPOINTS"]
 
@@ -52,6 +52,14 @@ async def get_shifts(call: Call) -> ShiftList:
     return ShiftList(schedule=resolver.schedule.id, start=low, end=high, shifts=tuple(resolver.shifts(low, high)))
 
 
+async def get_gaps(call: Call) -> GapList:
+    """GET /v1/schedules/{schedule_id}/gaps."""
+    service = call.service
+    resolver = service.schedule(call.path("schedule_id"))
+    low, high = service.span(resolver, call.params.get("start"), call.params.get("end"), SHIFTS_SPAN)
+    return GapList(schedule=resolver.schedule.id, start=low, end=high, gaps=tuple(resolver.gaps(low, high)))
+
+
 async def get_calendar(call: Call) -> Response:
     """GET /v1/schedules/{schedule_id}.ics."""
     service = call.service
@@ -69,6 +77,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         summary="The on-call schedules",
         tag="schedules",
         scope=Scope.READ,
+        refuse_unknown_query=True,
         response=ScheduleList,
     ),
     # Before /v1/schedules/{schedule_id}: that one would take "primary.ics" for an id.
@@ -80,6 +89,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         description="One event per shift from start (default: now) to end (default: 30 days later).",
         tag="schedules",
         scope=Scope.READ,
+        refuse_unknown_query=True,
         media_type="text/calendar",
         query=_RANGE,
         errors=(404, 422),
@@ -91,6 +101,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         summary="One schedule as configured",
         tag="schedules",
         scope=Scope.READ,
+        refuse_unknown_query=True,
         response=OnCallSchedule,
         errors=(404,),
     ),
@@ -102,6 +113,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         description="Every layer's user at `at` (default: now) after restrictions, resolution and overrides.",
         tag="schedules",
         scope=Scope.READ,
+        refuse_unknown_query=True,
         response=OnCallAnswer,
         query=(QueryParam(name="at", kind=datetime, description="the instant, ISO 8601 (default: now)"),),
         errors=(404, 422),
@@ -114,7 +126,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         description="Shifts from start (default: now) to end (default: 7 days later), adjacent ones merged.",
         tag="schedules",
         scope=Scope.READ,
+        refuse_unknown_query=True,
         response=ShiftList,
+        query=_RANGE,
+        errors=(404, 422),
+    ),
+    Endpoint(
+        method="GET",
+        path="/v1/schedules/{schedule_id}/gaps",
+        handler=get_gaps,
+        summary="The stretches with nobody on call over a range",
+        description="Gaps from start (default: now) to end (default: 7 days later): where the schedule's fallback, "
+        "if any, is paged.",
+        tag="schedules",
+        scope=Scope.READ,
+        refuse_unknown_query=True,
+        response=GapList,
         query=_RANGE,
         errors=(404, 422),
     ),

@@ -22,7 +22,7 @@ from tocsin.errors import ConfigError
 from tocsin.escalation.engine import EscalationEngine
 from tocsin.incidents import incident_from_json
 from tocsin.intake.inbound import Inbound
-from tocsin.intake.processor import IncidentProcessor, ProcessResult
+from tocsin.intake.processor import IncidentProcessor, IncidentUpdate, ProcessResult
 from tocsin.intake.reconciler import Reconciliation, reconcile
 from tocsin.manager import Plugins
 from tocsin.models import EscalationState, Incident, IncidentState
@@ -162,6 +162,19 @@ class Service:
         return IncidentPage(
             incidents=tuple(found[:limit]), offset=offset, limit=limit, next_offset=offset + limit if more else None
         )
+
+    def update_incident(self, incident_id: str, changes: dict[str, object], by: str | None) -> IncidentUpdate:
+        """Change an open incident's title, description, severity or labels and run the routing rules again over
+        it (see ``IncidentProcessor.update_incident``); 404 when unknown, 409 when resolved or closed, 422 when
+        nothing is to change."""
+        incident = self._known(incident_id)
+        if not changes:
+            raise invalid([("$", "give at least one of title, description, severity, labels")])
+        if not incident.state.is_open:
+            raise ApiError(409, f"incident {incident_id!r} is {incident.state.value}; it cannot be changed")
+        update = self.processor.update_incident(incident_id, changes, by=by)
+        escalation = public_state(update.escalation) if update.escalation is not None else None
+        return attrs.evolve(update, escalation=escalation)
 
     # --- responding ----------------------------------------------------------------------------------------
 

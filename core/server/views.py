@@ -16,17 +16,20 @@ import attrs
 import cattrs
 
 from tocsin.convert import make_converter
-from tocsin.models import Delivery, EscalationPolicy, EscalationState, FieldError, Incident, OnCallSchedule
+from tocsin.models import Delivery, EscalationPolicy, EscalationState, FieldError, Incident, OnCallSchedule, Severity
 from tocsin.registry import Registry
+from tocsin.schedules.answers import Gap
 from tocsin.schedules.resolver import OnCallEntry, Shift
 
 __all__ = [
     "MAX_SNOOZE_MINUTES",
     "ActionRequest",
     "EvaluateRequest",
+    "GapList",
     "Health",
     "IncidentDetail",
     "IncidentPage",
+    "IncidentPatch",
     "MatchedRule",
     "OnCallAnswer",
     "PolicyList",
@@ -65,6 +68,23 @@ class SnoozeRequest:
 
     minutes: int = attrs.field(validator=_snooze_minutes)
     by: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class IncidentPatch:
+    """``PATCH /v1/incidents/{id}``: the fields to change (at least one); ``by`` is who changes them (default: the
+    token's name). ``labels`` replaces the labels as a whole."""
+
+    title: str | None = None
+    description: str | None = None
+    severity: Severity | None = None
+    labels: dict[str, str] | None = None
+    by: str | None = None
+
+    def changes(self) -> dict[str, object]:
+        """The fields given, by name."""
+        found = {"title": self.title, "description": self.description, "severity": self.severity, "labels": self.labels}
+        return {name: value for name, value in found.items() if value is not None}
 
 
 @attrs.frozen(kw_only=True)
@@ -155,6 +175,16 @@ class ShiftList:
 
 
 @attrs.frozen(kw_only=True)
+class GapList:
+    """The stretches of ``schedule`` from ``start`` to ``end`` with nobody on call."""
+
+    schedule: str
+    start: datetime
+    end: datetime
+    gaps: tuple[Gap, ...]
+
+
+@attrs.frozen(kw_only=True)
 class MatchedRule:
     """A routing rule that matched, in evaluation order."""
 
@@ -209,4 +239,5 @@ def response_converter(registry: Registry) -> cattrs.Converter:
     converter.omit_if_default = False  # an answer always has every field its schema requires
     converter.register_unstructure_hook(OnCallEntry, OnCallEntry.as_dict)
     converter.register_unstructure_hook(Shift, Shift.as_dict)
+    converter.register_unstructure_hook(Gap, Gap.as_dict)
     return converter

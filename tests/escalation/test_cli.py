@@ -187,3 +187,29 @@ def test_check_reports_escalation_config_faults_with_their_path(tmp_path, change
     done = tocsin("check", path)
     assert done.returncode == 1
     assert done.stderr.splitlines() == [f"{path}: {message}"]
+
+
+def test_version_prints_the_installed_distributions_version():
+    from importlib.metadata import version
+
+    done = tocsin("--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"tocsin {version('tocsin')}"
+
+
+def test_a_timeline_that_spans_days_shows_the_date(tmp_path):
+    scenario = write(
+        tmp_path / "overnight.yaml",
+        {
+            "name": "acknowledged the next morning",
+            "start": "2026-03-01T23:50:00-05:00",
+            "incident": {"title": "DB down", "severity": "P1"},
+            "events": [{"at": "30m", "action": "acknowledge", "by": "eng1@example.com"}],
+            "until": "1h",
+        },
+    )
+    lines = tocsin("simulate", EXAMPLE, scenario).stdout.splitlines()
+    assert lines[2].split()[:3] == ["0m", "2026-03-01", "23:50:00"]
+    assert any(line.split()[:4] == ["30m", "2026-03-02", "00:20:00", "acknowledged"] for line in lines)
+    same_day = tocsin("simulate", EXAMPLE, SCENARIOS / "p1-sunday-night.yaml").stdout.splitlines()
+    assert same_day[2].split()[:2] == ["0m", "03:00:00"]  # one day: the time alone, as before
