@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tocsin.server import (
     routes_escalations,
+    routes_feeds,
     routes_incidents,
     routes_integrations,
     routes_rules,
@@ -20,6 +21,7 @@ ENDPOINT_GROUPS: tuple[tuple[Endpoint, ...], ...] = (
     routes_incidents.ENDPOINTS,
     routes_escalations.ENDPOINTS,
     routes_schedules.ENDPOINTS,
+    routes_feeds.ENDPOINTS,
     routes_rules.ENDPOINTS,
     routes_integrations.ENDPOINTS,
 )

@@ -265,6 +265,14 @@ class EscalationStore(DeliveryStore, Protocol):
         """
         ...
 
+    def feed_token(self, feed: str) -> str | None:
+        """The token of the calendar feed ``feed`` (``schedule:ID``, ``user:ADDRESS``), or None before one is made."""
+        ...
+
+    def set_feed_token(self, feed: str, token: str, at: datetime) -> None:
+        """Make ``token`` the feed's token from now on (creating or rotating it: the old one stops working)."""
+        ...
+
     def status_counts(self) -> dict[EscalationStatus, int]:
         """How many escalations (the latest of each incident) have each status; read by /metrics."""
         ...

@@ -529,3 +529,33 @@ async def test_patch_reruns_the_rules_that_depend_on_the_changed_fields(api):
     assert body["matched_rules"] == ["Route Security Incidents"]
     assert body["incident"]["labels"]["team"] == "security"
     assert {(a["action"], a["status"]) for a in body["actions"]} >= {("add_labels", "applied")}
+
+
+# --- calendar feeds -------------------------------------------------------------------------------------
+
+
+async def test_a_calendar_feed_url_works_without_a_header_until_its_token_is_rotated(api):
+    status, made = await api.call("POST", "/v1/feeds/schedule/primary-oncall/token", token=ADMIN)
+    assert status == 200 and made["feed"] == "schedule:primary-oncall"
+    assert made["url"] == f"/v1/feeds/schedule/primary-oncall.ics?token={made['token']}"
+    assert len(made["token"]) >= 40
+    status, feed = await api.call("GET", made["url"], token=None)
+    assert status == 200 and api.last_headers["Content-Type"].startswith("text/calendar")
+    assert "BEGIN:VCALENDAR" in feed and "SUMMARY:On call: engineer" in feed
+    status, again = await api.call("POST", "/v1/feeds/schedule/primary-oncall/token", token=ADMIN)
+    assert again["token"] != made["token"]
+    assert (await api.call("GET", made["url"], token=None))[0] == 404  # the old URL stops working
+    assert (await api.call("GET", again["url"], token=None))[0] == 200
+    assert (await api.call("GET", "/v1/feeds/schedule/primary-oncall.ics?token=guess", token=None))[0] == 404
+    assert (await api.call("GET", "/v1/feeds/schedule/primary-oncall.ics", token=None))[0] == 404
+
+
+async def test_a_persons_feed_covers_their_shifts_and_only_an_admin_makes_tokens(api):
+    assert (await api.call("POST", "/v1/feeds/user/engineer1@example.com/token", token=RESPONDER))[0] == 403
+    assert (await api.call("POST", "/v1/feeds/user/nobody@example.com/token", token=ADMIN))[0] == 404
+    assert (await api.call("POST", "/v1/feeds/team/platform/token", token=ADMIN))[0] == 404
+    _, made = await api.call("POST", "/v1/feeds/user/engineer1@example.com/token", token=ADMIN)
+    status, feed = await api.call("GET", made["url"], token=None)
+    assert status == 200
+    assert "SUMMARY:On call: Primary On-Call (Primary)" in feed
+    assert "engineer2" not in feed

@@ -316,3 +316,14 @@ def test_incidents_are_listed_newest_first_in_pages_and_counted_by_state(stores:
     assert [i.id for i in incidents.list_incidents(open_only=True, limit=3)] == ["inc-4", "inc-2", "inc-1"]
     assert incidents.list_incidents(offset=5) == []
     assert incidents.state_counts() == {tocsin.IncidentState.DETECTED: 4, tocsin.IncidentState.RESOLVED: 1}
+
+
+def test_a_calendar_feed_token_is_made_rotated_and_survives_a_restart(stores: Stores):
+    store = stores.escalations
+    assert store.feed_token("schedule:primary") is None
+    store.set_feed_token("schedule:primary", "first-token", START)
+    store.set_feed_token("user:ana@example.com", "ana-token", START)
+    store.set_feed_token("schedule:primary", "second-token", START + MINUTE)  # rotated: the first stops working
+    reopened = stores.reopen().escalations
+    assert reopened.feed_token("schedule:primary") == "second-token"
+    assert reopened.feed_token("user:ana@example.com") == "ana-token"

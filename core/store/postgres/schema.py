@@ -135,8 +135,17 @@ _V2: tuple[str, ...] = (
     "WHERE status IN ('active', 'acknowledged', 'completed')",
 )
 
+# Version 3: the tokens of the calendar feeds (``/v1/feeds/...``), which an admin creates and rotates at run time.
+_V3: tuple[str, ...] = (
+    """CREATE TABLE feed_tokens (
+        feed TEXT PRIMARY KEY,
+        token TEXT NOT NULL,
+        at BIGINT NOT NULL
+    )""",
+)
+
 # Step n (1-based) brings a database from version n-1 to version n. Append only.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 _LOCK = 0x746F6373696E  # the advisory lock migrations hold ("tocsin")
 

@@ -195,8 +195,17 @@ _V4: tuple[str, ...] = (
     "CREATE INDEX escalations_due ON escalations (next_due) WHERE status IN ('active', 'acknowledged', 'completed')",
 )
 
+# Version 5: the tokens of the calendar feeds (``/v1/feeds/...``), which an admin creates and rotates at run time.
+_V5: tuple[str, ...] = (
+    """CREATE TABLE feed_tokens (
+        feed TEXT PRIMARY KEY,
+        token TEXT NOT NULL,
+        at INTEGER NOT NULL
+    )""",
+)
+
 # Step n (1-based) brings a database from version n-1 to version n. Append only.
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _v3, _V4)
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _v3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
