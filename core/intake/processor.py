@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -243,7 +243,7 @@ class IncidentProcessor:
                 raise UnknownIncidentError(f"no incident {incident_id!r}")
             if not incident.state.is_open:
                 raise ValueError(f"incident {incident_id!r} is {incident.state.value}; it cannot be changed")
-            fields = dict(changes)
+            fields: dict[str, Any] = dict(changes)
             if "severity" in fields and incident.priority_score == incident.severity.rank:
                 fields["priority_score"] = Severity(str(fields["severity"])).rank
             changed = tuple(name for name in UPDATABLE if name in changes and getattr(incident, name) != changes[name])

@@ -147,7 +147,7 @@ def _is_named_tuple(tp: Any) -> bool:
 def _fields(cls: type) -> list[tuple[str, bool, Any]]:
     """``(name, has_default, default value or None)`` of each attribute of an attrs class or named tuple."""
     if attrs.has(cls):
-        found = []
+        found: list[tuple[str, bool, Any]] = []
         for field in attrs.fields(cls):
             default = field.default
             if default is attrs.NOTHING:
