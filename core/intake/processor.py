@@ -251,7 +251,7 @@ class IncidentProcessor:
             current = routed.incident
             self._incidents.save(current)
             rules = tuple(rule.name for rule in routed.matched)
-            note = f"{', '.join(changed) or 'nothing'} changed; rules matching now: {', '.join(rules) or '-'}"
+            note = f"{', '.join(changed)} changed; rules matching now: {', '.join(rules) or '-'}" if changed else None
             escalation = self._engine.update_incident(current, note=note, by=by)
         return IncidentUpdate(
             incident=current, changed=changed, matched_rules=rules, actions=routed.effects, escalation=escalation

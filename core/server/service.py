@@ -165,11 +165,9 @@ class Service:
 
     def update_incident(self, incident_id: str, changes: dict[str, object], by: str | None) -> IncidentUpdate:
         """Change an open incident's title, description, severity or labels and run the routing rules again over
-        it (see ``IncidentProcessor.update_incident``); 404 when unknown, 409 when resolved or closed, 422 when
-        nothing is to change."""
+        it (see ``IncidentProcessor.update_incident``; an empty patch changes nothing); 404 when unknown, 409 when
+        resolved or closed."""
         incident = self._known(incident_id)
-        if not changes:
-            raise invalid([("$", "give at least one of title, description, severity, labels")])
         if not incident.state.is_open:
             raise ApiError(409, f"incident {incident_id!r} is {incident.state.value}; it cannot be changed")
         update = self.processor.update_incident(incident_id, changes, by=by)

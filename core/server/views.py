@@ -72,8 +72,8 @@ class SnoozeRequest:
 
 @attrs.frozen(kw_only=True)
 class IncidentPatch:
-    """``PATCH /v1/incidents/{id}``: the fields to change (at least one); ``by`` is who changes them (default: the
-    token's name). ``labels`` replaces the labels as a whole."""
+    """``PATCH /v1/incidents/{id}``: the fields to change (none: nothing changes); ``by`` is who changes them
+    (default: the token's name). ``labels`` replaces the labels as a whole."""
 
     title: str | None = None
     description: str | None = None
