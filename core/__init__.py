@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from tocsin.delivery.channels import ChannelError, ChannelSet, Sender
     from tocsin.delivery.outbox import MemorySink, Outbox
     from tocsin.delivery.payload import PAYLOAD_VERSION, page_payload, page_subject, page_text
+    from tocsin.delivery.playbooks import PlaybookRunner
     from tocsin.delivery.retry import RetryPolicy, parse_retry_after
     from tocsin.delivery.settings import DeliverySettings
     from tocsin.delivery.webhook.post import OutcomeKind, WebhookOutcome, make_session, post_json
@@ -74,6 +75,8 @@ if TYPE_CHECKING:
         OnCallSchedule,
         OnExhausted,
         Override,
+        PlaybookRun,
+        PlaybookSpec,
         Recipient,
         RepeatConfig,
         Resolution,
@@ -96,6 +99,7 @@ if TYPE_CHECKING:
         ChannelRegistrar,
         ExtractorRegistrar,
         OperatorRegistrar,
+        PlaybookRegistrar,
         Registry,
         RotationRegistrar,
         SourceRegistrar,
@@ -123,6 +127,7 @@ else:
             "tocsin.delivery.channels": ("ChannelError", "ChannelSet", "Sender"),
             "tocsin.delivery.outbox": ("MemorySink", "Outbox"),
             "tocsin.delivery.payload": ("PAYLOAD_VERSION", "page_payload", "page_subject", "page_text"),
+            "tocsin.delivery.playbooks": ("PlaybookRunner",),
             "tocsin.delivery.retry": ("RetryPolicy", "parse_retry_after"),
             "tocsin.delivery.settings": ("DeliverySettings",),
             "tocsin.delivery.webhook.post": ("OutcomeKind", "WebhookOutcome", "make_session", "post_json"),
@@ -190,6 +195,8 @@ else:
                 "OnCallSchedule",
                 "OnExhausted",
                 "Override",
+                "PlaybookRun",
+                "PlaybookSpec",
                 "Recipient",
                 "RepeatConfig",
                 "Resolution",
@@ -212,6 +219,7 @@ else:
                 "ChannelRegistrar",
                 "ExtractorRegistrar",
                 "OperatorRegistrar",
+                "PlaybookRegistrar",
                 "Registry",
                 "RotationRegistrar",
                 "SourceRegistrar",
@@ -320,6 +328,10 @@ __all__ = [
     "Override",
     "PayloadError",
     "Playbook",
+    "PlaybookRegistrar",
+    "PlaybookRun",
+    "PlaybookRunner",
+    "PlaybookSpec",
     "PluginError",
     "PluginInfo",
     "PluginLoadFailure",

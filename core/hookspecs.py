@@ -18,6 +18,7 @@ from tocsin.registry import (
     ChannelRegistrar,
     ExtractorRegistrar,
     OperatorRegistrar,
+    PlaybookRegistrar,
     RotationRegistrar,
     SourceRegistrar,
     TargetRegistrar,
@@ -119,6 +120,23 @@ def tocsin_register_sources(register: SourceRegistrar) -> None:
         list[tocsin.IncidentEvent]``, which turns one decoded JSON body into incident events (create / update /
         resolve, each with a dedup key) and raises ``tocsin.PayloadError`` naming the JSONPath of anything it
         cannot read.
+    """
+
+
+@hookspec
+def tocsin_register_playbooks(register: PlaybookRegistrar) -> None:
+    """Register playbook types: automation a routing rule starts with ``apply_playbook``.
+
+    Called once, when the plugin set is final; never while incidents are handled.
+
+    :param register: call ``register(WebhookPlaybook, create=create)``. The class holds one playbook's
+        settings; its ``type`` tag names it in the config's ``playbooks`` section (``playbooks: {restart-db:
+        {type: webhook, url: ...}}``). A run is queued in the outbox with the incident (durable, at most once per
+        incident and playbook) and handed to the runner ``create(settings)`` returned (created once per playbook,
+        on its first run): ``async run(request: tocsin.PlaybookRun) -> tocsin.DeliveryResult``, ``ok=True`` only
+        when the automation accepted the run; a failure is retried like a page unless ``retryable=False``. The
+        runner may have ``endpoint(request) -> str`` (where the run goes: one queue per endpoint) and
+        ``aclose()``.
     """
 
 

@@ -1,8 +1,8 @@
 """Plain data: incidents, policies, schedules, rules and their parts.
 
 Everything here is an attrs frozen, slotted, keyword-only class or an enum. Nothing in this module imports
-any other part of tocsin. Plugin-provided variants (targets, actions, rotations, contacts, integration sources)
-are attrs classes defined by their plugins; fields that hold them are typed with the marker protocols below.
+any other part of tocsin. Plugin-provided variants (targets, actions, rotations, contacts, integration sources,
+playbooks) are attrs classes defined by their plugins; fields that hold them are typed with the marker protocols below.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ __all__ = [
     "OnCallSchedule",
     "OnExhausted",
     "Override",
+    "PlaybookRun",
+    "PlaybookSpec",
     "Recipient",
     "RepeatConfig",
     "Resolution",
@@ -182,6 +184,14 @@ class ContactSpec(Protocol):
 @runtime_checkable
 class SourceSpec(Protocol):
     """An integration source's settings (alertmanager, grafana, generic, …): an attrs class with a ``type`` tag."""
+
+    type: ClassVar[str]
+
+
+@runtime_checkable
+class PlaybookSpec(Protocol):
+    """One playbook's settings (webhook, …): an attrs class with a ``type`` tag, read from the config's
+    ``playbooks`` section."""
 
     type: ClassVar[str]
 
@@ -562,6 +572,21 @@ class Notification:
     def urgency(self) -> Urgency:
         """The page's urgency: that of the target which paged the recipient (``high`` unless it says)."""
         return self.recipient.urgency
+
+
+@attrs.frozen(kw_only=True)
+class PlaybookRun:
+    """One run of a playbook for an incident, as its runner is handed it.
+
+    ``key`` is stable (``<incident id>/playbook/<playbook id>``): the same on every retry of the run and after a
+    restart, so an endpoint can drop duplicates by it.
+    """
+
+    playbook_id: str
+    key: str
+    incident: Incident | None
+    incident_id: str
+    requested_at: datetime  # when the routing rule asked for the run
 
 
 class DeliveryStatus(enum.StrEnum):

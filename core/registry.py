@@ -15,12 +15,13 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from tocsin.errors import PluginError
-from tocsin.models import ActionSpec, ContactSpec, RotationSpec, TargetSpec
+from tocsin.models import ActionSpec, ContactSpec, PlaybookSpec, RotationSpec, TargetSpec
 
 __all__ = [
     "EXTENSION_POINTS",
     "INTEGRATION_KEYS",
     "MISSING",
+    "PLAYBOOK_CHANNEL",
     "ActionRegistrar",
     "ActionType",
     "ChannelRegistrar",
@@ -30,6 +31,8 @@ __all__ = [
     "ExtractorSpec",
     "OperatorRegistrar",
     "OperatorSpec",
+    "PlaybookRegistrar",
+    "PlaybookType",
     "Registered",
     "Registry",
     "RotationRegistrar",
@@ -154,6 +157,16 @@ class SourceType:
 
 
 @attrs.frozen(kw_only=True)
+class PlaybookType:
+    """A playbook type: its settings class (``cls.type`` is the tag in the config's ``playbooks`` section) and
+    ``create(settings)`` returning the runner of one playbook: ``async run(request: PlaybookRun) -> DeliveryResult``,
+    optionally ``endpoint(request) -> str`` (where it goes: its queue in the outbox) and ``aclose()``."""
+
+    cls: type
+    create: Callable[..., Any]
+
+
+@attrs.frozen(kw_only=True)
 class Registered(Generic[T]):
     """One entry of a table: the name, the plugin that registered it, and what it registered."""
 
@@ -235,6 +248,7 @@ class Registry:
     targets: Table[TargetType]
     channels: Table[ChannelType]
     sources: Table[SourceType]
+    playbooks: Table[PlaybookType]
 
     def __init__(self) -> None:
         for point in EXTENSION_POINTS:
@@ -349,6 +363,10 @@ class TargetRegistrar(_Registrar):
         self._registry.targets.add(tag, entry, plugin=self.plugin, replace=replace)
 
 
+# The outbox channel that runs playbooks: no channel plugin may take its name.
+PLAYBOOK_CHANNEL = "playbook"
+
+
 class ChannelRegistrar(_Registrar):
     """Registers notification channels for one plugin."""
 
@@ -362,6 +380,10 @@ class ChannelRegistrar(_Registrar):
     ) -> None:
         """Register the contact class ``cls`` (its tag names the channel) and ``create(settings)``."""
         tag = _type_tag(cls, self.plugin, "channel")
+        if tag == PLAYBOOK_CHANNEL:
+            raise PluginError(
+                f"plugin {self.plugin!r}: channel name {tag!r} is reserved: the outbox runs playbooks through it"
+            )
         entry = ChannelType(cls=cls, create=create, settings=settings)
         self._registry.channels.add(tag, entry, plugin=self.plugin, replace=replace)
 
@@ -384,6 +406,16 @@ class SourceRegistrar(_Registrar):
             )
         entry = SourceType(cls=cls, compile=compile)
         self._registry.sources.add(tag, entry, plugin=self.plugin, replace=replace)
+
+
+class PlaybookRegistrar(_Registrar):
+    """Registers playbook types for one plugin."""
+
+    def __call__(self, cls: type, *, create: Callable[..., Any], replace: bool = False) -> None:
+        """Register the settings class ``cls`` (tag ``cls.type``) and ``create(settings)`` building a runner."""
+        tag = _type_tag(cls, self.plugin, "playbook")
+        entry = PlaybookType(cls=cls, create=create)
+        self._registry.playbooks.add(tag, entry, plugin=self.plugin, replace=replace)
 
 
 @attrs.frozen(kw_only=True)
@@ -424,4 +456,11 @@ EXTENSION_POINTS: tuple[ExtensionPoint, ...] = (
     # Integration sources are read by the integrations codec (their settings share a mapping with the
     # integration's own keys), so they are not a plain tagged union.
     ExtensionPoint(key="sources", kind="source", hook="tocsin_register_sources", registrar=SourceRegistrar),
+    ExtensionPoint(
+        key="playbooks",
+        kind="playbook",
+        hook="tocsin_register_playbooks",
+        registrar=PlaybookRegistrar,
+        variant=PlaybookSpec,
+    ),
 )

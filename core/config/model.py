@@ -10,7 +10,7 @@ from tocsin.config.serving import ServerSettings, StorageSettings
 from tocsin.delivery.settings import DeliverySettings
 from tocsin.escalation.working_hours import WorkingHours
 from tocsin.integrations.events import Integration
-from tocsin.models import ContactSpec, EscalationPolicy, OnCallSchedule, RoutingRule, User
+from tocsin.models import ContactSpec, EscalationPolicy, OnCallSchedule, PlaybookSpec, RoutingRule, User
 
 __all__ = ["Config"]
 
@@ -31,6 +31,7 @@ class Config:
     storage: StorageSettings = attrs.field(factory=StorageSettings)  # where ``tocsin serve`` keeps its state
     delivery: DeliverySettings = attrs.field(factory=DeliverySettings)  # outbox retries, timeouts, leases
     working_hours: dict[str, WorkingHours] = attrs.field(factory=dict)  # name -> window (smart escalation levels)
+    playbooks: dict[str, PlaybookSpec] = attrs.field(factory=dict)  # id -> playbook (routing apply_playbook)
 
     def schedule(self, schedule_id: str) -> OnCallSchedule | None:
         """The schedule with ``schedule_id``, or None."""

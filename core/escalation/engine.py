@@ -18,6 +18,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from tocsin.clock import Clock
 from tocsin.delivery.channels import ChannelSet
 from tocsin.delivery.outbox import Outbox
+from tocsin.delivery.playbooks import playbook_key, playbook_recipient
 from tocsin.escalation.errors import (
     EscalationActiveError,
     EscalationNotActiveError,
@@ -275,10 +276,34 @@ class EscalationEngine:
     def notify(self, incident: Incident, recipients: Sequence[Recipient]) -> list[Notification]:
         """Send one message about ``incident`` to each recipient now (routing ``notify`` without an
         escalation); keyed by incident and recipient, so a repeat of the incident sends nothing twice."""
+        keyed = [
+            (f"{incident.id}/notify/{recipient.channel}/{recipient.address}", recipient) for recipient in recipients
+        ]
+        return self._send_now(incident, keyed, "")
+
+    @_unit_of_work
+    def run_playbooks(
+        self, incident: Incident, playbook_ids: Sequence[str], *, escalation_id: str = ""
+    ) -> list[Notification]:
+        """Queue a run of each playbook for ``incident`` now, on the outbox's ``playbook`` channel (which hands it
+        to the playbook's runner); keyed by incident and playbook, so each runs at most once per incident.
+
+        :param escalation_id: the incident's escalation, whose deliveries then list the runs with their answers.
+        """
+        keyed = [
+            (playbook_key(incident.id, playbook_id), playbook_recipient(playbook_id)) for playbook_id in playbook_ids
+        ]
+        return self._send_now(incident, keyed, escalation_id)
+
+    def _send_now(
+        self, incident: Incident, keyed: Sequence[tuple[str, Recipient]], escalation_id: str
+    ) -> list[Notification]:
+        """Write one message per ``(key, recipient)`` about ``incident``, due now and outside any level, to the
+        outbox; the ones not written before go out once the unit of work commits."""
         now = self._clock.now()
         notifications = [
             Notification(
-                key=f"{incident.id}/notify/{recipient.channel}/{recipient.address}",
+                key=key,
                 incident_id=incident.id,
                 policy_id="",
                 pass_number=0,
@@ -286,15 +311,19 @@ class EscalationEngine:
                 recipient=recipient,
                 due_at=now,
                 incident=incident,
+                escalation_id=escalation_id,
                 fired_at=now,
             )
-            for recipient in recipients
+            for key, recipient in keyed
         ]
         fresh = self._store.enqueue(notifications)
-        self._outbox.submit(fresh)
         if fresh:
-            self.monitor.wake()
+            self._store.after_commit(lambda: self._hand_over(fresh))
         return fresh
+
+    def _hand_over(self, fresh: list[Notification]) -> None:
+        self._outbox.submit(fresh)
+        self.monitor.wake()
 
     def get_escalation_state(self, incident_id: str) -> EscalationState | None:
         """The escalation of ``incident_id`` (the latest one, open or ended), or None."""

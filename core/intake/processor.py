@@ -8,7 +8,9 @@
 3. the policy is chosen (a ``use_policy`` action first, else the best severity match);
 4. the escalation starts; a ``suppress`` holds the whole schedule and the ``notify`` messages back for its
    duration (resolving meanwhile means nobody is paged); ``notify`` channel names resolve through the
-   config's ``notify_channels`` (an unknown name goes to the log channel).
+   config's ``notify_channels`` (an unknown name goes to the log channel);
+5. the playbooks ``apply_playbook`` chose are queued in the outbox at once (a ``suppress`` holds back pages,
+   not automation), each at most once per incident; their deliveries belong to the escalation, if one started.
 
 Resolving or closing an incident by any path (``resolve_incident``, ``close_incident``, ``update_state``, or
 a resolved repeat) resolves its escalation.
@@ -26,7 +28,16 @@ import attrs
 from tocsin.delivery.channels import DEFAULT_CHANNEL
 from tocsin.escalation.engine import EscalationEngine
 from tocsin.escalation.errors import EscalationNotActiveError, UnknownIncidentError
-from tocsin.models import ContactSpec, EscalationState, Incident, IncidentState, Recipient, RoutingRule, Severity
+from tocsin.models import (
+    ContactSpec,
+    EscalationState,
+    Incident,
+    IncidentState,
+    PlaybookSpec,
+    Recipient,
+    RoutingRule,
+    Severity,
+)
 from tocsin.observers import Observers
 from tocsin.routing.actions import Effect, RoutingResult
 from tocsin.routing.router import RoutingRuleEvaluator
@@ -79,6 +90,8 @@ class IncidentProcessor:
     :param rules: routing rules, in definition order (or pass a ready ``evaluator``).
     :param incidents: where incidents live (default: in memory).
     :param notify_channels: routing ``notify`` channel name -> contact (``Config.notify_channels``).
+    :param playbooks: playbook id -> settings (``Config.playbooks``) for ``apply_playbook``, when no ``evaluator``
+        is given (an evaluator brings its own).
     """
 
     def __init__(
@@ -89,9 +102,12 @@ class IncidentProcessor:
         evaluator: RoutingRuleEvaluator | None = None,
         incidents: IncidentStore | None = None,
         notify_channels: Mapping[str, ContactSpec] | None = None,
+        playbooks: Mapping[str, PlaybookSpec] | None = None,
     ) -> None:
         self._engine = engine
-        self._routing = evaluator or RoutingRuleEvaluator(engine.plugins.registry, rules, policies=engine.get_policy)
+        self._routing = evaluator or RoutingRuleEvaluator(
+            engine.plugins.registry, rules, policies=engine.get_policy, playbook_specs=playbooks
+        )
         if incidents is None:
             unit = engine.store if isinstance(engine.store, UnitOfWork) else None
             incidents = InMemoryIncidentStore(engine.clock, unit=unit)
@@ -103,8 +119,14 @@ class IncidentProcessor:
     def from_config(
         cls, engine: EscalationEngine, config: Config, *, incidents: IncidentStore | None = None
     ) -> IncidentProcessor:
-        """A processor with ``config``'s routing rules and notify channels."""
-        return cls(engine, rules=config.rules, incidents=incidents, notify_channels=config.notify_channels)
+        """A processor with ``config``'s routing rules, notify channels and playbooks."""
+        return cls(
+            engine,
+            rules=config.rules,
+            incidents=incidents,
+            notify_channels=config.notify_channels,
+            playbooks=config.playbooks,
+        )
 
     @property
     def engine(self) -> EscalationEngine:
@@ -177,6 +199,7 @@ class IncidentProcessor:
             escalation = engine.start_escalation(current, policy.id, delay=hold, announce=recipients)
         elif recipients and hold is None:
             engine.notify(current, recipients)
+        self._run_playbooks(current, routed, escalation)
         return ProcessResult(
             incident=current,
             matched_rules=tuple(rule.name for rule in routed.matched),
@@ -288,8 +311,8 @@ class IncidentProcessor:
 
     def repair(self, incident: Incident) -> EscalationState | None:
         """Finish an open incident that should be escalating but has no escalation: route it again (its
-        notify messages are keyed, so none goes out twice) and start its policy's escalation. Returns the
-        escalation started, or None when there was nothing to repair."""
+        notify messages and playbook runs are keyed, so none goes out twice) and start its policy's escalation,
+        in one unit of work. Returns the escalation started, or None when there was nothing to repair."""
         if not incident.state.is_open or self._engine.store.load(incident.id) is not None:
             return None
         routed = self._routing.route(incident)
@@ -298,7 +321,15 @@ class IncidentProcessor:
             return None
         recipients = [self._recipient(name) for name in routed.notify_channels]
         hold = timedelta(minutes=routed.suppress_minutes) if routed.suppress_minutes else None
-        return self._engine.start_escalation(routed.incident, policy.id, delay=hold, announce=recipients)
+        with self._engine.store.atomic():
+            escalation = self._engine.start_escalation(routed.incident, policy.id, delay=hold, announce=recipients)
+            self._run_playbooks(routed.incident, routed, escalation)
+        return escalation
+
+    def _run_playbooks(self, incident: Incident, routed: RoutingResult, escalation: EscalationState | None) -> None:
+        if routed.playbooks and incident.state.is_open:
+            escalation_id = escalation.escalation_id if escalation is not None else ""
+            self._engine.run_playbooks(incident, routed.playbooks, escalation_id=escalation_id)
 
     def _resolve_escalation(self, incident_id: str, by: str | None) -> None:
         # No escalation, or a cancelled one: nothing is paging.

@@ -77,7 +77,7 @@ class Service:
         )
         if storage.shared:  # other processes may run on this store: look for the due work they left, often
             self.engine.with_check_interval(min(self.engine.monitor.check_interval, config.storage.claim_every_seconds))
-        self.routing = OffloadedRouting(registry, config.rules, policies=config.policy)
+        self.routing = OffloadedRouting(registry, config.rules, policies=config.policy, playbook_specs=config.playbooks)
         self.processor = IncidentProcessor(
             self.engine, evaluator=self.routing, incidents=storage.incidents, notify_channels=config.notify_channels
         )
