@@ -3,8 +3,8 @@
 A config that loads is well formed; these findings are about what it will do: a level whose ``when`` can never
 hold, a level or policy that can page nobody, a policy no incident can reach by its severity, rules no incident
 can reach after a catch-all ``stop`` rule, a ``use_policy`` naming a disabled policy, an override that lies
-wholly inside a DST gap, and the coverage gaps over the next weeks of each schedule without a ``fallback`` (with
-one, the fallback is paged in a gap, as its author chose). Each finding names its
+wholly inside a DST gap, and the coverage gaps over the next weeks of each schedule without a ``fallback`` that can
+page someone (a fallback that can is paged in a gap, as its author chose). Each finding names its
 JSONPath, a severity (``error``: it cannot work; ``warning``: it works, maybe not as meant) and a stable code.
 """
 
@@ -119,8 +119,9 @@ class _Lint:
             if reason is not None:
                 yield Finding(path=f"{path}.targets[{t}]", severity="error", code="pages-nobody", message=reason)
 
-    def _pages_nobody(self, target: TargetSpec) -> str | None:
-        """Why ``target`` can page nobody (None when it can page someone, or is not a built-in kind)."""
+    def _pages_nobody(self, target: TargetSpec, seen: frozenset[str] = frozenset()) -> str | None:
+        """Why ``target`` can page nobody (None when it can page someone, or is not a built-in kind). ``seen``:
+        the schedules whose fallbacks led here."""
         urgency = Urgency(getattr(target, "urgency", Urgency.HIGH))
         kind = target.type
         if kind == "user":
@@ -135,17 +136,19 @@ class _Lint:
                 return f"no member of team {team_id!r} has a contact that takes {urgency.value}-urgency pages"
             return None
         if kind == "schedule":
-            return self._schedule_pages_nobody(getattr(target, "schedule_id", ""), urgency)
+            return self._schedule_pages_nobody(getattr(target, "schedule_id", ""), urgency, seen)
         return None
 
-    def _schedule_pages_nobody(self, schedule_id: str, urgency: Urgency) -> str | None:
+    def _schedule_pages_nobody(self, schedule_id: str, urgency: Urgency, seen: frozenset[str]) -> str | None:
         resolver = self.resolvers.get(schedule_id)
         if resolver is None:
             return None
+        if schedule_id in seen:
+            return f"the fallbacks of schedule {schedule_id!r} lead back to it"
         people = {shift.user for shift in resolver.shifts(self.start, self.end)}
         fallback = resolver.fallback
         if not people:
-            if fallback is not None and self._pages_nobody(fallback) is None:
+            if fallback is not None and self._pages_nobody(fallback, seen | {schedule_id}) is None:
                 return None
             return f"schedule {schedule_id!r} has no layer active in the next {self.weeks} weeks (and no fallback)"
         unreachable = sorted(person for person in people if not self._reachable(person, urgency))
@@ -163,6 +166,7 @@ class _Lint:
         chosen = {
             getattr(action, "policy_id", None)
             for rule in self.config.rules
+            if rule.enabled
             for action in rule.actions
             if action.type == "use_policy"
         }
@@ -223,17 +227,26 @@ class _Lint:
         for s, schedule in enumerate(self.config.schedules):
             resolver = self.resolvers[schedule.id]
             yield from _overrides_in_gaps(schedule, resolver, f"$.schedules[{s}]")
-            gaps = resolver.gaps(self.start, self.end) if schedule.fallback is None else []  # a fallback covers them
+            # A fallback that can page someone covers the gaps, as its author chose; one that cannot covers nothing.
+            fallback = schedule.fallback
+            idle = self._pages_nobody(fallback, frozenset({schedule.id})) if fallback is not None else None
+            if fallback is not None and idle is None:
+                continue
+            gaps = resolver.gaps(self.start, self.end)
             if gaps:
                 first = gaps[0]
                 hours = sum((gap.end - gap.start for gap in gaps), timedelta()) / timedelta(hours=1)
+                remedy = (
+                    f"its fallback pages nobody ({idle})"
+                    if idle
+                    else "give the schedule a layer for them or a fallback"
+                )
                 yield Finding(
                     path=f"$.schedules[{s}]",
                     severity="warning",
                     code="coverage-gap",
                     message=f"nobody is on call for {hours:g} hours in {len(gaps)} gap(s) in the next {self.weeks} "
-                    f"weeks, the first from {first.start.isoformat()} to {first.end.isoformat()}; give the schedule "
-                    "a layer for them or a fallback",
+                    f"weeks, the first from {first.start.isoformat()} to {first.end.isoformat()}; {remedy}",
                 )
 
 

@@ -113,3 +113,72 @@ def test_a_use_policy_naming_a_disabled_policy_fails_and_leaves_the_choice_to_a_
     effects = [action for rule in answer["explain"] for action in rule["actions"]]
     assert [(e["rule"], e["status"]) for e in effects] == [("Disabled first", "failed"), ("Then a real one", "applied")]
     assert effects[0]["detail"] == "policy 'switched-off' is disabled: not chosen"
+
+
+def lint(tmp_path, document):
+    config = tmp_path / "tocsin.yaml"
+    config.write_text(yaml.safe_dump(document), encoding="utf-8")
+    done = tocsin("check", "--strict", "--json", config, "--at", AT)
+    assert done.returncode in (0, 1), done.stderr
+    return [(f["path"], f["code"], f["message"]) for f in json.loads(done.stdout)["findings"]]
+
+
+OFFICE_HOURS = {
+    "id": "office-hours",
+    "timezone": "Europe/Berlin",
+    "layers": [
+        {
+            "name": "Day",
+            "users": ["ana@example.com"],
+            "rotation": {"type": "weekly", "handoff_day": "Monday", "handoff_hour": 9},
+            "restrictions": {"days_of_week": [1, 2, 3, 4, 5], "start_hour": 9, "end_hour": 17},
+        }
+    ],
+}
+
+
+def test_a_fallback_covers_the_gaps_only_when_it_can_page_someone(tmp_path):
+    teams = {"night-crew": ["ben@example.com"], "nobody-here": []}
+    covered = {**OFFICE_HOURS, "fallback": {"type": "team", "team_id": "night-crew"}}
+    assert lint(tmp_path, {"teams": teams, "schedules": [covered]}) == []
+    hollow = {**OFFICE_HOURS, "fallback": {"type": "team", "team_id": "nobody-here"}}
+    [(path, code, message)] = lint(tmp_path, {"teams": teams, "schedules": [hollow]})
+    assert (path, code) == ("$.schedules[0]", "coverage-gap")
+    assert message.endswith("; its fallback pages nobody (team 'nobody-here' has no members)")
+
+
+def test_a_schedule_whose_fallback_leads_back_to_it_is_a_finding_not_a_crash(tmp_path):
+    later = {
+        "name": "Later",
+        "users": ["ana@example.com"],
+        "start": "2027-01-04T09:00:00",
+        "rotation": {"type": "weekly", "handoff_day": "Monday", "handoff_hour": 9},
+    }
+    schedules = [{"id": "loop", "layers": [later], "fallback": {"type": "schedule", "schedule_id": "loop"}}]
+    policies = [{"id": "p", "levels": [{"targets": [{"type": "schedule", "schedule_id": "loop"}]}]}]
+    found = lint(tmp_path, {"schedules": schedules, "policies": policies})
+    assert [(path, code) for path, code, _ in found] == [
+        ("$.policies[0].levels[0].targets[0]", "pages-nobody"),
+        ("$.policies[0]", "policy-pages-nobody"),
+        ("$.schedules[0]", "coverage-gap"),
+    ]
+    assert "the fallbacks of schedule 'loop' lead back to it" in found[2][2]
+
+
+def test_a_shadowed_policy_named_only_by_a_disabled_rule_is_still_shadowed(tmp_path):
+    policies = [
+        {
+            "id": f"p{n}",
+            "severity_filter": ["P1"],
+            "levels": [{"targets": [{"type": "user", "email": "a@example.com"}]}],
+        }
+        for n in (1, 2)
+    ]
+    rule = {
+        "name": "Pick p2",
+        "conditions": [{"field": "severity", "operator": "equals", "value": "P1"}],
+        "actions": [{"type": "use_policy", "policy_id": "p2"}],
+    }
+    assert lint(tmp_path, {"policies": policies, "rules": [rule]}) == []  # a rule can still choose p2
+    found = lint(tmp_path, {"policies": policies, "rules": [{**rule, "enabled": False}]})
+    assert [(path, code) for path, code, _ in found] == [("$.policies[1]", "policy-shadowed")]
