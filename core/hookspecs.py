@@ -136,7 +136,7 @@ def tocsin_register_playbooks(register: PlaybookRegistrar) -> None:
         on its first run): ``async run(request: tocsin.PlaybookRun) -> tocsin.DeliveryResult``, ``ok=True`` only
         when the automation accepted the run; a failure is retried like a page unless ``retryable=False``. The
         runner may have ``endpoint(request) -> str`` (where the run goes: one queue per endpoint) and
-        ``aclose()``.
+        ``async aclose()``.
     """
 
 

@@ -160,7 +160,7 @@ class SourceType:
 class PlaybookType:
     """A playbook type: its settings class (``cls.type`` is the tag in the config's ``playbooks`` section) and
     ``create(settings)`` returning the runner of one playbook: ``async run(request: PlaybookRun) -> DeliveryResult``,
-    optionally ``endpoint(request) -> str`` (where it goes: its queue in the outbox) and ``aclose()``."""
+    optionally ``endpoint(request) -> str`` (where it goes: its queue in the outbox) and ``async aclose()``."""
 
     cls: type
     create: Callable[..., Any]

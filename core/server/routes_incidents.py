@@ -115,7 +115,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "or closed incident is a 409. Everything is saved in one transaction, answered only after it "
             "commits. A request with an `Idempotency-Key` header that was already used is answered with "
             "what the first request made (200, `replayed: true`), so a client may retry after a timeout or "
-            "a 503 without raising the incident twice."
+            "a 503 without raising the incident twice. `actions` says what each action of the matched rules did: "
+            "`applied`, `ignored`, `failed`, or `queued` (an `apply_playbook` run, sent through the outbox once the "
+            "incident is saved; its answer is listed with the escalation's deliveries)."
         ),
         tag="incidents",
         scope=Scope.RESPOND,
