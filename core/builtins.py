@@ -46,4 +46,6 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tocsin.plugins.source_alertmanager",
     "tocsin.plugins.source_grafana",
     "tocsin.plugins.source_generic",
+    # playbook types
+    "tocsin.plugins.playbook_webhook",
 )

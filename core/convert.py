@@ -21,9 +21,11 @@ from cattrs.errors import (
     IterableValidationError,
     IterableValidationNote,
 )
+from cattrs.gen import make_dict_structure_fn
 
 from tocsin.errors import FieldError
 from tocsin.every_fault import NOTHING, every_fault_hook, salvaged, salvaging
+from tocsin.models import ExhaustedAction, OnExhausted
 from tocsin.registry import EXTENSION_POINTS, Registry, Table
 
 __all__ = [
@@ -200,7 +202,7 @@ def _strict_mapping(converter: cattrs.Converter, cl: Any) -> Callable[[Any, Any]
 
     def structure(value: Any, _: Any) -> Any:
         if not isinstance(value, Mapping):
-            raise TypeError(f"expected a mapping, got {value!r}")
+            raise TypeError(f"expected a mapping (a JSON object), got {_json_name(value)}")
         key_hook = converter.get_structure_hook(key_type)
         value_hook = converter.get_structure_hook(value_type)
         entries: dict[Any, Any] = {}
@@ -222,6 +224,16 @@ def _strict_mapping(converter: cattrs.Converter, cl: Any) -> Callable[[Any, Any]
         return entries
 
     return structure
+
+
+def _json_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return repr(value)
 
 
 def make_converter(registry: Registry, *, every_fault: bool = False) -> cattrs.Converter:
@@ -261,7 +273,31 @@ def make_converter(registry: Registry, *, every_fault: bool = False) -> cattrs.C
 
         converter.register_structure_hook_func(is_marker, variant_structure_hook(converter, table))
         converter.register_unstructure_hook_func(is_marker, lambda value: _unstructure_variant(converter, value))
+    converter.register_structure_hook(OnExhausted, _on_exhausted_hook(converter))
     return converter
+
+
+def _on_exhausted_hook(converter: cattrs.Converter) -> Callable[[Any, Any], OnExhausted]:
+    """``on_exhausted`` in its short forms too: ``stay`` / ``repeat_last`` alone, and ``{page: target}`` (or a
+    list of targets) without ``action``."""
+    full = make_dict_structure_fn(OnExhausted, converter, _cattrs_forbid_extra_keys=True)
+
+    def structure(value: Any, _: Any) -> OnExhausted:
+        if isinstance(value, str):
+            value = {"action": value}
+        elif isinstance(value, Mapping) and "page" in value:
+            page = value["page"]
+            value = {
+                "action": ExhaustedAction.PAGE.value,
+                **value,
+                "page": [page] if isinstance(page, Mapping) else page,
+            }
+        elif not isinstance(value, Mapping):
+            known = ", ".join(action.value for action in ExhaustedAction)
+            raise TypeError(f"expected one of {known} or a mapping such as {{page: {{type: user, email: …}}}}")
+        return full(value, OnExhausted)
+
+    return structure
 
 
 def variant_structure_hook(converter: cattrs.Converter, table: Table[Any]) -> Callable[[Any, Any], Any]:

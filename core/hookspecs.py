@@ -23,6 +23,7 @@ from tocsin.registry import (
     ChannelRegistrar,
     ExtractorRegistrar,
     OperatorRegistrar,
+    PlaybookRegistrar,
     RotationRegistrar,
     SettingsRegistrar,
     SourceRegistrar,
@@ -152,6 +153,23 @@ def tocsin_register_sources(register: SourceRegistrar) -> None:
         resolve, each with a dedup key) and raises ``tocsin.PayloadError`` naming the JSONPath of anything it
         cannot read. An optional ``check(settings, config)`` yields messages for what the settings cannot see
         alone (run at load, like the compile).
+    """
+
+
+@hookspec
+def tocsin_register_playbooks(register: PlaybookRegistrar) -> None:
+    """Register playbook types: automation a routing rule starts with ``apply_playbook``.
+
+    Called once, when the plugin set is final; never while incidents are handled.
+
+    :param register: call ``register(WebhookPlaybook, create=create)``. The class holds one playbook's
+        settings; its ``type`` tag names it in the config's ``playbooks`` section (``playbooks: {restart-db:
+        {type: webhook, url: ...}}``). A run is queued in the outbox with the incident (durable, at most once per
+        incident and playbook) and handed to the runner ``create(settings)`` returned (created once per playbook,
+        on its first run): ``async run(request: tocsin.PlaybookRun) -> tocsin.DeliveryResult``, ``ok=True`` only
+        when the automation accepted the run; a failure is retried like a page unless ``retryable=False``. The
+        runner may have ``endpoint(request) -> str`` (where the run goes: one queue per endpoint) and
+        ``async aclose()``.
     """
 
 

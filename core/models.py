@@ -1,8 +1,8 @@
 """Plain data: incidents, policies, schedules, rules and their parts.
 
 Everything here is an attrs frozen, slotted, keyword-only class or an enum. Nothing in this module imports
-any other part of tocsin. Plugin-provided variants (targets, actions, rotations, contacts, integration sources)
-are attrs classes defined by their plugins; fields that hold them are typed with the marker protocols below.
+any other part of tocsin. Plugin-provided variants (targets, actions, rotations, contacts, integration sources,
+playbooks) are attrs classes defined by their plugins; fields that hold them are typed with the marker protocols below.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ __all__ = [
     "EscalationPolicy",
     "EscalationState",
     "EscalationStatus",
+    "ExhaustedAction",
     "FieldError",
     "FoldedPage",
     "Incident",
@@ -43,7 +44,10 @@ __all__ = [
     "Notification",
     "OnCallSchedule",
     "OnEnd",
+    "OnExhausted",
     "Override",
+    "PlaybookRun",
+    "PlaybookSpec",
     "Recipient",
     "RepeatConfig",
     "Resolution",
@@ -113,7 +117,12 @@ class IncidentState(enum.StrEnum):
 
 
 class EscalationStatus(enum.StrEnum):
-    """Status of one escalation."""
+    """Status of one escalation.
+
+    ``completed`` means every level (and every repeat) fired and nobody acknowledged: the escalation is
+    *exhausted*, and stays open (it can still be acknowledged, snoozed, escalated, resolved or cancelled)
+    until someone answers it. ``resolved`` and ``cancelled`` end it.
+    """
 
     ACTIVE = "active"
     ACKNOWLEDGED = "acknowledged"
@@ -180,6 +189,14 @@ class ContactSpec(Protocol):
 @runtime_checkable
 class SourceSpec(Protocol):
     """An integration source's settings (alertmanager, grafana, generic, …): an attrs class with a ``type`` tag."""
+
+    type: ClassVar[str]
+
+
+@runtime_checkable
+class PlaybookSpec(Protocol):
+    """One playbook's settings (webhook, …): an attrs class with a ``type`` tag, read from the config's
+    ``playbooks`` section."""
 
     type: ClassVar[str]
 
@@ -481,6 +498,37 @@ def _levels(instance: object, attribute: attrs.Attribute[Any], value: tuple[Esca
             )
 
 
+class ExhaustedAction(enum.StrEnum):
+    """What a policy does once every level fired and nobody acknowledged (``on_exhausted``)."""
+
+    STAY = "stay"  # page nobody more; the escalation waits, open, for an answer
+    REPEAT_LAST = "repeat_last"  # page the last level again every ``interval_minutes``
+    PAGE = "page"  # page the ``page`` targets once, ``after_minutes`` after the last level
+
+
+@attrs.frozen(kw_only=True)
+class OnExhausted:
+    """A policy's ``on_exhausted``: what happens after the last level of the last pass fired unanswered.
+
+    Written ``on_exhausted: stay`` (the default), ``on_exhausted: repeat_last`` (every ``interval_minutes``,
+    by default the policy's ``repeat.interval_minutes``) or ``on_exhausted: {page: <target or targets>,
+    after_minutes: 5}``; the long form ``{action: repeat_last, interval_minutes: 30}`` works too.
+    """
+
+    action: ExhaustedAction = attrs.field(default=ExhaustedAction.STAY, converter=ExhaustedAction)
+    interval_minutes: int | None = attrs.field(default=None, validator=at_least(1))
+    after_minutes: int = attrs.field(default=0, validator=at_least(0))
+    page: tuple[TargetSpec, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        if self.action is ExhaustedAction.PAGE and not self.page:
+            raise FieldError("page", "on_exhausted 'page' needs the target(s) to page")
+        if self.action is not ExhaustedAction.PAGE and self.page:
+            raise FieldError("page", f"only on_exhausted 'page' pages targets (this one is {self.action.value!r})")
+        if self.action is not ExhaustedAction.REPEAT_LAST and self.interval_minutes is not None:
+            raise FieldError("interval_minutes", "only on_exhausted 'repeat_last' repeats")
+
+
 @attrs.frozen(kw_only=True)
 class EscalationPolicy:
     """Who is paged, in which order, and how often, for incidents of the severities it filters."""
@@ -494,6 +542,27 @@ class EscalationPolicy:
     levels: tuple[EscalationLevel, ...] = attrs.field(validator=_levels)
     repeat: RepeatConfig | None = None
     ack_timeout_minutes: int | None = attrs.field(default=None, validator=at_least(0))
+    on_exhausted: OnExhausted = attrs.field(factory=OnExhausted)
+
+    def __attrs_post_init__(self) -> None:
+        if self.exhausted_interval is None and self.on_exhausted.action is ExhaustedAction.REPEAT_LAST:
+            raise FieldError(
+                "on_exhausted.interval_minutes",
+                "repeat_last needs interval_minutes (the policy has no repeat.interval_minutes to take it from): "
+                "on_exhausted: {action: repeat_last, interval_minutes: 30}",
+            )
+
+    @property
+    def exhausted_interval(self) -> int | None:
+        """``repeat_last``: minutes between the pages of the last level once the policy is exhausted."""
+        rule = self.on_exhausted
+        if rule.action is not ExhaustedAction.REPEAT_LAST:
+            return None
+        if rule.interval_minutes is not None:
+            return rule.interval_minutes
+        if self.repeat is not None and self.repeat.interval_minutes >= 1:
+            return self.repeat.interval_minutes
+        return None
 
     def applies_to(self, severity: Severity) -> bool:
         """True when the policy is enabled and its filter is empty or names ``severity``."""
@@ -602,6 +671,21 @@ class Notification:
         return self.recipient.urgency
 
 
+@attrs.frozen(kw_only=True)
+class PlaybookRun:
+    """One run of a playbook for an incident, as its runner is handed it.
+
+    ``key`` is stable (``<incident id>/playbook/<playbook id>``): the same on every retry of the run and after a
+    restart, so an endpoint can drop duplicates by it.
+    """
+
+    playbook_id: str
+    key: str
+    incident: Incident | None
+    incident_id: str
+    requested_at: datetime  # when the routing rule asked for the run
+
+
 class DeliveryStatus(enum.StrEnum):
     """Where a notification is on its way out. Only ``sent`` means a channel confirmed delivery."""
 
@@ -646,7 +730,9 @@ class EscalationEvent:
     """One entry of an escalation's journal: a lifecycle step or a problem met while a level fired.
 
     ``kind`` is one of started, level_fired, announced (routing notify messages sent), acknowledged,
-    ack_timeout, escalated, resolved, cancelled, completed, unresolved (a schedule had nobody on call),
+    ack_timeout, escalated, resolved, cancelled, completed (every level fired unanswered: the escalation is
+    exhausted and stays open), exhausted_page (``on_exhausted`` paged again), unresolved (a schedule had nobody
+    on call),
     target_failed (a target could not be expanded), missed (an occurrence replaced after downtime) and
     rate_limited (a page the recipient's rate limit folded into a summary message); and
     for smart escalation: level_skipped (a level's ``when`` was false at its due time), rotated (a
@@ -669,7 +755,8 @@ class EscalationState:
 
     ``current_level`` is the last level that fired in the current pass (-1 before the first one fires; a
     level skipped by its ``when`` counts as having come due); ``next_level`` and ``next_due_at`` say what
-    fires next (None when nothing is scheduled).
+    fires next (None when nothing is scheduled). ``exhausted`` is true while every level has fired and nobody
+    has answered (status ``completed``); ``open`` until it is resolved or cancelled.
     """
 
     incident_id: str
@@ -691,3 +778,5 @@ class EscalationState:
     snoozed_until: datetime | None = None  # an acknowledged escalation re-triggers then
     acks: tuple[str, ...] = ()  # who acknowledged at the current level so far (``ack_mode: all``)
     awaiting_acks: tuple[str, ...] = ()  # who paged at the current level must still acknowledge
+    exhausted: bool = False  # every level fired and nobody answered (status completed): still open
+    open: bool = True  # not resolved or cancelled: it can still be acknowledged, escalated, resolved

@@ -21,12 +21,13 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from tocsin.errors import PluginError
-from tocsin.models import ActionSpec, ContactSpec, RotationSpec, TargetSpec
+from tocsin.models import ActionSpec, ContactSpec, PlaybookSpec, RotationSpec, TargetSpec
 
 __all__ = [
     "EXTENSION_POINTS",
     "INTEGRATION_KEYS",
     "MISSING",
+    "PLAYBOOK_CHANNEL",
     "PLUGIN_SETTINGS",
     "UNUSABLE",
     "ActionRegistrar",
@@ -38,6 +39,8 @@ __all__ = [
     "ExtractorSpec",
     "OperatorRegistrar",
     "OperatorSpec",
+    "PlaybookRegistrar",
+    "PlaybookType",
     "Registered",
     "Registry",
     "RotationRegistrar",
@@ -209,6 +212,16 @@ class SettingsType:
 
 
 @attrs.frozen(kw_only=True)
+class PlaybookType:
+    """A playbook type: its settings class (``cls.type`` is the tag in the config's ``playbooks`` section) and
+    ``create(settings)`` returning the runner of one playbook: ``async run(request: PlaybookRun) -> DeliveryResult``,
+    optionally ``endpoint(request) -> str`` (where it goes: its queue in the outbox) and ``async aclose()``."""
+
+    cls: type
+    create: Callable[..., Any]
+
+
+@attrs.frozen(kw_only=True)
 class Registered(Generic[T]):
     """One entry of a table: the name, the plugin that registered it, and what it registered.
 
@@ -336,6 +349,7 @@ class Registry:
     channels: Table[ChannelType]
     sources: Table[SourceType]
     settings: Table[SettingsType]  # by plugin name
+    playbooks: Table[PlaybookType]
 
     def __init__(self, plugin_names: Iterable[str] = (), left_out: Mapping[str, str] | None = None) -> None:
         for point in EXTENSION_POINTS:
@@ -471,6 +485,10 @@ class TargetRegistrar(_Registrar):
         self._registry.targets.add(tag, entry, plugin=self.plugin, replace=replace)
 
 
+# The outbox channel that runs playbooks: no channel plugin may take its name.
+PLAYBOOK_CHANNEL = "playbook"
+
+
 class ChannelRegistrar(_Registrar):
     """Registers notification channels for one plugin."""
 
@@ -489,6 +507,10 @@ class ChannelRegistrar(_Registrar):
         class of the config's ``channels.<name>`` section and an optional load-time ``check(settings, config)``;
         ``links``: its messages show action links; ``interactions``: the handler of its service's callbacks."""
         tag = _type_tag(cls, self.plugin, "channel")
+        if tag == PLAYBOOK_CHANNEL:
+            raise PluginError(
+                f"plugin {self.plugin!r}: channel name {tag!r} is reserved: the outbox runs playbooks through it"
+            )
         entry = ChannelType(
             cls=cls, create=create, settings=settings, links=links, interactions=interactions, check=check
         )
@@ -534,6 +556,16 @@ class SettingsRegistrar(_Registrar):
         self._registry.settings.add(self.plugin, SettingsType(cls=cls, check=check), plugin=self.plugin)
 
 
+class PlaybookRegistrar(_Registrar):
+    """Registers playbook types for one plugin."""
+
+    def __call__(self, cls: type, *, create: Callable[..., Any], replace: bool = False) -> None:
+        """Register the settings class ``cls`` (tag ``cls.type``) and ``create(settings)`` building a runner."""
+        tag = _type_tag(cls, self.plugin, "playbook")
+        entry = PlaybookType(cls=cls, create=create)
+        self._registry.playbooks.add(tag, entry, plugin=self.plugin, replace=replace)
+
+
 @attrs.frozen(kw_only=True)
 class ExtensionPoint:
     """One extension point: everything else (the registry's tables, the hook each plugin implements, the
@@ -576,4 +608,11 @@ EXTENSION_POINTS: tuple[ExtensionPoint, ...] = (
     # Integration sources are read by the integrations codec (their settings share a mapping with the
     # integration's own keys), so they are not a plain tagged union.
     ExtensionPoint(key="sources", kind="source", hook="tocsin_register_sources", registrar=SourceRegistrar),
+    ExtensionPoint(
+        key="playbooks",
+        kind="playbook",
+        hook="tocsin_register_playbooks",
+        registrar=PlaybookRegistrar,
+        variant=PlaybookSpec,
+    ),
 )

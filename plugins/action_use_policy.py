@@ -20,7 +20,14 @@ class UsePolicy:
 
 
 def apply(action: UsePolicy, ctx: ActionContext) -> None:
-    """Choose the policy unless an earlier rule already chose one."""
+    """Choose the policy unless an earlier rule already chose one. A policy that does not exist or is disabled
+    is a failed effect and chooses nothing, so a later rule's ``use_policy`` still can."""
+    if ctx.knows_policies:
+        policy = ctx.policy(action.policy_id)
+        if policy is None or not policy.enabled:
+            why = "does not exist" if policy is None else "is disabled"
+            ctx.failed(f"policy {action.policy_id!r} {why}: not chosen")
+            return
     holder = ctx.claim("policy")
     if holder is not None:
         ctx.ignored(f"policy stays {ctx.output('policy_id')!r} (chosen by rule {holder!r})")

@@ -12,42 +12,32 @@ are permanent. A webhook *target* reaches this channel with the URL as the recip
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
 from tocsin import (
     ChannelRegistrar,
     DeliveryResult,
-    FieldError,
     Notification,
     Urgency,
     hookimpl,
     page_payload,
     urgencies_field,
 )
-from tocsin.delivery.webhook.signing import secret_bytes
+from tocsin.delivery.webhook.signing import validate_secrets, webhook_id
 from tocsin.delivery.webhook.ssrf import validate_networks
 from tocsin.logs import get_logger
 from tocsin.validators import http_url, positive
 
 if TYPE_CHECKING:
-    import asyncio
-
     import aiohttp
 
+    from tocsin.delivery.webhook.post import LoopSession
+
 _log = get_logger(component="webhook")
-
-
-def _secrets(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
-    for index, secret in enumerate(value):
-        try:
-            secret_bytes(secret)
-        except ValueError as exc:
-            raise FieldError(f"{attribute.name}[{index}]", str(exc)) from None
 
 
 @attrs.frozen(kw_only=True)
@@ -57,7 +47,7 @@ class WebhookContact:
     type: ClassVar[str] = "webhook"
     url: str = attrs.field(validator=http_url)
     headers: dict[str, str] = attrs.field(factory=dict)
-    secrets: tuple[str, ...] = attrs.field(default=(), validator=_secrets)
+    secrets: tuple[str, ...] = attrs.field(default=(), validator=validate_secrets)
     urgencies: tuple[Urgency, ...] = urgencies_field()  # the page urgencies this contact takes
 
 
@@ -68,14 +58,8 @@ class WebhookSettings:
 
     timeout_seconds: float = attrs.field(default=10.0, validator=positive)
     headers: dict[str, str] = attrs.field(factory=dict)
-    secrets: tuple[str, ...] = attrs.field(default=(), validator=_secrets)
+    secrets: tuple[str, ...] = attrs.field(default=(), validator=validate_secrets)
     allow_networks: tuple[str, ...] = attrs.field(default=(), validator=validate_networks)
-
-
-def webhook_id(key: str) -> str:
-    """The ``webhook-id`` of the notification ``key``: ``msg_`` and 32 hex digits of its SHA-256 (stable,
-    and free of the characters the specification forbids)."""
-    return "msg_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
 class WebhookSender:
@@ -88,8 +72,7 @@ class WebhookSender:
 
     def __init__(self, settings: WebhookSettings) -> None:
         self._settings = settings
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sessions: LoopSession | None = None
         if not settings.secrets:
             _log.warning("webhooks are sent unsigned: set channels.webhook.secrets to sign them")
 
@@ -100,7 +83,7 @@ class WebhookSender:
 
     async def deliver(self, notification: Notification) -> DeliveryResult:
         """POST the payload once; the result says whether to retry, give up, or disable the endpoint."""
-        from tocsin.delivery.webhook.post import OutcomeKind, post_json, redact_url
+        from tocsin.delivery.webhook.post import post_json
 
         contact = notification.recipient.contact
         own = contact if isinstance(contact, WebhookContact) else None
@@ -120,26 +103,14 @@ class WebhookSender:
             now=datetime.now(UTC),  # receivers check the signature's timestamp against their real clock
             headers=headers,
         )
-        detail = outcome.reason if outcome.status is not None else f"POST {redact_url(url)} failed: {outcome.reason}"
-        return DeliveryResult(
-            key=notification.key,
-            ok=outcome.delivered,
-            detail=detail,
-            retryable=outcome.kind is OutcomeKind.RETRY,
-            retry_after=outcome.retry_after,
-            gone=outcome.kind is OutcomeKind.GONE,
-        )
+        return outcome.result(notification.key, url)
 
     def _open(self) -> aiohttp.ClientSession:
-        import asyncio
+        from tocsin.delivery.webhook.post import LoopSession
 
-        from tocsin.delivery.webhook.post import make_session
-
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._loop is not loop:
-            self._session = make_session(self._settings.allow_networks)  # a session belongs to one event loop
-            self._loop = loop
-        return self._session
+        if self._sessions is None:
+            self._sessions = LoopSession(self._settings.allow_networks)
+        return self._sessions.get()
 
     async def start(self) -> None:
         """Open the HTTP session."""
@@ -147,11 +118,8 @@ class WebhookSender:
 
     async def close(self) -> None:
         """Close the HTTP session."""
-        import asyncio
-
-        if self._session is not None and self._loop is asyncio.get_running_loop():
-            await self._session.close()
-        self._session = None
+        if self._sessions is not None:
+            await self._sessions.aclose()
 
 
 def create(settings: WebhookSettings) -> WebhookSender:

@@ -37,6 +37,28 @@ app = typer.Typer(
     cls=Group,  # str and Path values without pydantic (see tocsin.cli._params)
 )
 
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", help="Print the installed tocsin's version and exit."),
+) -> None:
+    """tocsin: incident escalation — policies, on-call schedules, routing rules."""
+    if version:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as installed
+
+        try:
+            echo(f"tocsin {installed('tocsin')}")
+        except PackageNotFoundError:
+            echo("tocsin (not installed as a distribution: no version)", err=True)
+            raise typer.Exit(1) from None
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:
+        echo(ctx.get_help())
+        raise typer.Exit(0)
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 

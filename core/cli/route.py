@@ -1,6 +1,7 @@
 """``tocsin route CONFIG INCIDENT_FILE``: which rules match an incident, what they change, which policy follows.
 
-Nothing is delivered and no playbook runs: the actions are applied as a dry run.
+Nothing is delivered and no playbook runs: the actions are applied as a dry run, and each one's outcome is shown
+(``--json --explain``: under each rule's ``actions``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def route(
 
     plugins, loaded = load(config)
     incident = incident_from_json(read_document(incident_file), source=str(incident_file))
-    evaluator = RoutingRuleEvaluator(plugins.registry, loaded.rules)
+    evaluator = RoutingRuleEvaluator(
+        plugins.registry, loaded.rules, policies=loaded.policy, playbook_specs=loaded.playbooks
+    )
     explanation = evaluator.explain(incident)
     result = explanation.result
     policy = select_policy(loaded.policies, result.incident, result.policy_id)

@@ -36,16 +36,18 @@ def simulate_command(
 
 
 def show_timeline(result: SimulationResult) -> None:
-    """Print the timeline, one line per entry, and the final status."""
+    """Print the timeline, one line per entry, and the final status. A timeline whose entries fall on more than
+    one (local) day shows each entry's date before its time."""
     echo(f"{result.scenario.name} (from {result.scenario.start.isoformat()})")
+    dated = len({entry["at"][:10] for entry in result.timeline}) > 1
     for entry in result.timeline:
-        echo(_line(entry))
+        echo(_line(entry, dated))
     echo(f"status: {result.status or 'no escalation'}")
 
 
-def _line(entry: dict[str, Any]) -> str:
+def _line(entry: dict[str, Any], dated: bool = False) -> str:
     minute = f"{entry['minute']:g}m"
-    clock = entry["at"][11:19]
+    clock = f"{entry['at'][:10]} {entry['at'][11:19]}" if dated else entry["at"][11:19]
     event = entry["event"]
     where = f"L{entry['level']} p{entry['pass']}" if "level" in entry and "pass" in entry else ""
     if event in ("notify", "announce"):

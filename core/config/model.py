@@ -12,7 +12,7 @@ from tocsin.escalation.maintenance import MaintenanceSettings
 from tocsin.escalation.working_hours import WorkingHours
 from tocsin.integrations.events import Integration
 from tocsin.integrations.heartbeats import Heartbeat
-from tocsin.models import ContactSpec, EscalationPolicy, OnCallSchedule, RoutingRule, User
+from tocsin.models import ContactSpec, EscalationPolicy, OnCallSchedule, PlaybookSpec, RoutingRule, User
 
 __all__ = ["Config"]
 
@@ -36,6 +36,7 @@ class Config:
     working_hours: dict[str, WorkingHours] = attrs.field(factory=dict)  # name -> window (smart escalation levels)
     heartbeats: dict[str, Heartbeat] = attrs.field(factory=dict)  # name -> monitor that must be pinged in time
     maintenance: dict[str, MaintenanceSettings] = attrs.field(factory=dict)  # name -> window holding pages back
+    playbooks: dict[str, PlaybookSpec] = attrs.field(factory=dict)  # id -> playbook (routing apply_playbook)
 
     def schedule(self, schedule_id: str) -> OnCallSchedule | None:
         """The schedule with ``schedule_id``, or None."""

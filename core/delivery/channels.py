@@ -1,7 +1,8 @@
 """Notification channels resolved to senders, once, from the registry and the config's settings.
 
 A channel plugin registers a contact class (its ``type`` tag is the channel name), ``create(settings)`` and
-an optional settings class. :class:`ChannelSet` creates each sender the first time it is needed and keeps
+an optional settings class. The ``playbook`` channel is the outbox's own: it runs the config's playbooks (see
+:mod:`tocsin.delivery.playbooks`). :class:`ChannelSet` creates each sender the first time it is needed and keeps
 it; a channel whose settings are missing or broken becomes a :class:`ChannelError` for the notifications
 sent through it (recorded as failed deliveries), never an exception in the escalation timer.
 
@@ -17,8 +18,9 @@ import inspect
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from tocsin.delivery.playbooks import PLAYBOOK_CHANNEL, PlaybookSender
 from tocsin.errors import TocsinError
-from tocsin.models import ContactSpec, DeliveryResult, Notification, User
+from tocsin.models import ContactSpec, DeliveryResult, Notification, PlaybookSpec, User
 from tocsin.registry import Registry, UnknownNameError
 
 __all__ = [
@@ -65,6 +67,7 @@ class ChannelSet:
     :param senders: senders to use instead of creating them (a test double for one channel).
     :param every_channel: one sender for every channel: simulations record instead of delivering.
     :param expected: the channels to start when the outbox starts (those a config uses: :func:`channels_used`).
+    :param playbooks: playbook id -> settings (``Config.playbooks``), run through the ``playbook`` channel.
     """
 
     def __init__(
@@ -75,9 +78,11 @@ class ChannelSet:
         senders: Mapping[str, Sender] | None = None,
         every_channel: Sender | None = None,
         expected: Iterable[str] = (),
+        playbooks: Mapping[str, PlaybookSpec] | None = None,
     ) -> None:
         self._registry = registry
         self._settings = dict(settings or {})
+        self._playbooks = dict(playbooks or {})
         self._senders: dict[str, Sender] = dict(senders or {})
         self._every = every_channel
         self._broken: dict[str, str] = {}
@@ -122,6 +127,8 @@ class ChannelSet:
         return settings
 
     def _create(self, channel: str) -> Sender:
+        if channel == PLAYBOOK_CHANNEL:
+            return PlaybookSender(self._registry, self._playbooks)
         settings = self.settings_for(channel)
         entry = self._registry.channels.get(channel)
         try:

@@ -19,6 +19,7 @@ from tocsin.clock import Clock
 from tocsin.convert import make_converter
 from tocsin.delivery.channels import ChannelSet
 from tocsin.delivery.outbox import Outbox
+from tocsin.delivery.playbooks import playbook_key, playbook_recipient
 from tocsin.escalation.errors import (
     EscalationActiveError,
     EscalationNotActiveError,
@@ -31,7 +32,7 @@ from tocsin.escalation.firing import Firer, round_robin_cursor
 from tocsin.escalation.level_rules import LevelError, LevelRules, compile_level_rules
 from tocsin.escalation.monitor import Monitor
 from tocsin.escalation.plan import Plan, Run
-from tocsin.escalation.targets import TargetExecutor
+from tocsin.escalation.targets import CompiledLevel, TargetExecutor
 from tocsin.escalation.transitions import Transitions
 from tocsin.escalation.wiring import EngineConfig, wire_engine
 from tocsin.escalation.working_hours import WorkingHours, WorkingHoursError, WorkingWindow, compile_working_hours
@@ -58,6 +59,7 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 _ACTIVE = EscalationStatus.ACTIVE
 _ACKNOWLEDGED = EscalationStatus.ACKNOWLEDGED
+_COMPLETED = EscalationStatus.COMPLETED
 
 
 def _unit_of_work(
@@ -237,7 +239,12 @@ class EscalationEngine:
                 levels.append(executor.compile(level.targets))
             except UnknownNameError as exc:
                 raise PolicyError(f"policy {policy.id!r}: levels[{index}]: {exc}") from None
-        return Plan(policy, tuple(levels), self._level_rules(policy, windows))
+        page = policy.on_exhausted.page
+        try:
+            exhausted = executor.compile(page) if page else None
+        except UnknownNameError as exc:
+            raise PolicyError(f"policy {policy.id!r}: on_exhausted.page: {exc}") from None
+        return Plan(policy, tuple(levels), self._level_rules(policy, windows), exhausted)
 
     def policies(self) -> list[EscalationPolicy]:
         """The registered policies, in the order they were first registered."""
@@ -275,9 +282,10 @@ class EscalationEngine:
         plan = self._registered(policy_id)
         previous = self._store.load(incident.id)  # the store, not this engine's cache, says what is open
         if previous is not None and previous.is_open:
+            what = "open, exhausted (completed)" if previous.status is _COMPLETED else previous.status.value
             raise EscalationActiveError(
-                f"incident {incident.id!r} already has an {previous.status.value} escalation "
-                f"({previous.escalation_id}); resolve or cancel it first"
+                f"incident {incident.id!r} already has an {what} escalation ({previous.escalation_id}); "
+                "resolve or cancel it first"
             )
         hold = int(delay / timedelta(microseconds=1)) if delay else 0
         return self._begin(incident, plan, previous, hold=hold, announce=announce)
@@ -318,10 +326,34 @@ class EscalationEngine:
     def notify(self, incident: Incident, recipients: Sequence[Recipient]) -> list[Notification]:
         """Send one message about ``incident`` to each recipient now (routing ``notify`` without an
         escalation); keyed by incident and recipient, so a repeat of the incident sends nothing twice."""
+        keyed = [
+            (f"{incident.id}/notify/{recipient.channel}/{recipient.address}", recipient) for recipient in recipients
+        ]
+        return self._send_now(incident, keyed, "")
+
+    @_unit_of_work
+    def run_playbooks(
+        self, incident: Incident, playbook_ids: Sequence[str], *, escalation_id: str = ""
+    ) -> list[Notification]:
+        """Queue a run of each playbook for ``incident`` now, on the outbox's ``playbook`` channel (which hands it
+        to the playbook's runner); keyed by incident and playbook, so each runs at most once per incident.
+
+        :param escalation_id: the incident's escalation, whose deliveries then list the runs with their answers.
+        """
+        keyed = [
+            (playbook_key(incident.id, playbook_id), playbook_recipient(playbook_id)) for playbook_id in playbook_ids
+        ]
+        return self._send_now(incident, keyed, escalation_id)
+
+    def _send_now(
+        self, incident: Incident, keyed: Sequence[tuple[str, Recipient]], escalation_id: str
+    ) -> list[Notification]:
+        """Write one message per ``(key, recipient)`` about ``incident``, due now and outside any level, to the
+        outbox; the ones not written before go out once the unit of work commits."""
         now = self._clock.now()
         notifications = [
             Notification(
-                key=f"{incident.id}/notify/{recipient.channel}/{recipient.address}",
+                key=key,
                 incident_id=incident.id,
                 policy_id="",
                 pass_number=0,
@@ -329,15 +361,19 @@ class EscalationEngine:
                 recipient=recipient,
                 due_at=now,
                 incident=incident,
+                escalation_id=escalation_id,
                 fired_at=now,
             )
-            for recipient in recipients
+            for key, recipient in keyed
         ]
         fresh = self._store.enqueue(notifications)
-        self._outbox.submit(fresh)
         if fresh:
-            self.monitor.wake()
+            self._store.after_commit(lambda: self._hand_over(fresh))
         return fresh
+
+    def _hand_over(self, fresh: list[Notification]) -> None:
+        self._outbox.submit(fresh)
+        self.monitor.wake()
 
     def get_escalation_state(self, incident_id: str) -> EscalationState | None:
         """The escalation of ``incident_id`` (the latest one, open or ended), or None."""
@@ -349,7 +385,8 @@ class EscalationEngine:
 
     @_unit_of_work
     def acknowledge_escalation(self, incident_id: str, by: str) -> EscalationState:
-        """``by`` acknowledges: levels with ``stop_on_ack`` stop firing, repeats stop.
+        """``by`` acknowledges: levels with ``stop_on_ack`` stop firing, repeats stop. An exhausted escalation
+        (``completed``: every level fired unanswered) can be acknowledged too; it answers the last level.
 
         When the current level (the last one not skipped) has ``ack_mode: all``, everyone it paged must
         acknowledge: until the last of them does, each acknowledgement is journalled as ``ack_received``
@@ -361,10 +398,6 @@ class EscalationEngine:
             raise EscalationNotActiveError(
                 f"incident {incident_id!r}: the escalation is already acknowledged by {run.acked_by!r}; "
                 "only an active escalation can be acknowledged"
-            )
-        if run.status is not _ACTIVE:  # it completed while catching up
-            raise EscalationNotActiveError(
-                f"incident {incident_id!r}: the escalation is {run.status.value}; it cannot be acknowledged"
             )
         expected = run.version
         answered = run.paged_level if run.paged_level >= 0 else run.level
@@ -382,34 +415,49 @@ class EscalationEngine:
             )
             self._transitions.step(run, now, expected, [event], [])
             return self._transitions.view(run)
-        run.status, run.acked_by, run.acked_at, run.acked_level = _ACKNOWLEDGED, by, now, answered
-        detail = f"all {len(run.awaiting)} paged at level {answered} acknowledged" if run.awaiting else ""
-        event = EscalationEvent(
-            at=from_micros(now), kind="acknowledged", by=by, pass_number=run.pass_number, detail=detail
-        )
+        event = self._acknowledged(run, by, now, answered)
         self._transitions.step(run, now, expected, [event], [("acknowledged", {"by": by})])
         return self._transitions.view(run)
+
+    def _acknowledged(self, run: Run, by: str, now: int, answered: int) -> EscalationEvent:
+        """Make ``run`` acknowledged by ``by`` at ``now``; the journal entry saying so."""
+        exhausted = run.status is _COMPLETED
+        run.status, run.acked_by, run.acked_at, run.acked_level = _ACKNOWLEDGED, by, now, answered
+        run.ended = None
+        detail = f"all {len(run.awaiting)} paged at level {answered} acknowledged" if run.awaiting else ""
+        if exhausted:
+            detail = "; ".join(filter(None, ["after every level fired (exhausted)", detail]))
+        return EscalationEvent(
+            at=from_micros(now), kind="acknowledged", by=by, pass_number=run.pass_number, detail=detail
+        )
 
     @_unit_of_work
     def snooze(self, incident_id: str, minutes: int, by: str | None = None) -> EscalationState:
         """Snooze an acknowledged escalation: if it is not resolved within ``minutes``, it re-triggers, as
         in PagerDuty: active again, the acknowledged level pages again, and the schedule goes on from there.
 
-        Snoozing again moves the time; while snoozed, ``ack_timeout_minutes`` does not apply.
+        Snoozing again moves the time; while snoozed, ``ack_timeout_minutes`` does not apply. Snoozing an
+        exhausted escalation (``completed``) acknowledges it first (by ``by``), then snoozes it.
 
-        :raises EscalationNotActiveError: the escalation is not acknowledged.
+        :raises EscalationNotActiveError: the escalation is neither acknowledged nor exhausted.
         :raises ValueError: ``minutes`` is not a whole number of at least 1.
         """
         if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
             raise ValueError(f"snooze needs a whole number of minutes, 1 or more; got {minutes!r}")
         run = self._open_run(incident_id, "snoozed")
         now = self._catch_up(run)
-        if run.status is not _ACKNOWLEDGED:
+        if run.status is not _ACKNOWLEDGED and run.status is not _COMPLETED:
             raise EscalationNotActiveError(
-                f"incident {incident_id!r}: the escalation is {run.status.value}; only an acknowledged escalation "
-                "can be snoozed"
+                f"incident {incident_id!r}: the escalation is {run.status.value}; only an acknowledged or exhausted "
+                "(completed) escalation can be snoozed"
             )
         expected = run.version
+        events: list[EscalationEvent] = []
+        hooks: list[tuple[str, dict[str, Any]]] = []
+        if run.status is _COMPLETED:
+            who = by or "api"
+            events.append(self._acknowledged(run, who, now, run.paged_level if run.paged_level >= 0 else run.level))
+            hooks.append(("acknowledged", {"by": who}))
         run.snoozed_until = now + minutes * MICROS_PER_MINUTE
         until = from_micros(run.snoozed_until).isoformat()
         event = EscalationEvent(
@@ -420,21 +468,31 @@ class EscalationEngine:
             level=run.acked_level,
             detail=f"for {minutes} minutes, until {until}",
         )
-        self._transitions.step(run, now, expected, [event], [])
+        self._transitions.step(run, now, expected, [*events, event], hooks)
         return self._transitions.view(run)
 
     @_unit_of_work
-    def update_incident(self, incident: Incident) -> EscalationState | None:
+    def update_incident(
+        self, incident: Incident, *, note: str | None = None, by: str | None = None
+    ) -> EscalationState | None:
         """Give the open escalation of ``incident.id`` the incident as it is now: levels that come due later
         evaluate their ``when`` conditions against it and their pages carry it. What was due before now
-        fires first, with the incident as it was. None when the incident has no open escalation."""
+        fires first, with the incident as it was. ``note`` journals the change as ``incident_updated`` (by
+        ``by``). None when the incident has no open escalation."""
         run = self._current_run(incident.id)
         if run is None:
             return None
         now = self._catch_up(run)
         expected = run.version
         run.incident = incident
-        self._transitions.step(run, now, expected, [], [])
+        events = []
+        if note is not None:
+            events.append(
+                EscalationEvent(
+                    at=from_micros(now), kind="incident_updated", by=by, pass_number=run.pass_number, detail=note
+                )
+            )
+        self._transitions.step(run, now, expected, events, [])
         return self._transitions.view(run)
 
     @_unit_of_work
@@ -449,9 +507,16 @@ class EscalationEngine:
 
     @_unit_of_work
     def escalate_now(self, incident_id: str, by: str | None = None) -> EscalationState:
-        """Fire the next level now; the levels after it count their delays from now."""
+        """Fire the next level now; the levels after it count their delays from now.
+
+        An exhausted escalation (``completed``) escalates as its policy's ``on_exhausted`` says: ``stay`` starts
+        over (level 0 fires now, in a new pass, and the levels after it follow at their delays), ``repeat_last``
+        pages the last level again now, ``page`` pages the on_exhausted targets now.
+        """
         run = self._open_run(incident_id, "escalated")
         now = self._catch_up(run)
+        if run.status is _COMPLETED:
+            return self._escalate_exhausted(run, now, by)
         following = run.plan.next_firing(False, run.pass_number, run.level, run.anchor)
         if following is None:
             raise EscalationNotActiveError(
@@ -582,12 +647,34 @@ class EscalationEngine:
             return []
         return [f"{incident_id}#{serial}" for serial in range(1, _serial(latest) + 1)]
 
+    def _escalate_exhausted(self, run: Run, now: int, by: str | None) -> EscalationState:
+        expected = run.version
+        plan = run.plan
+        if plan.exhausted_every or plan.exhausted_level is not None:
+            events: list[EscalationEvent] = []
+            firing = self._transitions.firer.exhausted(run, now, events, by=by)
+            self._transitions.step(run, now, expected, events, [], forced=firing)
+            return self._transitions.view(run)
+        run.status, run.ended, run.exhausted_pages = _ACTIVE, None, 0
+        run.pass_number, run.level, run.anchor = run.pass_number + 1, 0, now
+        run.paged_level, run.awaiting, run.acks = -1, (), ()
+        event = EscalationEvent(
+            at=from_micros(now),
+            kind="escalated",
+            by=by,
+            pass_number=run.pass_number,
+            level=0,
+            detail="exhausted (on_exhausted stay): starts over at level 0",
+        )
+        self._transitions.step(run, now, expected, [event], [], manual=True)
+        return self._transitions.view(run)
+
     def open_escalations(self) -> list[EscalationState]:
-        """Every active or acknowledged escalation this engine runs."""
+        """Every open escalation this engine runs (active, acknowledged, or completed: exhausted, unanswered)."""
         return [self._transitions.view(run) for run in self._transitions.loaded()]
 
     def active_count(self) -> int:
-        """How many escalations are open (active or acknowledged)."""
+        """How many escalations are open (active, acknowledged or completed)."""
         return len(self._runs)
 
     # --- the timer ---------------------------------------------------------------------------------------
@@ -712,11 +799,9 @@ class EscalationEngine:
                 raise UnknownIncidentError(f"no escalation for incident {incident_id!r}")
             if row.status is status:
                 return self._transitions.view_row(row)
-            if not (status is EscalationStatus.RESOLVED and row.status is EscalationStatus.COMPLETED):
-                raise EscalationNotActiveError(
-                    f"incident {incident_id!r}: the escalation is {row.status.value}; it cannot be {status.value}"
-                )
-            run = Run.from_row(row, self._plan_for(row.policy))
+            raise EscalationNotActiveError(
+                f"incident {incident_id!r}: the escalation is {row.status.value}; it cannot be {status.value}"
+            )
         now = self._now()
         expected = run.version
         run.status, run.ended = status, now
@@ -730,7 +815,12 @@ class EscalationEngine:
         if current is not None and (current.policy is policy or current.policy == policy):
             return current
         levels = tuple(self._executor.compile(level.targets) for level in policy.levels)
-        return Plan(policy, levels, self._level_rules(policy))
+        return Plan(policy, levels, self._level_rules(policy), self._exhausted_level(policy))
+
+    def _exhausted_level(self, policy: EscalationPolicy) -> CompiledLevel | None:
+        """The compiled targets of ``on_exhausted: page`` (None for any other on_exhausted)."""
+        page = policy.on_exhausted.page
+        return self._executor.compile(page) if page else None
 
     def _level_rules(
         self, policy: EscalationPolicy, windows: dict[str, WorkingWindow] | None = None

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from tocsin.escalation.level_rules import LevelRules
-from tocsin.escalation.plan import ROTATE, Firing, Run
+from tocsin.escalation.plan import EXHAUSTED, ROTATE, Firing, Run
 from tocsin.escalation.targets import TargetExecutor
 from tocsin.instants import MICROS_PER_MINUTE, from_micros
 from tocsin.models import EscalationEvent, EscalationStatus, Notification, Recipient
@@ -87,6 +87,9 @@ class Firer:
             if step is ROTATE:
                 firings.append(_rotate(run, due))
                 continue
+            if step is EXHAUSTED:
+                firings.append(self.exhausted(run, due, events))
+                continue
             if step[1] < 0:
                 run.announced = True
             else:
@@ -140,6 +143,34 @@ class Firer:
         run.rotation = ()
         return Firing(run.round, run.pass_number, level, due)
 
+    def exhausted(self, run: Run, due: int, events: list[EscalationEvent], by: str | None = None) -> Firing:
+        """A completed (exhausted) escalation pages again as its ``on_exhausted`` says, at ``due`` (automatically,
+        or ``by`` someone who escalated it): the last level again, or the ``page`` targets; in a new round, so
+        the pages get new keys. The schedule of further ``repeat_last`` pages counts from ``due``."""
+        level = run.exhausted_level()
+        run.round += 1
+        run.exhausted_pages += 1
+        run.anchor = due
+        plan = run.plan
+        if plan.exhausted_every:
+            minutes = plan.exhausted_every // MICROS_PER_MINUTE
+            detail = (
+                f"on_exhausted repeat_last: level {level} pages again (then every {minutes} minutes until answered)"
+            )
+        else:
+            detail = f"on_exhausted page: the policy's on_exhausted targets are paged (as level {level})"
+        events.append(
+            EscalationEvent(
+                at=from_micros(due),
+                kind="exhausted_page",
+                pass_number=run.pass_number,
+                level=level,
+                by=by,
+                detail=detail,
+            )
+        )
+        return Firing(run.round, run.pass_number, level, due)
+
     def fire(
         self,
         run: Run,
@@ -155,9 +186,13 @@ class Firer:
         """
         level = firing.level
         extra = ""
-        if level >= 0 and not firing.step:
+        plan = run.plan
+        if level == len(plan.levels) and plan.exhausted_level is not None:  # on_exhausted: page its targets
+            recipients, notes = self._executor.fire(plan.exhausted_level, now, run.incident)
             kind = "level_fired"
-            plan = run.plan
+            extra = "; on_exhausted page"
+        elif level >= 0 and not firing.step:
+            kind = "level_fired"
             if plan.rules is None:  # a plain policy: nothing but the targets
                 recipients, notes = self._executor.fire(plan.levels[level], now, run.incident)
             else:

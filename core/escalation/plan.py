@@ -11,6 +11,10 @@ Timing, in integer microseconds (exact, so nothing drifts):
 - ``ack_timeout_minutes``: an acknowledgement not followed by a resolve within that time re-triggers the
   escalation: it is active again and the acknowledged level fires again, then the schedule continues; a
   snooze re-triggers the same way when it runs out (and replaces the ack timeout while it runs);
+- exhausted: once the last level of the last pass fired unanswered the escalation is ``completed`` and stays
+  open; the policy's ``on_exhausted`` may page again: ``repeat_last`` fires the last level every
+  ``interval_minutes`` after it was due, ``page`` fires its targets once, ``after_minutes`` after it (as level
+  ``len(levels)``), each in a new round so that its pages get new keys;
 - smart levels (:mod:`tocsin.escalation.level_rules`): a level whose ``when`` is false at its due time is skipped but
   keeps its place in time (the next level counts from its due time); a delay with ``delay_counts_during``
   counts only while its working-hours window is open; a round-robin level pages one recipient at a time,
@@ -29,13 +33,16 @@ from tocsin.instants import MICROS_PER_MINUTE, from_micros
 from tocsin.models import EscalationPolicy, EscalationState, EscalationStatus, Incident, Recipient
 from tocsin.store.interfaces import EscalationRow, SmartRow
 
-__all__ = ["ROTATE", "Firing", "Plan", "Run", "state_from_row"]
+__all__ = ["EXHAUSTED", "ROTATE", "Firing", "Plan", "Run", "state_from_row"]
 
 _ACTIVE = EscalationStatus.ACTIVE
 _ACKNOWLEDGED = EscalationStatus.ACKNOWLEDGED
+_COMPLETED = EscalationStatus.COMPLETED
 # The "firing" of a round-robin step in ``Run.next_event`` (compared by identity): the current level moves
 # on to its next recipient.
 ROTATE: tuple[int, int, int] = (-1, -2, -1)
+# The "firing" of an exhausted escalation's ``on_exhausted`` page (compared by identity).
+EXHAUSTED: tuple[int, int, int] = (-1, -3, -1)
 
 
 class Firing(NamedTuple):
@@ -57,6 +64,9 @@ class Plan:
         "ack_timeout",
         "counted",
         "delays",
+        "exhausted_after",
+        "exhausted_every",
+        "exhausted_level",
         "interval",
         "levels",
         "next_firing",
@@ -72,9 +82,16 @@ class Plan:
         policy: EscalationPolicy,
         levels: tuple[CompiledLevel, ...],
         rules: tuple[LevelRules | None, ...] | None = None,
+        exhausted_level: CompiledLevel | None = None,
     ) -> None:
         self.policy = policy
         self.levels = levels
+        # on_exhausted: ``repeat_last`` every this many microseconds (0: not), ``page`` these targets this long
+        # after the last level was due (``exhausted_level`` None: not).
+        every = policy.exhausted_interval
+        self.exhausted_every = every * MICROS_PER_MINUTE if every is not None else 0
+        self.exhausted_level = exhausted_level
+        self.exhausted_after = policy.on_exhausted.after_minutes * MICROS_PER_MINUTE
         # Smart levels (None: the policy has none, and nothing below looks at them).
         self.rules = rules if rules is not None and any(rule is not None for rule in rules) else None
         counted = tuple(rule.counted if rule is not None else None for rule in self.rules or ())
@@ -168,6 +185,7 @@ class Run:
         "due",
         "ended",
         "escalation_id",
+        "exhausted_pages",
         "incident",
         "level",
         "paged_level",
@@ -206,14 +224,18 @@ class Run:
         self.acks: tuple[str, ...] = ()  # ack_mode all: who of them has acknowledged
         self.rotation: tuple[Recipient, ...] = ()  # round robin: the recipients still to page, in order
         self.rotation_step = 0  # round robin: how many times the current level moved on
+        self.exhausted_pages = 0  # completed: how many times on_exhausted paged since the escalation became so
 
     def next_event(self) -> tuple[int, tuple[int, int, int] | None] | None:
         """(due, firing) of what happens next: a firing (pass, level, due); :data:`ROTATE`, a round-robin
-        step of the current level; or None, a re-trigger (an ack timeout, or a snooze that ran out).
+        step of the current level; :data:`EXHAUSTED`, an ``on_exhausted`` page of a completed escalation; or
+        None, a re-trigger (an ack timeout, or a snooze that ran out).
 
         Level -1 is the announcement: the routing ``notify`` messages, due when the schedule begins.
         """
         status = self.status
+        if status is _COMPLETED:
+            return self._exhausted_event()
         if status is not _ACTIVE and status is not _ACKNOWLEDGED:
             return None
         if self.announce and not self.announced:
@@ -233,6 +255,22 @@ class Run:
                 return step, ROTATE
         return (firing[2], firing) if firing is not None else None
 
+    def _exhausted_event(self) -> tuple[int, tuple[int, int, int] | None] | None:
+        """What ``on_exhausted`` pages next (counted from ``anchor``: when the last page was due), or None."""
+        plan = self.plan
+        if plan.exhausted_every:
+            return self.anchor + plan.exhausted_every, EXHAUSTED
+        if plan.exhausted_level is not None and not self.exhausted_pages:
+            return self.anchor + plan.exhausted_after, EXHAUSTED
+        return None
+
+    def exhausted_level(self) -> int:
+        """The level an ``on_exhausted`` page fires: the last level that paged (``repeat_last``), or one past the
+        last level (``page``: its own targets)."""
+        if self.plan.exhausted_every:
+            return self.paged_level if self.paged_level >= 0 else self.level
+        return len(self.plan.levels)
+
     def ack_from(self, by: str) -> list[str]:
         """Count ``by``'s acknowledgement at a level with ``ack_mode: all``; returns who must still
         acknowledge (empty: the escalation is acknowledged now, as it always is without ``ack_mode: all``)."""
@@ -251,6 +289,8 @@ class Run:
         firing = event[1]
         if firing is ROTATE:
             return self.level
+        if firing is EXHAUSTED:
+            return self.exhausted_level()
         return firing[1] if firing is not None else max(self.acked_level or 0, 0)
 
     def to_row(self) -> EscalationRow:
@@ -274,6 +314,7 @@ class Run:
             announce=self.announce,
             announced=self.announced,
             smart=None if self.plan.rules is None and self.snoozed_until is None else self._smart_row(),
+            exhausted_pages=self.exhausted_pages,
         )
 
     def _smart_row(self) -> SmartRow:
@@ -302,6 +343,7 @@ class Run:
         run.due = row.next_due
         run.announce = row.announce
         run.announced = row.announced
+        run.exhausted_pages = row.exhausted_pages
         smart = row.smart
         if smart is not None:
             run.paged_level = smart.paged_level
@@ -330,6 +372,8 @@ def state_from_row(row: EscalationRow, next_level: int | None = None, **extra: o
         ended_at=from_micros(row.ended_at) if row.ended_at is not None else None,
         version=row.version,
         round=row.round,
+        exhausted=row.status is _COMPLETED,
+        open=row.is_open,
         **_smart_state(row.smart),
         **extra,  # type: ignore[arg-type]
     )

@@ -19,7 +19,7 @@ from typing import Any
 from tocsin.delivery.outbox import Outbox
 from tocsin.escalation.due_queue import DueQueue
 from tocsin.escalation.firing import Firer
-from tocsin.escalation.plan import Plan, Run, state_from_row
+from tocsin.escalation.plan import Firing, Plan, Run, state_from_row
 from tocsin.instants import MICROS_PER_SECOND, from_micros
 from tocsin.logs import get_logger
 from tocsin.models import (
@@ -41,6 +41,8 @@ __all__ = ["Hooks", "Transitions"]
 _log = get_logger(component="escalation")
 _ACTIVE = EscalationStatus.ACTIVE
 _ACKNOWLEDGED = EscalationStatus.ACKNOWLEDGED
+_COMPLETED = EscalationStatus.COMPLETED
+_OPEN = (_ACTIVE, _ACKNOWLEDGED, _COMPLETED)
 _PENDING = DeliveryStatus.PENDING
 _FIRST_RETRY = MICROS_PER_SECOND  # a step that failed on a store fault is first retried this much later
 Hooks = list[tuple[str, dict[str, Any]]]  # (observer short name, arguments besides ``state``)
@@ -65,7 +67,7 @@ class Transitions:
         self._store = store
         self._outbox = outbox
         self._observers = observers
-        self._firer = firer
+        self.firer = firer  # walks records forward and fires their levels
         self._plan_for = plan_for
         self._on_due = on_due
         outbox.subscribe(self._delivered)
@@ -79,23 +81,30 @@ class Transitions:
         hooks: Hooks,
         manual: bool = False,
         written: list[Notification] | None = None,
+        forced: Firing | None = None,
     ) -> int:
         """One transition at ``now``: fire what is due, complete if nothing follows, commit, schedule, tell
         observers. ``expected`` is the version the change was made on (None: a new escalation); ``written``,
-        when given, receives the notifications the commit added to the outbox. Returns the levels fired."""
+        when given, receives the notifications the commit added to the outbox; ``forced`` fires first (an
+        exhausted escalation escalated by hand). Returns the levels fired."""
         notifications: list[Notification] = []
-        firings = self._firer.collect(run, now, events, manual)
+        firings = self.firer.collect(run, now, events, manual)
+        if forced is not None:
+            firings.insert(0, (forced, False))
         now_dt = from_micros(now)
         fired = 0
         for firing, late in firings:
-            if self._firer.fire(run, firing, late, now_dt, notifications, events):
+            if self.firer.fire(run, firing, late, now_dt, notifications, events):
                 fired += 1
                 hooks.append(("level_fired", {"level": firing.level, "pass_number": firing.pass_number, "late": late}))
         event = run.next_event()
         if event is None and run.status is _ACTIVE:
-            run.status, run.ended = EscalationStatus.COMPLETED, now
-            events.append(EscalationEvent(at=now_dt, kind="completed", pass_number=run.pass_number))
+            run.status, run.ended, run.exhausted_pages = _COMPLETED, now, 0
+            events.append(
+                EscalationEvent(at=now_dt, kind="completed", pass_number=run.pass_number, detail=_exhausted(run))
+            )
             hooks.append(("completed", {}))
+            event = run.next_event()  # on_exhausted may page again
         run.due = event[0] if event is not None else None
         run.version = (expected or 0) + 1
         store = self._store
@@ -216,6 +225,8 @@ class Transitions:
             ended_at=from_micros(run.ended) if run.ended is not None else None,
             version=run.version,
             round=run.round,
+            exhausted=run.status is _COMPLETED,
+            open=run.status in _OPEN,
         )
 
     # --- loading -----------------------------------------------------------------------------------------
@@ -331,7 +342,7 @@ class Transitions:
 
     def _place(self, run: Run) -> None:
         key = run.incident.id
-        if run.status is _ACTIVE or run.status is _ACKNOWLEDGED:
+        if run.status in _OPEN:
             self.runs[key] = run
             if run.due is not None:
                 self.queue.schedule(key, run.due)
@@ -364,4 +375,19 @@ class Transitions:
 
 def _next_level(run: Run) -> int | None:
     """The level an open escalation fires next; None once it ended."""
-    return run.next_level() if run.status is _ACTIVE or run.status is _ACKNOWLEDGED else None
+    return run.next_level() if run.status in _OPEN else None
+
+
+def _exhausted(run: Run) -> str:
+    """The journal's word on an escalation that just completed: exhausted, still open, and what comes next."""
+    policy = run.plan.policy
+    rule = policy.on_exhausted
+    if run.plan.exhausted_every:
+        then = f"on_exhausted repeat_last: the last level pages again every {policy.exhausted_interval} minutes"
+    elif run.plan.exhausted_level is not None:
+        then = f"on_exhausted page: its targets are paged {rule.after_minutes} minutes after the last level"
+    else:
+        then = "on_exhausted stay: nobody more is paged"
+    return (
+        f"exhausted: every level fired and nobody acknowledged; open until acknowledged, resolved or cancelled; {then}"
+    )

@@ -20,7 +20,7 @@ from tocsin.delivery.settings import DeliverySettings
 from tocsin.escalation.targets import TargetExecutor
 from tocsin.escalation.working_hours import WorkingHours
 from tocsin.manager import Plugins, load_plugins
-from tocsin.models import EscalationPolicy, OnCallSchedule, User
+from tocsin.models import EscalationPolicy, OnCallSchedule, PlaybookSpec, User
 from tocsin.store.interfaces import EscalationStore
 from tocsin.store.memory import InMemoryStore
 
@@ -51,6 +51,9 @@ class EngineConfig(Protocol):
     @property
     def working_hours(self) -> Mapping[str, WorkingHours]: ...
 
+    @property
+    def playbooks(self) -> Mapping[str, PlaybookSpec]: ...
+
 
 @attrs.frozen(kw_only=True)
 class EngineParts:
@@ -76,8 +79,8 @@ def wire_engine(
     """The engine's parts: those given, and defaults for the rest.
 
     Defaults: the built-in and installed plugins, an in-memory store, the system clock, senders created from
-    the registry and ``config.channels``, and an outbox that retries as ``config.delivery`` says (with
-    ``delivery_timeout`` seconds per attempt when given).
+    the registry and ``config.channels`` (and the ``playbook`` channel running ``config.playbooks``), and an
+    outbox that retries as ``config.delivery`` says (with ``delivery_timeout`` seconds per attempt when given).
     """
     plugins = plugins if plugins is not None else load_plugins()
     # A tocsin.Config carries each plugin's settings (its ``plugins`` section); other EngineConfigs may not.
@@ -87,12 +90,12 @@ def wire_engine(
     clock = clock if clock is not None else SystemClock()
     store = store if store is not None else InMemoryStore()
     if channels is None:
-        settings = config.channels if config is not None else None
+        settings, playbooks = (config.channels, config.playbooks) if config is not None else (None, None)
         # The channels the config uses are started with the outbox; any other at its first delivery.
         expected = (
             [*config.channels, *channels_used(config.users, getattr(config, "notify_channels", None))] if config else []
         )
-        channels = ChannelSet(plugins.registry, settings, expected=expected)
+        channels = ChannelSet(plugins.registry, settings, expected=expected, playbooks=playbooks)
     outbox = Outbox(
         store,
         channels,

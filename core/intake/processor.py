@@ -12,6 +12,8 @@
 5. a maintenance window that holds the incident (see :mod:`tocsin.intake.maintenance`) marks it
    ``suppressed: maintenance``: its escalation is held until the window closes (``on_end: escalate``) or never
    starts (``drop``).
+6. the playbooks ``apply_playbook`` chose are queued in the outbox at once (a ``suppress`` holds back pages,
+   not automation), each at most once per incident; their deliveries belong to the escalation, if one started.
 
 Resolving or closing an incident by any path (``resolve_incident``, ``close_incident``, ``update_state``, or
 a resolved repeat) resolves its escalation.
@@ -22,7 +24,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -37,11 +39,13 @@ from tocsin.models import (
     Incident,
     IncidentState,
     OnEnd,
+    PlaybookSpec,
     Recipient,
     RoutingRule,
+    Severity,
 )
 from tocsin.observers import Observers
-from tocsin.routing.actions import RoutingResult
+from tocsin.routing.actions import Effect, RoutingResult
 from tocsin.routing.router import RoutingRuleEvaluator
 from tocsin.store.interfaces import IncidentStore
 from tocsin.store.memory import InMemoryIncidentStore
@@ -50,7 +54,7 @@ from tocsin.store.unit import UnitOfWork
 if TYPE_CHECKING:
     from tocsin.config import Config
 
-__all__ = ["IncidentProcessor", "ProcessResult"]
+__all__ = ["UPDATABLE", "IncidentProcessor", "IncidentUpdate", "ProcessResult"]
 
 
 @attrs.frozen(kw_only=True)
@@ -68,6 +72,23 @@ class ProcessResult:
     escalation: EscalationState | None = None
     suppressed: str | None = None  # "maintenance": a maintenance window held it (it pages nobody meanwhile)
     maintenance_window: str | None = None  # the id of that window
+    actions: tuple[Effect, ...] = ()  # what each matched rule's actions did (applied, ignored or failed, and why)
+
+
+@attrs.frozen(kw_only=True)
+class IncidentUpdate:
+    """What ``update_incident`` did: the incident as stored after the change and the rules run again, which
+    fields changed, the rules that match now and what their actions did (a dry run: nothing outside the incident
+    runs again), and the escalation, which now sees the changed incident."""
+
+    incident: Incident
+    changed: tuple[str, ...]
+    matched_rules: tuple[str, ...]
+    actions: tuple[Effect, ...]
+    escalation: EscalationState | None
+
+
+UPDATABLE = ("title", "description", "severity", "labels")  # what update_incident may change
 
 
 class IncidentProcessor:
@@ -78,6 +99,8 @@ class IncidentProcessor:
     :param incidents: where incidents live (default: in memory).
     :param notify_channels: routing ``notify`` channel name -> contact (``Config.notify_channels``).
     :param maintenance: the maintenance windows new incidents are held by (None: none).
+    :param playbooks: playbook id -> settings (``Config.playbooks``) for ``apply_playbook``, when no ``evaluator``
+        is given (an evaluator brings its own).
     """
 
     def __init__(
@@ -89,10 +112,13 @@ class IncidentProcessor:
         incidents: IncidentStore | None = None,
         notify_channels: Mapping[str, ContactSpec] | None = None,
         maintenance: MaintenanceGate | None = None,
+        playbooks: Mapping[str, PlaybookSpec] | None = None,
     ) -> None:
         self._engine = engine
         self._maintenance = maintenance
-        self._routing = evaluator or RoutingRuleEvaluator(engine.plugins.registry, rules)
+        self._routing = evaluator or RoutingRuleEvaluator(
+            engine.plugins.registry, rules, policies=engine.get_policy, playbook_specs=playbooks
+        )
         if incidents is None:
             unit = engine.store if isinstance(engine.store, UnitOfWork) else None
             incidents = InMemoryIncidentStore(engine.clock, unit=unit)
@@ -104,8 +130,14 @@ class IncidentProcessor:
     def from_config(
         cls, engine: EscalationEngine, config: Config, *, incidents: IncidentStore | None = None
     ) -> IncidentProcessor:
-        """A processor with ``config``'s routing rules and notify channels."""
-        return cls(engine, rules=config.rules, incidents=incidents, notify_channels=config.notify_channels)
+        """A processor with ``config``'s routing rules, notify channels and playbooks."""
+        return cls(
+            engine,
+            rules=config.rules,
+            incidents=incidents,
+            notify_channels=config.notify_channels,
+            playbooks=config.playbooks,
+        )
 
     @property
     def engine(self) -> EscalationEngine:
@@ -200,6 +232,7 @@ class IncidentProcessor:
             escalation = engine.start_escalation(current, policy.id, delay=hold, announce=recipients)
         elif recipients and hold is None:
             engine.notify(current, recipients)
+        self._run_playbooks(current, routed, escalation)
         return ProcessResult(
             incident=current,
             matched_rules=tuple(rule.name for rule in routed.matched),
@@ -209,6 +242,7 @@ class IncidentProcessor:
             escalation=escalation,
             suppressed="maintenance" if window is not None else None,
             maintenance_window=window.window.id if window is not None else None,
+            actions=routed.effects,
         )
 
     def _replay(self, key: str) -> ProcessResult | None:
@@ -245,6 +279,42 @@ class IncidentProcessor:
                 self._engine.update_incident(updated)
         return updated
 
+    def update_incident(
+        self, incident_id: str, changes: Mapping[str, object], *, by: str | None = None
+    ) -> IncidentUpdate:
+        """Change the open incident's ``title``, ``description``, ``severity`` or ``labels``, then run the routing
+        rules again over it: the rules that depend on what changed apply their actions to the incident (as a dry
+        run: notify, playbooks and the like do not run twice). The escalation keeps its policy (policies never
+        change under an escalation in flight), sees the changed incident from now on (levels' ``when``), and
+        journals ``incident_updated``. One unit of work. A severity change moves a priority score that was the
+        old severity's default to the new one's.
+
+        :raises UnknownIncidentError: no such incident.
+        :raises ValueError: a field that cannot be changed, or an incident that is resolved or closed.
+        """
+        unknown = sorted(set(changes) - set(UPDATABLE))
+        if unknown:
+            raise ValueError(f"cannot change {', '.join(unknown)}; only {', '.join(UPDATABLE)}")
+        with self._engine.store.atomic():
+            incident = self._incidents.get(incident_id)
+            if incident is None:
+                raise UnknownIncidentError(f"no incident {incident_id!r}")
+            if not incident.state.is_open:
+                raise ValueError(f"incident {incident_id!r} is {incident.state.value}; it cannot be changed")
+            fields: dict[str, Any] = dict(changes)
+            if "severity" in fields and incident.priority_score == incident.severity.rank:
+                fields["priority_score"] = Severity(str(fields["severity"])).rank
+            changed = tuple(name for name in UPDATABLE if name in changes and getattr(incident, name) != changes[name])
+            routed = self._routing.explain(attrs.evolve(incident, **fields)).result
+            current = routed.incident
+            self._incidents.save(current)
+            rules = tuple(rule.name for rule in routed.matched)
+            note = f"{', '.join(changed)} changed; rules matching now: {', '.join(rules) or '-'}" if changed else None
+            escalation = self._engine.update_incident(current, note=note, by=by)
+        return IncidentUpdate(
+            incident=current, changed=changed, matched_rules=rules, actions=routed.effects, escalation=escalation
+        )
+
     def resolve_incident(self, incident_id: str, *, by: str | None = None) -> Incident:
         """Mark the incident Resolved (and its escalation resolved)."""
         return self.update_state(incident_id, IncidentState.RESOLVED, by=by)
@@ -276,8 +346,8 @@ class IncidentProcessor:
 
     def repair(self, incident: Incident) -> EscalationState | None:
         """Finish an open incident that should be escalating but has no escalation: route it again (its
-        notify messages are keyed, so none goes out twice) and start its policy's escalation. Returns the
-        escalation started, or None when there was nothing to repair."""
+        notify messages and playbook runs are keyed, so none goes out twice) and start its policy's escalation,
+        in one unit of work. Returns the escalation started, or None when there was nothing to repair."""
         if not incident.state.is_open or self._engine.store.load(incident.id) is not None:
             return None
         if self._maintenance is not None and self._maintenance.dropped(incident.id):
@@ -288,7 +358,15 @@ class IncidentProcessor:
             return None
         recipients = [self._recipient(name) for name in routed.notify_channels]
         hold = timedelta(minutes=routed.suppress_minutes) if routed.suppress_minutes else None
-        return self._engine.start_escalation(routed.incident, policy.id, delay=hold, announce=recipients)
+        with self._engine.store.atomic():
+            escalation = self._engine.start_escalation(routed.incident, policy.id, delay=hold, announce=recipients)
+            self._run_playbooks(routed.incident, routed, escalation)
+        return escalation
+
+    def _run_playbooks(self, incident: Incident, routed: RoutingResult, escalation: EscalationState | None) -> None:
+        if routed.playbooks and incident.state.is_open:
+            escalation_id = escalation.escalation_id if escalation is not None else ""
+            self._engine.run_playbooks(incident, routed.playbooks, escalation_id=escalation_id)
 
     def _resolve_escalation(self, incident_id: str, by: str | None) -> None:
         # No escalation, or a cancelled one: nothing is paging.

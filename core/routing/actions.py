@@ -3,7 +3,8 @@
 Actions run rule by rule in evaluation order, each rule's actions in the order it lists them. Where two
 actions set the same thing (the severity, a label, the policy, the suppression), the first one stands:
 an action *claims* what it sets through :meth:`ActionContext.claim`, and a later claim is told who holds
-it, so it can record itself as ignored. Every action leaves at least one :class:`Effect`.
+it, so it can record itself as ignored. Every action leaves at least one :class:`Effect`: ``applied``,
+``ignored``, ``failed``, or ``queued`` (the work goes out through the outbox once the incident is saved).
 """
 
 from __future__ import annotations
@@ -14,18 +15,20 @@ from typing import Any, Literal
 
 import attrs
 
-from tocsin.models import Incident, RoutingRule
+from tocsin.models import EscalationPolicy, Incident, PlaybookSpec, RoutingRule
 from tocsin.routing.compile import CompiledRule
 
-__all__ = ["ActionContext", "Effect", "EffectStatus", "Playbook", "RoutingResult", "apply_rules"]
+__all__ = ["ActionContext", "Effect", "EffectStatus", "Playbook", "PolicyLookup", "RoutingResult", "apply_rules"]
 
-EffectStatus = Literal["applied", "ignored", "failed"]
+EffectStatus = Literal["applied", "ignored", "failed", "queued"]
 Playbook = Callable[[Incident], object]  # runs automation for an incident; a returned string is recorded
+PolicyLookup = Callable[[str], EscalationPolicy | None]  # the escalation policy with an id, or None
 
 
 @attrs.frozen(kw_only=True)
 class Effect:
-    """What one action did: ``applied`` (and what), ``ignored`` (and why) or ``failed`` (and how)."""
+    """What one action did: ``applied`` (and what), ``ignored`` (and why), ``failed`` (and how) or ``queued`` (what
+    goes out through the outbox once the incident is saved)."""
 
     rule: str
     action: str  # the action's type tag
@@ -42,9 +45,10 @@ class RoutingResult:
     """The outcome of routing one incident.
 
     ``incident`` is the version after every action; ``matched`` the rules that applied, in evaluation
-    order; ``policy_id`` comes from ``use_policy``, ``suppress_minutes`` from ``suppress`` and
-    ``notify_channels`` from ``notify``. ``outputs`` holds everything actions put, by key, including those
-    three (under the same names) and whatever plugin actions add.
+    order; ``policy_id`` comes from ``use_policy``, ``suppress_minutes`` from ``suppress``,
+    ``notify_channels`` from ``notify`` and ``playbooks`` (the config playbooks to run) from ``apply_playbook``.
+    ``outputs`` holds everything actions put, by key, including those four (under the same names) and whatever
+    plugin actions add.
     """
 
     incident: Incident
@@ -53,6 +57,7 @@ class RoutingResult:
     policy_id: str | None = None
     suppress_minutes: int | None = None
     notify_channels: tuple[str, ...] = ()
+    playbooks: tuple[str, ...] = ()
     outputs: Mapping[str, Any] = attrs.field(factory=dict)
 
 
@@ -62,15 +67,24 @@ class ActionContext:
     Read ``ctx.incident`` (the current version), change it with :meth:`replace`; claim what the action sets
     with :meth:`claim` so the first rule in evaluation order wins; put results for the caller with
     :meth:`set_output` / :meth:`add_to_output` (``policy_id``, ``suppress_minutes`` and ``notify_channels``
-    become :class:`RoutingResult` fields); record what happened with :meth:`applied`, :meth:`ignored` or
-    :meth:`failed`. ``dry_run`` is true when routing is only explained: do nothing outside the incident.
+    become :class:`RoutingResult` fields); record what happened with :meth:`applied`, :meth:`ignored`,
+    :meth:`failed` or :meth:`queued`. ``dry_run`` is true when routing is only explained: do nothing outside the
+    incident.
     """
 
     def __init__(
-        self, incident: Incident, *, playbooks: Mapping[str, Playbook] | None = None, dry_run: bool = False
+        self,
+        incident: Incident,
+        *,
+        playbooks: Mapping[str, Playbook] | None = None,
+        dry_run: bool = False,
+        policies: PolicyLookup | None = None,
+        playbook_specs: Mapping[str, PlaybookSpec] | None = None,
     ) -> None:
         self._incident = incident
+        self._policies = policies
         self._playbooks: Mapping[str, Playbook] = MappingProxyType(dict(playbooks or {}))
+        self._playbook_specs: Mapping[str, PlaybookSpec] = MappingProxyType(dict(playbook_specs or {}))
         self._dry_run = dry_run
         self._claims: dict[str, str] = {}
         self._outputs: dict[str, Any] = {}
@@ -97,8 +111,23 @@ class ActionContext:
 
     @property
     def playbooks(self) -> Mapping[str, Playbook]:
-        """The playbooks the application registered, by id (read-only)."""
+        """The Python playbooks the application registered on the evaluator, by id (read-only): they run in place."""
         return self._playbooks
+
+    @property
+    def playbook_specs(self) -> Mapping[str, PlaybookSpec]:
+        """The config's playbooks, by id (read-only): a run of one is queued in the outbox (put its id in the
+        ``playbooks`` output)."""
+        return self._playbook_specs
+
+    @property
+    def knows_policies(self) -> bool:
+        """True when :meth:`policy` can say which escalation policies exist (the router was given them)."""
+        return self._policies is not None
+
+    def policy(self, policy_id: str) -> EscalationPolicy | None:
+        """The escalation policy ``policy_id``, or None when there is none (or the router knows no policies)."""
+        return self._policies(policy_id) if self._policies is not None else None
 
     def replace(self, **changes: Any) -> Incident:
         """Make a new version of the incident with ``changes`` (``attrs.evolve``) and return it."""
@@ -144,6 +173,10 @@ class ActionContext:
         """Record that the current action could not do its work, and why."""
         self._record("failed", detail)
 
+    def queued(self, detail: str) -> None:
+        """Record that the current action's work goes out through the outbox once the incident is saved."""
+        self._record("queued", detail)
+
     def _record(self, status: EffectStatus, detail: str) -> None:
         self._effects.append(Effect(rule=self.rule.name, action=self._tag, status=status, detail=detail))
 
@@ -169,6 +202,7 @@ class ActionContext:
             policy_id=outputs.get("policy_id"),
             suppress_minutes=outputs.get("suppress_minutes"),
             notify_channels=tuple(outputs.get("notify_channels", ())),
+            playbooks=tuple(outputs.get("playbooks", ())),
             outputs=MappingProxyType(outputs),
         )
 
@@ -179,9 +213,13 @@ def apply_rules(
     *,
     playbooks: Mapping[str, Playbook] | None = None,
     dry_run: bool = False,
+    policies: PolicyLookup | None = None,
+    playbook_specs: Mapping[str, PlaybookSpec] | None = None,
 ) -> RoutingResult:
     """Apply the actions of ``matched`` (already in evaluation order) to ``incident``."""
-    context = ActionContext(incident, playbooks=playbooks, dry_run=dry_run)
+    context = ActionContext(
+        incident, playbooks=playbooks, dry_run=dry_run, policies=policies, playbook_specs=playbook_specs
+    )
     for compiled in matched:
         context._apply_rule(compiled)
     return context._result(matched)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from tocsin.models import Incident, RoutingRule
+from tocsin.models import Incident, PlaybookSpec, RoutingRule
 from tocsin.registry import Registry
-from tocsin.routing.actions import Playbook, RoutingResult, apply_rules
+from tocsin.routing.actions import Playbook, PolicyLookup, RoutingResult, apply_rules
 from tocsin.routing.compile import CompiledRule, CompileMemo, RuleError, compile_rule
 from tocsin.routing.explain import RoutingExplanation, explain_routing
 from tocsin.routing.index import RulePlan
@@ -24,8 +24,11 @@ class RoutingRuleEvaluator:
 
     :param registry: the loaded plugins' registry (operators, field extractors, action types).
     :param rules: rules to register now, in definition order.
-    :param playbooks: playbook id -> callable, for ``apply_playbook``.
+    :param playbooks: playbook id -> Python callable, for ``apply_playbook`` (it runs in place, as routing runs).
     :param indexed: look rules up by field value (default); False scans every rule. Same answers either way.
+    :param policies: the escalation policy with an id (``use_policy`` refuses an unknown or disabled one).
+    :param playbook_specs: playbook id -> settings (the config's ``playbooks``), for ``apply_playbook``: a run
+        of one is queued (``RoutingResult.playbooks``) for the caller to send through the outbox.
     :raises RuleError: a rule that cannot be compiled (unknown field, bad value, no conditions, …).
     """
 
@@ -36,8 +39,12 @@ class RoutingRuleEvaluator:
         *,
         playbooks: Mapping[str, Playbook] | None = None,
         indexed: bool = True,
+        policies: PolicyLookup | None = None,
+        playbook_specs: Mapping[str, PlaybookSpec] | None = None,
     ) -> None:
         self._registry = registry
+        self.policies = policies
+        self.playbook_specs: Mapping[str, PlaybookSpec] = dict(playbook_specs or {})
         self._indexed = indexed
         self._compiled: list[CompiledRule] = []
         self._by_identity: dict[int, CompiledRule] = {}
@@ -100,20 +107,26 @@ class RoutingRuleEvaluator:
         :raises RuleError: a rule in ``matched`` that is not registered and cannot be compiled.
         """
         compiled = [self._compiled_for(rule) for rule in matched]
-        return apply_rules(incident, compiled, playbooks=self._playbooks)
+        return self._apply(incident, compiled)
 
     def route(self, incident: Incident) -> RoutingResult:
         """Evaluate the rules and apply the matching ones' actions."""
         plan = self._plan or self.plan
-        return apply_rules(incident, plan.match(incident), playbooks=self._playbooks)
+        return self._apply(incident, plan.match(incident))
 
     def explain(self, incident: Incident) -> RoutingExplanation:
         """Why each rule did or did not match ``incident`` and what its actions set, without side effects:
-        the actions run as a dry run (playbooks are not started)."""
-        return explain_routing(
-            self._compiled,
+        the actions run as a dry run (playbooks are neither started nor queued)."""
+        return explain_routing(self._compiled, incident, lambda matched: self._apply(incident, matched, dry_run=True))
+
+    def _apply(self, incident: Incident, matched: Sequence[CompiledRule], *, dry_run: bool = False) -> RoutingResult:
+        return apply_rules(
             incident,
-            lambda matched: apply_rules(incident, matched, playbooks=self._playbooks, dry_run=True),
+            matched,
+            playbooks=self._playbooks,
+            dry_run=dry_run,
+            policies=self.policies,
+            playbook_specs=self.playbook_specs,
         )
 
     def _compiled_for(self, rule: RoutingRule) -> CompiledRule:

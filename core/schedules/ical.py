@@ -13,7 +13,7 @@ from tocsin.models import OnCallSchedule
 from tocsin.schedules.answers import Shift
 from tocsin.wallclock import Zone
 
-__all__ = ["PRODID", "shifts_calendar"]
+__all__ = ["PRODID", "person_calendar", "shifts_calendar"]
 
 PRODID = "-//tocsin//on-call schedule//EN"
 
@@ -39,23 +39,61 @@ def shifts_calendar(
 
     :param stamp: the DTSTAMP of every event; default: the current time.
     """
+    calendar = _calendar(schedule.name or schedule.id)
+    calendar.add("x-wr-timezone", zone.name)
+    stamp = (stamp or datetime.now(UTC)).astimezone(UTC)
+    calendar.add_component(_timezone(zone, start, end))
+    for shift in shifts:
+        calendar.add_component(_event(schedule, zone, shift, stamp, f"On call: {shift.user} ({shift.layer})"))
+    return cast(bytes, calendar.to_ical())  # icalendar leaves to_ical() unannotated
+
+
+def person_calendar(
+    person: str,
+    schedules: Sequence[tuple[OnCallSchedule, Zone, Sequence[Shift]]],
+    start: datetime,
+    end: datetime,
+    *,
+    stamp: datetime | None = None,
+) -> bytes:
+    """A VCALENDAR of one person's shifts in ``[start, end)`` across ``schedules`` (each with its zone and that
+    person's shifts in it): one VTIMEZONE per zone, one VEVENT per shift (SUMMARY ``On call: SCHEDULE
+    (LAYER)``), UIDs as in :func:`shifts_calendar`."""
+    calendar = _calendar(f"On call: {person}")
+    stamp = (stamp or datetime.now(UTC)).astimezone(UTC)
+    zones: set[str] = set()
+    for _schedule, zone, _ in schedules:
+        if zone.name not in zones:
+            zones.add(zone.name)
+            calendar.add_component(_timezone(zone, start, end))
+    for schedule, zone, shifts in schedules:
+        for shift in shifts:
+            title = f"On call: {schedule.name or schedule.id} ({shift.layer})"
+            calendar.add_component(_event(schedule, zone, shift, stamp, title))
+    return cast(bytes, calendar.to_ical())
+
+
+def _calendar(name: str) -> icalendar.Calendar:
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("x-wr-calname", schedule.name or schedule.id)
-    calendar.add("x-wr-timezone", zone.name)
-    stamp = (stamp or datetime.now(UTC)).astimezone(UTC)
+    calendar.add("x-wr-calname", name)
+    return calendar
+
+
+def _timezone(zone: Zone, start: datetime, end: datetime) -> icalendar.Timezone:
     first, last = start.date() - timedelta(days=1), end.date() + timedelta(days=1)
-    calendar.add_component(icalendar.Timezone.from_tzid(zone.name, first_date=first, last_date=last))
-    for shift in shifts:
-        event = icalendar.Event()
-        event.add("uid", _uid(schedule, shift))
-        event.add("dtstamp", stamp)
-        event.add("dtstart", shift.start.astimezone(zone.tzinfo))
-        event.add("dtend", shift.end.astimezone(zone.tzinfo))
-        event.add("summary", f"On call: {shift.user} ({shift.layer})")
-        event.add("categories", [shift.layer])
-        event.add("transp", "TRANSPARENT")
-        calendar.add_component(event)
-    return cast(bytes, calendar.to_ical())  # icalendar leaves to_ical() unannotated
+    return icalendar.Timezone.from_tzid(zone.name, first_date=first, last_date=last)
+
+
+def _event(schedule: OnCallSchedule, zone: Zone, shift: Shift, stamp: datetime, summary: str) -> icalendar.Event:
+    event = icalendar.Event()
+    event.add("uid", _uid(schedule, shift))
+    event.add("dtstamp", stamp)
+    event.add("dtstart", shift.start.astimezone(zone.tzinfo))
+    event.add("dtend", shift.end.astimezone(zone.tzinfo))
+    event.add("summary", summary)
+    event.add("categories", [shift.layer])
+    event.add("transp", "TRANSPARENT")
+    return event

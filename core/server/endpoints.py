@@ -83,9 +83,8 @@ class Endpoint:
     :param answers: other success statuses and what they mean (``{200: "a duplicate"}``).
     :param body: the attrs class of the JSON request body; ``body_required=False`` allows an empty body.
     :param errors: the error statuses it can answer, beside 401/403 (added for scoped endpoints) and 500.
-    :param html_errors: those of ``errors`` answered with an HTML page for a person (an action link's), not a
-        problem document.
-    :param strict_query: a query parameter it does not take is a 422 naming it (rather than ignored).
+    :param refuse_unknown_query: answer 422 to a query parameter ``query`` does not declare (a filter the
+        endpoint does not support is refused, never silently ignored).
     """
 
     method: str
@@ -104,7 +103,7 @@ class Endpoint:
     errors: tuple[int, ...] = ()
     html_errors: tuple[int, ...] = ()
     description: str = ""
-    strict_query: bool = False
+    refuse_unknown_query: bool = False
 
     @property
     def operation_id(self) -> str:
@@ -166,7 +165,7 @@ class Call:
         self.principal = principal
         self._raw: bytes | None = None
         _check_text(request)
-        self.params = _parse_query(request, endpoint.query, strict=endpoint.strict_query)
+        self.params = _parse_query(request, endpoint.query, refuse_unknown=endpoint.refuse_unknown_query)
 
     def path(self, name: str) -> str:
         """The value of the path parameter ``name``."""
@@ -285,21 +284,22 @@ def _check_text(request: Request) -> None:
             raise invalid([(name, "holds a lone surrogate (such as \\ud800): not text")], location="path")
 
 
-def _parse_query(request: Request, params: tuple[QueryParam, ...], *, strict: bool = False) -> dict[str, Any]:
+def _parse_query(request: Request, params: tuple[QueryParam, ...], *, refuse_unknown: bool = False) -> dict[str, Any]:
     values: dict[str, Any] = {}
     faults: list[tuple[str, str]] = []
-    query = request.query_params
-    if strict:
+    if refuse_unknown:
         known = {param.name for param in params}
-        for name in dict.fromkeys(query.keys()):
+        for name in dict.fromkeys(request.query_params.keys()):
             if name not in known:
-                faults.append((name, f"unknown query parameter; known: {', '.join(sorted(known))}"))
+                takes = ", ".join(sorted(known)) or "none"
+                faults.append((name, f"unknown query parameter {name!r}; this endpoint takes: {takes}"))
+    query = request.query_params
     for param in params:
         given = query.getlist(param.name)
         if not given:
             continue
         if len(given) > 1 and not param.repeated:
-            if strict:
+            if refuse_unknown:
                 faults.append((param.name, f"given {len(given)} times; give it once"))
                 continue
             given = given[-1:]  # the last one counts

@@ -83,7 +83,7 @@ def load_parts(
             heartbeat.secret()
         except LookupError as exc:
             raise ServerError(f"heartbeat {name!r}: {exc}") from None
-    routing = OffloadedRouting(registry, config.rules)
+    routing = OffloadedRouting(registry, config.rules, policies=config.policy, playbook_specs=config.playbooks)
     maintenance = MaintenanceGate(ConfigWindows(config.maintenance), storage.operations, clock)
     processor = IncidentProcessor(
         engine,

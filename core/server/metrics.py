@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from tocsin.models import DeliveryResult, Notification
+from tocsin.models import DeliveryResult, EscalationStatus, Notification
 
 if TYPE_CHECKING:
     from tocsin.escalation.engine import EscalationEngine
@@ -56,9 +56,16 @@ class _StateCollector:
         escalations = GaugeMetricFamily(
             "tocsin_escalations", "Escalations (the latest of each incident) by status.", labels=["status"]
         )
-        for status, count in sorted(self._escalations.status_counts().items()):
+        counts = self._escalations.status_counts()
+        for status, count in sorted(counts.items()):
             escalations.add_metric([status.value], count)
         yield escalations
+        yield GaugeMetricFamily(
+            "tocsin_escalations_exhausted_unanswered",
+            "Open escalations whose every level fired with nobody acknowledging (status completed): incidents "
+            "nobody has answered.",
+            value=counts.get(EscalationStatus.COMPLETED, 0),
+        )
         engine = self._engine
         heard = self._announcements.received if self._announcements is not None else 0
         for name, value, what in (

@@ -12,13 +12,13 @@ writes still runs in the loop.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 
 import anyio.to_thread
 
-from tocsin.models import Incident, RoutingRule
+from tocsin.models import Incident, PlaybookSpec, RoutingRule
 from tocsin.registry import Registry
-from tocsin.routing.actions import RoutingResult
+from tocsin.routing.actions import PolicyLookup, RoutingResult
 from tocsin.routing.explain import RoutingExplanation
 from tocsin.routing.router import RoutingRuleEvaluator
 
@@ -29,12 +29,21 @@ class OffloadedRouting(RoutingRuleEvaluator):
     """A :class:`RoutingRuleEvaluator` that can route and explain in a worker thread.
 
     :param registry: the loaded plugins' registry.
-    :param rules: the routing rules, in definition order (no playbooks: the server starts none).
+    :param rules: the routing rules, in definition order.
+    :param policies: the escalation policy with an id (``use_policy`` refuses an unknown or disabled one).
+    :param playbook_specs: the config's playbooks (``apply_playbook`` queues their runs).
     """
 
-    def __init__(self, registry: Registry, rules: Iterable[RoutingRule]) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        rules: Iterable[RoutingRule],
+        *,
+        policies: PolicyLookup | None = None,
+        playbook_specs: Mapping[str, PlaybookSpec] | None = None,
+    ) -> None:
         rules = tuple(rules)
-        super().__init__(registry, rules)
+        super().__init__(registry, rules, policies=policies, playbook_specs=playbook_specs)
         _ = self.plan  # built now, once: worker threads only ever read it
         self._ready: dict[int, tuple[Incident, RoutingResult]] = {}
         operators = registry.operators

@@ -6,6 +6,7 @@ from tocsin.registry import Registry
 from tocsin.server import (
     routes_config,
     routes_escalations,
+    routes_feeds,
     routes_heartbeats,
     routes_incident_work,
     routes_incidents,
@@ -30,6 +31,7 @@ ENDPOINT_GROUPS: tuple[tuple[Endpoint, ...], ...] = (
     routes_escalations.ENDPOINTS,
     routes_schedules.ENDPOINTS,
     routes_overrides.ENDPOINTS,
+    routes_feeds.ENDPOINTS,
     routes_rules.ENDPOINTS,
     routes_integrations.ENDPOINTS,
     routes_heartbeats.ENDPOINTS,

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from tocsin.config.serving import Scope
-from tocsin.intake.processor import ProcessResult
+from tocsin.intake.processor import IncidentUpdate, ProcessResult
 from tocsin.models import Incident, IncidentState, Severity
 from tocsin.server.endpoints import Call, Endpoint, QueryParam, Reply
 from tocsin.server.errors import invalid
 from tocsin.server.incident_search import CURSOR_PATTERN, list_of
-from tocsin.server.views import ActionRequest, IncidentDetail, IncidentPage, SnoozeRequest
+from tocsin.server.views import ActionRequest, IncidentDetail, IncidentPage, IncidentPatch, SnoozeRequest
 
 __all__ = ["ENDPOINTS"]
 
@@ -37,6 +37,14 @@ async def list_incidents(call: Call) -> IncidentPage:
 async def get_incident(call: Call) -> IncidentDetail:
     """GET /v1/incidents/{incident_id}."""
     return call.service.incident(call.path("incident_id"))
+
+
+async def update_incident(call: Call) -> IncidentUpdate:
+    """PATCH /v1/incidents/{incident_id}."""
+    patch: IncidentPatch = await call.body()
+    by = patch.by or call.actor
+    incident_id = call.path("incident_id")
+    return await call.service.commits.run(lambda: call.service.update_incident(incident_id, patch.changes(), by))
 
 
 async def _actor(call: Call) -> str | None:
@@ -106,7 +114,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "or closed incident is a 409. Everything is saved in one transaction, answered only after it "
             "commits. A request with an `Idempotency-Key` header that was already used is answered with "
             "what the first request made (200, `replayed: true`), so a client may retry after a timeout or "
-            "a 503 without raising the incident twice."
+            "a 503 without raising the incident twice. `actions` says what each action of the matched rules did: "
+            "`applied`, `ignored`, `failed`, or `queued` (an `apply_playbook` run, sent through the outbox once the "
+            "incident is saved; its answer is listed with the escalation's deliveries)."
         ),
         tag="incidents",
         scope=Scope.RESPOND,
@@ -164,7 +174,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             ),
         ),
         errors=(422,),
-        strict_query=True,
+        refuse_unknown_query=True,
     ),
     Endpoint(
         method="GET",
@@ -176,13 +186,32 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         response=IncidentDetail,
         errors=(404,),
     ),
+    Endpoint(
+        method="PATCH",
+        path="/v1/incidents/{incident_id}",
+        handler=update_incident,
+        summary="Change an incident's title, description, severity or labels",
+        description=(
+            "The routing rules run again over the changed incident: the rules that depend on what changed apply "
+            "their actions to it (a dry run: notify messages and playbooks do not run again), and the answer "
+            "says which rules match now and what each action did. The escalation keeps its policy, sees the "
+            "changed incident from now on, and journals `incident_updated`. `labels` replaces the labels. 409 "
+            "when the incident is resolved or closed."
+        ),
+        tag="incidents",
+        scope=Scope.RESPOND,
+        response=IncidentUpdate,
+        body=IncidentPatch,
+        errors=_PER_INCIDENT,
+    ),
     _action(
         "acknowledge",
         acknowledge_incident,
         Scope.RESPOND,
         "Acknowledge the incident's escalation",
-        "Levels with stop_on_ack stop firing and repeats stop. 409 when the escalation is not active; 429 "
-        "(with Retry-After) past the per-incident limit of server.ack_rate_limit.per_minute.",
+        "Levels with stop_on_ack stop firing and repeats stop. An exhausted escalation (status completed: every "
+        "level fired unanswered) can be acknowledged too. 409 when it is already acknowledged, resolved or "
+        "cancelled; 429 (with Retry-After) past the per-incident limit of server.ack_rate_limit.per_minute.",
         (429,),
     ),
     _action(
@@ -207,8 +236,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         summary="Snooze the acknowledged escalation",
         description=(
             "Not resolved within `minutes`, the escalation re-triggers: active again, the acknowledged level "
-            "pages again, and the schedule goes on from there. Snoozing again moves the time. 409 when the "
-            "escalation is not acknowledged."
+            "pages again, and the schedule goes on from there. Snoozing again moves the time. An exhausted "
+            "escalation (completed) is acknowledged and snoozed. 409 when the escalation is active and not "
+            "acknowledged, or resolved or cancelled."
         ),
         tag="incidents",
         scope=Scope.RESPOND,
@@ -221,7 +251,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         escalate_incident,
         Scope.RESPOND,
         "Escalate to the next level now",
-        "The next level fires now and the levels after it count their delays from now. 409 when the "
-        "escalation is over or its last level has fired.",
+        "The next level fires now and the levels after it count their delays from now. An exhausted escalation "
+        "(completed) does what its policy's on_exhausted says: stay starts over at level 0, repeat_last pages "
+        "the last level again, page pages the on_exhausted targets. 409 when the escalation is resolved or "
+        "cancelled, or acknowledged with no level left to fire.",
     ),
 )

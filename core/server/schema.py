@@ -80,6 +80,8 @@ class SchemaBuilder:
         if attrs.has(tp) or _is_named_tuple(tp):
             return json_schema_ref(self._component(tp, output=output))
         origin, args = get_origin(tp), get_args(tp)
+        if origin is typing.Literal and all(isinstance(arg, str) for arg in args):
+            return {"type": "string", "enum": list(args)}
         if origin in (typing.Union, types.UnionType):
             options = [self.schema(arg, output=output) for arg in args]
             return {"anyOf": options}
@@ -125,7 +127,7 @@ class SchemaBuilder:
             if get_origin(hint) is ClassVar:
                 continue
             schema = self._refinements.get((cls, name)) or self.schema(hint, output=output)
-            if not output and has_default and _json_default(doc_default):
+            if not output and has_default and _json_default(doc_default) and _admits(schema, doc_default):
                 schema = {**schema, "default": _json_value(doc_default)}
             properties[name] = schema
             if output or not has_default:
@@ -147,13 +149,13 @@ def _is_named_tuple(tp: Any) -> bool:
 def _fields(cls: type) -> list[tuple[str, bool, Any]]:
     """``(name, has_default, default value or None)`` of each attribute of an attrs class or named tuple."""
     if attrs.has(cls):
-        found = []
+        found: list[tuple[str, bool, Any]] = []
         for field in attrs.fields(cls):
             default = field.default
             if default is attrs.NOTHING:
                 found.append((field.name, False, None))
             elif isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-                found.append((field.name, True, None))
+                found.append((field.name, True, _MADE))  # made per instance: no JSON default to state
             else:
                 found.append((field.name, True, default))
         return found
@@ -161,8 +163,22 @@ def _fields(cls: type) -> list[tuple[str, bool, Any]]:
     return [(name, name in defaults, defaults.get(name)) for name in cast("type[NamedTuple]", cls)._fields]
 
 
+_MADE = object()  # the "default" of a field whose default a factory makes
+
+
 def _json_default(value: Any) -> bool:
-    return value is None or isinstance(value, (str, int, float, bool, enum.Enum))
+    return value is not _MADE and (value is None or isinstance(value, (str, int, float, bool, enum.Enum)))
+
+
+def _admits(schema: dict[str, Any], value: Any) -> bool:
+    """Whether ``default: value`` is valid under ``schema``: only ``null`` needs looking at (a ``None`` default of a
+    field whose schema says it is never null, as a refined id the server makes up, states no default)."""
+    if value is not None:
+        return True
+    kinds = schema.get("type")
+    if kinds == "null" or (isinstance(kinds, list) and "null" in kinds):
+        return True
+    return any(option.get("type") == "null" for option in schema.get("anyOf", ()))
 
 
 def _json_value(value: Any) -> Any:

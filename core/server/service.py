@@ -25,7 +25,7 @@ from tocsin.escalation.overrides import RuntimeOverrides
 from tocsin.incidents import incident_from_json
 from tocsin.intake.heartbeats import HeartbeatMonitor
 from tocsin.intake.inbound import Inbound
-from tocsin.intake.processor import IncidentProcessor, ProcessResult
+from tocsin.intake.processor import IncidentProcessor, IncidentUpdate, ProcessResult
 from tocsin.intake.reconciler import Reconciliation, reconcile
 from tocsin.manager import Plugins
 from tocsin.models import Change, EscalationState, Incident, IncidentState
@@ -323,11 +323,20 @@ class Service:
             cursor=params.get("cursor"),
         )
 
+    def update_incident(self, incident_id: str, changes: dict[str, object], by: str | None) -> IncidentUpdate:
+        """Change an open incident's title, description, severity or labels and run the routing rules again over
+        it (see ``IncidentProcessor.update_incident``; an empty patch changes nothing); 404 when unknown, 409 when
+        resolved or closed."""
+        incident = self.known(incident_id)
+        if not incident.state.is_open:
+            raise ApiError(409, f"incident {incident_id!r} is {incident.state.value}; it cannot be changed")
+        return self.processor.update_incident(incident_id, changes, by=by)
+
     # --- responding ----------------------------------------------------------------------------------------
 
     def acknowledge(self, incident_id: str, by: str | None) -> IncidentDetail:
-        """``by`` acknowledges the incident's escalation; 429 over the per-incident rate limit, 409 when the
-        escalation is not active."""
+        """``by`` acknowledges the incident's escalation (active, or exhausted: completed); 429 over the
+        per-incident rate limit, 409 when it is already acknowledged, resolved or cancelled."""
         self.known(incident_id)
         wait = self.ack_limit.hit(incident_id)
         if wait is not None:
@@ -362,15 +371,16 @@ class Service:
         return self.incident(incident_id)
 
     def escalate(self, incident_id: str, by: str | None) -> IncidentDetail:
-        """Fire the next level now; 409 when the escalation is over or has no level left."""
+        """Fire the next level now (an exhausted escalation: what its ``on_exhausted`` says); 409 when the
+        escalation is resolved or cancelled, or has no level left."""
         self.known(incident_id)
         self._escalation(incident_id)
         self.engine.escalate_now(incident_id, by=by)
         return self.incident(incident_id)
 
     def snooze(self, incident_id: str, minutes: int, by: str | None) -> IncidentDetail:
-        """Snooze the acknowledged escalation: unresolved after ``minutes``, it pages again; 409 when it is
-        not acknowledged."""
+        """Snooze the acknowledged (or exhausted) escalation: unresolved after ``minutes``, it pages again; 409
+        when it is active and not acknowledged, or over."""
         self.known(incident_id)
         self._escalation(incident_id)
         self.engine.snooze(incident_id, minutes, by=by)

@@ -30,6 +30,7 @@ from tocsin.models import (
     OnCallSchedule,
     OnEnd,
     Recipient,
+    Severity,
 )
 from tocsin.registry import Registry
 from tocsin.schedules.resolver import Gap, OnCallEntry, Shift
@@ -49,6 +50,7 @@ __all__ = [
     "HeartbeatStatus",
     "IncidentDetail",
     "IncidentPage",
+    "IncidentPatch",
     "MaintenanceEnded",
     "MaintenanceList",
     "MaintenanceRequest",
@@ -100,6 +102,23 @@ class SnoozeRequest:
 
     minutes: int = attrs.field(validator=_snooze_minutes)
     by: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class IncidentPatch:
+    """``PATCH /v1/incidents/{id}``: the fields to change (none: nothing changes); ``by`` is who changes them
+    (default: the token's name). ``labels`` replaces the labels as a whole."""
+
+    title: str | None = None
+    description: str | None = None
+    severity: Severity | None = None
+    labels: dict[str, str] | None = None
+    by: str | None = None
+
+    def changes(self) -> dict[str, object]:
+        """The fields given, by name."""
+        found = {"title": self.title, "description": self.description, "severity": self.severity, "labels": self.labels}
+        return {name: value for name, value in found.items() if value is not None}
 
 
 @attrs.frozen(kw_only=True)

@@ -1,9 +1,10 @@
 """Run a scenario in virtual time and compare it with its expectations (``tocsin simulate`` / ``tocsin test``).
 
 The simulation uses the real engine and processor (with the maintenance windows and heartbeats of the config,
-and the scenario's run-time changes) on a ``ManualClock`` and an in-memory store. Nothing is
-delivered and no observer hook is called: notifications stay in the outbox, which records what would be
-sent, to whom, through which channel. The timeline is built from the escalation's journal and outbox.
+and the scenario's run-time changes) on a ``ManualClock`` and an in-memory store. Nothing is delivered, no
+playbook runs and no observer hook is called: notifications and playbook runs stay in the outbox, which records
+what would be sent, to whom, through which channel. The timeline is built from the escalation's journal and
+outbox.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tocsin.escalation.errors import EscalationError
 from tocsin.intake.processor import IncidentProcessor
 from tocsin.manager import Plugins
 from tocsin.models import Urgency
+from tocsin.registry import PLAYBOOK_CHANNEL
 from tocsin.simulation.changes import ScenarioWorld
 from tocsin.simulation.scenario import ExpectedPage, Scenario, ScenarioEvent
 from tocsin.store.memory import InMemoryStore
@@ -106,8 +108,10 @@ def simulate(scenario: Scenario, config: Config, plugins: Plugins) -> Simulation
     state = engine.get_escalation_state(incident_id)
     for delivery in store.all_deliveries():
         notification = delivery.notification
-        if notification.escalation_id == "":
-            at = notification.fired_at or notification.due_at
+        at = notification.fired_at or notification.due_at
+        if notification.recipient.channel == PLAYBOOK_CHANNEL:  # queued, as serve would; not run
+            timeline.append((at, -0.5, stamp(at, "playbook", playbook=notification.recipient.address)))
+        elif notification.escalation_id == "":
             entry = stamp(at, "announce")
             entry.update(recipient=notification.recipient.address, channel=notification.recipient.channel)
             timeline.append((at, -0.5, entry))
@@ -181,6 +185,8 @@ def _journal(state: Any, stamp: _Stamp) -> list[tuple[datetime, float, dict[str,
     pages: dict[tuple[Any, int, int], list[Any]] = {}
     for delivery in state.deliveries:
         notification = delivery.notification
+        if notification.recipient.channel == PLAYBOOK_CHANNEL:
+            continue  # shown with the announcements
         group = (notification.fired_at, notification.pass_number, notification.level)
         pages.setdefault(group, []).append(notification)
     entries: list[tuple[datetime, float, dict[str, Any]]] = []

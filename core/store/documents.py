@@ -14,11 +14,12 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Self
 
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from tocsin.instants import from_micros
+from tocsin.instants import from_micros, to_micros
 from tocsin.models import (
     Delivery,
     DeliveryResult,
@@ -36,7 +37,7 @@ __all__ = ["OPEN", "ROW_COLUMNS", "EscalationDocuments", "OutboxDocuments", "pol
 
 _IDS_PER_QUERY = 500  # incident ids bound in one IN (...) query
 
-OPEN = "status IN ('active', 'acknowledged')"
+OPEN = "status IN ('active', 'acknowledged', 'completed')"
 ROW_COLUMNS = "escalation_id, policy_seq, incident, state"
 _CACHED_POLICIES = 1024
 _CACHED_NOTIFICATIONS = 8192  # a key's notification never changes once written
@@ -107,11 +108,11 @@ class EscalationDocuments:
         return rows[0] if rows else None
 
     def load_open(self) -> list[EscalationRow]:
-        """Every active or acknowledged escalation, in the order they started."""
+        """Every open escalation (active, acknowledged or completed), in the order they started."""
         return self._rows(f"SELECT {ROW_COLUMNS} FROM escalations WHERE {OPEN} ORDER BY seq", ())
 
     def open_index(self) -> list[OpenEscalation]:
-        """Every active or acknowledged escalation's ids, version and due time, from the indexed columns."""
+        """Every open escalation's ids, version and due time, from the indexed columns."""
         with self.database.reading() as connection:
             found = connection.execute(
                 f"SELECT incident_id, escalation_id, version, next_due FROM escalations WHERE {OPEN} ORDER BY seq"
@@ -165,6 +166,22 @@ class EscalationDocuments:
                 "WHERE seq = (SELECT MAX(seq) FROM escalations WHERE incident_id = e.incident_id) GROUP BY status"
             ).fetchall()
         return {EscalationStatus(status): int(count) for status, count in rows}
+
+    def feed_token(self, feed: str) -> str | None:
+        """The token of the calendar feed ``feed``, or None before one is made."""
+        with self.database.reading() as connection:
+            found = connection.execute(f"SELECT token FROM feed_tokens WHERE feed = {self.MARK}", (feed,)).fetchone()
+        return str(found[0]) if found is not None else None
+
+    def set_feed_token(self, feed: str, token: str, at: datetime) -> None:
+        """Make ``token`` the feed's token (creating or rotating it)."""
+        mark = self.MARK
+        with self.database.transaction() as connection:
+            connection.execute(
+                f"INSERT INTO feed_tokens (feed, token, at) VALUES ({mark}, {mark}, {mark}) "
+                "ON CONFLICT (feed) DO UPDATE SET token = excluded.token, at = excluded.at",
+                (feed, token, to_micros(at)),
+            )
 
     def events(self, escalation_id: str) -> list[EscalationEvent]:
         """The journal of one escalation, oldest first."""

@@ -42,7 +42,9 @@ __all__ = [
     "SmartRow",
 ]
 
-OPEN_STATUSES = frozenset({EscalationStatus.ACTIVE, EscalationStatus.ACKNOWLEDGED})
+# Open: not resolved or cancelled. A completed escalation (every level fired, nobody answered) is exhausted,
+# and still open: it can be acknowledged, escalated, resolved or cancelled, and ``on_exhausted`` may page again.
+OPEN_STATUSES = frozenset({EscalationStatus.ACTIVE, EscalationStatus.ACKNOWLEDGED, EscalationStatus.COMPLETED})
 
 
 @attrs.frozen(kw_only=True)
@@ -84,6 +86,7 @@ class EscalationRow:
     announce: tuple[Recipient, ...] = ()  # routing notify recipients, sent when the schedule begins
     announced: bool = False
     smart: SmartRow | None = None  # what smart escalation keeps (None: a plain escalation, not snoozed)
+    exhausted_pages: int = 0  # completed: how many times ``on_exhausted`` paged since it became exhausted
 
     @property
     def incident_id(self) -> str:
@@ -92,7 +95,7 @@ class EscalationRow:
 
     @property
     def is_open(self) -> bool:
-        """True while the escalation is active or acknowledged."""
+        """True while the escalation is active, acknowledged or completed (exhausted, still unanswered)."""
         return self.status in OPEN_STATUSES
 
 
@@ -308,6 +311,14 @@ class EscalationStore(DeliveryStore, Protocol):
         One cursor per (policy, level), moved on by one at each call, so successive escalations start with
         successive recipients; a durable store keeps it across restarts and shares it between instances.
         """
+        ...
+
+    def feed_token(self, feed: str) -> str | None:
+        """The token of the calendar feed ``feed`` (``schedule:ID``, ``user:ADDRESS``), or None before one is made."""
+        ...
+
+    def set_feed_token(self, feed: str, token: str, at: datetime) -> None:
+        """Make ``token`` the feed's token from now on (creating or rotating it: the old one stops working)."""
         ...
 
     def status_counts(self) -> dict[EscalationStatus, int]:

@@ -98,6 +98,7 @@ class InMemoryStore(UnitOfWork, MemoryContactLimits):
         self._due: list[tuple[int, str, str]] = []
         self._round_robin: dict[tuple[str, int], int] = {}  # (policy id, level) -> rotations started
         self._init_limits()
+        self._feed_tokens: dict[str, str] = {}  # calendar feed -> its token
 
     # --- escalations -------------------------------------------------------------------------------------
 
@@ -226,6 +227,22 @@ class InMemoryStore(UnitOfWork, MemoryContactLimits):
             for incident_id in incident_ids
             if incident_id in rows
         }
+
+    def feed_token(self, feed: str) -> str | None:
+        """The token of the calendar feed ``feed``, or None before one is made."""
+        return self._feed_tokens.get(feed)
+
+    def set_feed_token(self, feed: str, token: str, at: datetime) -> None:
+        """Make ``token`` the feed's token (creating or rotating it)."""
+        before = self._feed_tokens.get(feed)
+        self._feed_tokens[feed] = token
+        self.after_rollback(lambda: self._restore_feed(feed, before))
+
+    def _restore_feed(self, feed: str, token: str | None) -> None:
+        if token is None:
+            self._feed_tokens.pop(feed, None)
+        else:
+            self._feed_tokens[feed] = token
 
     def next_round_robin(self, policy_id: str, level: int, size: int) -> int:
         """Where the rotation of ``policy_id``'s ``level`` starts this time (``0 <= result < size``)."""

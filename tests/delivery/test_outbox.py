@@ -18,7 +18,7 @@ from support.delivery_receiver import ConnectionSpy, Receiver, Reply
 from support.store import START, open_stores, plugins
 
 import tocsin
-from tocsin.plugins.channel_webhook import webhook_id
+from tocsin.delivery.webhook.signing import webhook_id
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 NEW_SECRET = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"

@@ -79,7 +79,17 @@ def test_simulate_without_json_prints_one_line_per_entry():
 def test_the_example_scenarios_pass():
     done = tocsin("test", "--config", EXAMPLE, *sorted(SCENARIOS.glob("*.yaml")))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-1] == "3 passed, 0 failed"
+    assert done.stdout.splitlines()[-1] == "4 passed, 0 failed"
+
+
+def test_whoever_the_last_level_paged_acknowledges_in_a_scenario():
+    done = tocsin("simulate", EXAMPLE, SCENARIOS / "p1-acknowledged-after-the-last-level.yaml", "--json")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["status"] == "acknowledged"
+    kinds = [(entry["minute"], entry["event"]) for entry in document["timeline"] if entry["event"] != "notify"]
+    assert kinds[-2:] == [(120, "completed"), (150, "acknowledged")]
+    assert not any(entry["event"] == "rejected" for entry in document["timeline"])
 
 
 def test_a_scenario_that_does_not_match_fails_with_a_readable_diff(tmp_path):
@@ -178,3 +188,29 @@ def test_check_reports_escalation_config_faults_with_their_path(tmp_path, change
     done = tocsin("check", path)
     assert done.returncode == 1
     assert done.stderr.splitlines() == [f"{path}: {message}"]
+
+
+def test_version_prints_the_installed_distributions_version():
+    from importlib.metadata import version
+
+    done = tocsin("--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"tocsin {version('tocsin')}"
+
+
+def test_a_timeline_that_spans_days_shows_the_date(tmp_path):
+    scenario = write(
+        tmp_path / "overnight.yaml",
+        {
+            "name": "acknowledged the next morning",
+            "start": "2026-03-01T23:50:00-05:00",
+            "incident": {"title": "DB down", "severity": "P1"},
+            "events": [{"at": "30m", "action": "acknowledge", "by": "eng1@example.com"}],
+            "until": "1h",
+        },
+    )
+    lines = tocsin("simulate", EXAMPLE, scenario).stdout.splitlines()
+    assert lines[2].split()[:3] == ["0m", "2026-03-01", "23:50:00"]
+    assert any(line.split()[:4] == ["30m", "2026-03-02", "00:20:00", "acknowledged"] for line in lines)
+    same_day = tocsin("simulate", EXAMPLE, SCENARIOS / "p1-sunday-night.yaml").stdout.splitlines()
+    assert same_day[2].split()[:2] == ["0m", "03:00:00"]  # one day: the time alone, as before

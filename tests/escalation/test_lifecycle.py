@@ -84,14 +84,18 @@ def test_acknowledging_what_is_not_active_is_refused_with_the_reason(clock):
     assert pages(eng) == [(0, 0, 0, "a@x")]
 
 
-def test_escalating_past_the_last_level_of_the_last_pass_is_refused(clock):
+def test_escalating_an_exhausted_escalation_starts_over_at_level_0(clock):
     eng = engine(clock)
     eng.register_policy(policy("p", level(0, user("a@x")), level(5, user("b@x"))))
     eng.start_escalation(incident(), "p")
     eng.escalate_now("inc-1")
-    with pytest.raises(tocsin.EscalationNotActiveError, match="completed; it cannot be escalated"):
-        eng.escalate_now("inc-1")
-    assert page_times(eng) == [0, 0]
+    assert eng.get_escalation_state("inc-1").exhausted
+    clock.advance(minutes=2)
+    state = eng.escalate_now("inc-1", by="lead@x")  # on_exhausted stay: start over
+    assert (state.status, state.pass_number, state.current_level) == (tocsin.EscalationStatus.ACTIVE, 1, 0)
+    eng.run_until(clock.now() + timedelta(hours=2))
+    assert page_times(eng) == [0, 0, 2, 7]
+    assert eng.get_escalation_state("inc-1").exhausted
 
 
 def test_a_policy_with_an_unregistered_target_type_is_refused_with_its_place(clock):

@@ -105,7 +105,7 @@ def test_low_urgency_pages_say_so_in_the_timeline():
     ]
     assert pages[0]["at"] == "2026-03-30T09:30:00+02:00"  # the scenario's timezone: Berlin wall-clock time
     done = tocsin("simulate", CONFIG, SCENARIOS / "p3-friday-night.yaml")
-    assert "   3450m  09:30:00  notify             L0 p0   ana@example.com via log (low urgency)" in (
+    assert "   3450m  2026-03-30 09:30:00  notify             L0 p0   ana@example.com via log (low urgency)" in (
         done.stdout.splitlines()
     )
 

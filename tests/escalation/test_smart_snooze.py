@@ -198,7 +198,7 @@ def test_snoozing_an_escalation_nobody_acknowledged_is_rejected_in_the_timeline(
     result = simulate(load_scenario(path), config, plugins())
     (rejected,) = [e for e in result.timeline if e["event"] == "rejected"]
     assert (rejected["minute"], rejected["action"]) == (2, "snooze")
-    assert "only an acknowledged escalation can be snoozed" in rejected["detail"]
+    assert "only an acknowledged or exhausted (completed) escalation can be snoozed" in rejected["detail"]
     assert [(p["minute"], p["recipient"]) for p in result.pages()] == [(0, ONCALL), (5, LEAD)]
 
 

@@ -64,7 +64,8 @@ def test_the_escalation_completes_when_the_last_level_of_the_last_pass_fires(eng
     assert state.status is tocsin.EscalationStatus.COMPLETED
     assert state.ended_at == at(120)
     assert state.next_due_at is None
-    assert eng.active_count() == 0
+    assert state.exhausted and state.open  # nobody answered: still open, visibly exhausted
+    assert eng.active_count() == 1
     eng.run_until(at(1000))
     assert len(pages(eng)) == 16
 

@@ -6,11 +6,14 @@ from typing import ClassVar
 
 import attrs
 from support.kernel_plugins import make_plugin
-from support.routing import builtin_registry, evaluator, incident
+from support.routing import builtin_registry, evaluator, incident, rules_from
 
 import tocsin
+from tocsin.plugins.action_notify import Notify
+from tocsin.plugins.action_playbook import ApplyPlaybook
 from tocsin.plugins.action_suppress import Suppress
 from tocsin.plugins.action_use_policy import UsePolicy
+from tocsin.plugins.playbook_webhook import WebhookPlaybook
 
 
 def rule(name, *actions, priority=0, when=None, **more):
@@ -126,17 +129,27 @@ def test_no_matching_rule_leaves_the_incident_and_results_empty():
     )
 
 
-def test_a_playbook_runs_once_with_the_incident_as_earlier_actions_left_it():
+def python_rule(name, *actions, priority=0):
+    """A rule built in Python, as an application that registers Python playbooks builds the rules naming them (a
+    config file's apply_playbook must name one of its own playbooks)."""
+    when = (tocsin.RuleCondition(field="source", operator="equals", value="monitoring"),)
+    return tocsin.RoutingRule(name=name, priority=priority, conditions=when, actions=actions)
+
+
+def test_a_python_playbook_runs_once_with_the_incident_as_earlier_actions_left_it():
     runs = []
 
     def restart(current):
         runs.append((current.severity.value, current.labels.get("team")))
         return "restarted db-1"
 
-    routing = evaluator(
-        rule("label", {"type": "add_labels", "labels": {"team": "db"}}, priority=3),
-        rule("heal", {"type": "apply_playbook", "playbook_id": "restart-db"}, priority=2),
-        rule("heal-again", {"type": "apply_playbook", "playbook_id": "restart-db"}, priority=1),
+    routing = tocsin.RoutingRuleEvaluator(
+        builtin_registry(),
+        [
+            *rules_from(rule("label", {"type": "add_labels", "labels": {"team": "db"}}, priority=3)),
+            python_rule("heal", ApplyPlaybook(playbook_id="restart-db"), priority=2),
+            python_rule("heal-again", ApplyPlaybook(playbook_id="restart-db"), priority=1),
+        ],
         playbooks={"restart-db": restart},
     )
     result = routing.route(incident())
@@ -145,12 +158,17 @@ def test_a_playbook_runs_once_with_the_incident_as_earlier_actions_left_it():
         ("heal", "applied", "ran playbook 'restart-db': restarted db-1"),
         ("heal-again", "ignored", "playbook 'restart-db' already applied by rule 'heal'"),
     ]
+    assert result.playbooks == ()  # nothing to queue: it ran in place
 
 
 def test_an_unknown_or_failing_playbook_is_a_recorded_failure_not_a_crash():
-    routing = evaluator(
-        rule("missing", {"type": "apply_playbook", "playbook_id": "nope"}, {"type": "notify", "channels": ["#a"]}),
-        rule("broken", {"type": "apply_playbook", "playbook_id": "boom"}),
+    routing = tocsin.RoutingRuleEvaluator(
+        builtin_registry(),
+        [
+            python_rule("missing", ApplyPlaybook(playbook_id="nope"), Notify(channels=("#a",))),
+            python_rule("broken", ApplyPlaybook(playbook_id="boom")),
+        ],
+        playbook_specs={"restart-db": WebhookPlaybook(url="https://automation.example.com/restart-db")},
     )
 
     def boom(current):
@@ -161,14 +179,61 @@ def test_an_unknown_or_failing_playbook_is_a_recorded_failure_not_a_crash():
     assert result.notify_channels == ("#a",)  # the other actions still ran
     failures = [(e.rule, e.detail) for e in result.effects if e.status == "failed"]
     assert failures == [
-        ("missing", "unknown playbook 'nope'; registered: boom"),
+        ("missing", "unknown playbook 'nope'; known: boom, restart-db"),
         ("broken", "playbook 'boom' raised RuntimeError: disk on fire"),
+    ]
+
+
+def test_a_config_playbook_is_queued_once_never_run_by_routing_and_explain_only_says_it_would():
+    config = tocsin.parse_config(
+        {
+            "playbooks": {"restart-db": {"type": "webhook", "url": "https://automation.example.com/restart-db"}},
+            "rules": [
+                rule("heal", {"type": "apply_playbook", "playbook_id": "restart-db"}, priority=2),
+                rule("heal-again", {"type": "apply_playbook", "playbook_id": "restart-db"}, priority=1),
+            ],
+        },
+        builtin_registry(),
+    )
+    assert config.playbooks == {"restart-db": WebhookPlaybook(url="https://automation.example.com/restart-db")}
+    routing = tocsin.RoutingRuleEvaluator(builtin_registry(), config.rules, playbook_specs=config.playbooks)
+    result = routing.route(incident())
+    assert result.playbooks == ("restart-db",)
+    assert [(e.rule, e.status, e.detail) for e in result.effects] == [
+        (
+            "heal",
+            "queued",
+            "playbook 'restart-db' (webhook) queued: it runs through the outbox once the incident is saved",
+        ),
+        ("heal-again", "ignored", "playbook 'restart-db' already applied by rule 'heal'"),
+    ]
+    explained = routing.explain(incident())
+    assert explained.result.playbooks == ()
+    assert explained.rules[0].effects[0].to_json() == {
+        "rule": "heal",
+        "action": "apply_playbook",
+        "status": "applied",
+        "detail": "would queue playbook 'restart-db' (webhook) (dry run)",
+    }
+
+
+def test_no_playbook_starts_for_an_incident_that_is_already_resolved():
+    runs = []
+    routing = tocsin.RoutingRuleEvaluator(
+        builtin_registry(), [python_rule("heal", ApplyPlaybook(playbook_id="p"))], playbooks={"p": runs.append}
+    )
+    result = routing.route(incident(state="Resolved"))
+    assert runs == [] and result.playbooks == ()
+    assert [(e.status, e.detail) for e in result.effects] == [
+        ("ignored", "the incident is Resolved: playbook 'p' not started")
     ]
 
 
 def test_explain_never_runs_a_playbook():
     runs = []
-    routing = evaluator(rule("heal", {"type": "apply_playbook", "playbook_id": "p"}), playbooks={"p": runs.append})
+    routing = tocsin.RoutingRuleEvaluator(
+        builtin_registry(), [python_rule("heal", ApplyPlaybook(playbook_id="p"))], playbooks={"p": runs.append}
+    )
     explained = routing.explain(incident())
     assert runs == []
     assert explained.rules[0].effects[0].detail == "would run playbook 'p' (dry run)"

@@ -29,6 +29,9 @@ GOOD_RULE = {
 }
 
 
+PLAYBOOKS = {"isolate-host": {"type": "webhook", "url": "https://automation.example.com/isolate"}}
+
+
 @pytest.fixture
 def faults(tocsin_plugins):
     """The lines ``tocsin check tocsin.yaml`` prints for a document (tocsin's own config builder reads it)."""
@@ -36,7 +39,7 @@ def faults(tocsin_plugins):
 
 
 def test_a_good_rule_loads_with_every_action_type(tocsin_config):
-    config = tocsin_config.merge({"rules": [GOOD_RULE]}).build()
+    config = tocsin_config.merge({"playbooks": PLAYBOOKS, "rules": [GOOD_RULE]}).build()
     [rule] = config.rules
     assert [action.type for action in rule.actions] == [
         "notify",
@@ -51,7 +54,7 @@ def test_a_good_rule_loads_with_every_action_type(tocsin_config):
 
 def test_a_rule_round_trips_through_dump_config():
     registry = builtin_registry()
-    config = tocsin.parse_config({"rules": [GOOD_RULE]}, registry)
+    config = tocsin.parse_config({"playbooks": PLAYBOOKS, "rules": [GOOD_RULE]}, registry)
     assert tocsin.parse_config(tocsin.dump_config(config, registry), registry) == config
 
 
@@ -67,7 +70,7 @@ def test_condition_faults_name_the_rule_condition_and_part(faults):
             {"field": "title", "operator": "not_exists", "value": "x"},
         ],
     }
-    found = faults({"rules": [GOOD_RULE | {"name": "other"}, rule]})
+    found = faults({"playbooks": PLAYBOOKS, "rules": [GOOD_RULE | {"name": "other"}, rule]})
     assert found[0] == "tocsin.yaml: $.rules[1].conditions[0].value: 'in' needs a list, got 'P0'"
     assert found[1].startswith("tocsin.yaml: $.rules[1].conditions[1].field: unknown field 'titel'; known: assignees,")
     assert found[1].endswith("(did you mean 'title'?)")
@@ -83,7 +86,9 @@ def test_condition_faults_name_the_rule_condition_and_part(faults):
 
 
 def test_rules_need_conditions_actions_and_unique_names(faults):
-    found = faults({"rules": [GOOD_RULE, {"name": GOOD_RULE["name"], "conditions": [], "actions": []}]})
+    found = faults(
+        {"playbooks": PLAYBOOKS, "rules": [GOOD_RULE, {"name": GOOD_RULE["name"], "conditions": [], "actions": []}]}
+    )
     assert found == [
         "tocsin.yaml: $.rules[1].conditions: a rule needs at least one condition",
         "tocsin.yaml: $.rules[1].actions: a rule needs at least one action",
@@ -119,16 +124,21 @@ def test_rules_need_conditions_actions_and_unique_names(faults):
         ({"type": "suppress", "duration_minutes": "5"}, "$.rules[0].actions[0].duration_minutes: expected an integer"),
         ({"type": "apply_playbook", "playbook_id": ""}, "$.rules[0].actions[0].playbook_id: must not be empty"),
         ({"type": "use_policy", "policy_id": "nope"}, "$.rules[0].actions[0]: unknown policy 'nope'; known: (none)"),
+        (
+            {"type": "apply_playbook", "playbook_id": "isolate-hots"},
+            "$.rules[0].actions[0]: unknown playbook 'isolate-hots'; known: isolate-host "
+            "(did you mean 'isolate-host'?)",
+        ),
     ],
 )
 def test_action_faults_say_what_is_wrong(faults, action, message):
-    [found] = faults({"rules": [{**GOOD_RULE, "actions": [action]}]})
+    [found] = faults({"playbooks": PLAYBOOKS, "rules": [{**GOOD_RULE, "actions": [action]}]})
     assert found.startswith(f"tocsin.yaml: {message}")
 
 
 def test_load_config_reads_rules_from_yaml(tmp_path):
     path = tmp_path / "tocsin.yaml"
-    path.write_text(yaml.safe_dump({"rules": [GOOD_RULE]}))
+    path.write_text(yaml.safe_dump({"playbooks": PLAYBOOKS, "rules": [GOOD_RULE]}))
     config = tocsin.load_config(path, builtin_registry())
     routing = tocsin.RoutingRuleEvaluator(builtin_registry(), config.rules)
     breach = tocsin.Incident(title="t", severity="P1", incident_type="Security", labels={"env": "prod"})

@@ -361,7 +361,7 @@ def _json_type() -> dict[str, str]:
 async def test_a_snoozed_acknowledgement_pages_again_when_it_runs_out(api):
     incident_id = (await api.raise_incident())["incident"]["id"]
     status, body = await api.call("POST", f"/v1/incidents/{incident_id}/snooze", json={"minutes": 10})
-    assert status == 409 and "only an acknowledged escalation" in body["error"]
+    assert status == 409 and "only an acknowledged or exhausted (completed) escalation" in body["error"]
     await api.call("POST", f"/v1/incidents/{incident_id}/acknowledge", token=RESPONDER)
     status, body = await api.call("POST", f"/v1/incidents/{incident_id}/snooze", json={"minutes": 0})
     assert status == 422 and body["errors"][0]["path"] == "$.minutes"
@@ -401,3 +401,164 @@ async def test_dead_lettered_notifications_are_visible_in_the_api():
         assert "10.0.0.1" in dead["result"]["detail"]
         assert (await api.call("GET", "/v1/deliveries/dead?limit=0", token=READER))[0] == 422
         assert (await api.call("GET", "/v1/deliveries/dead", token=None))[0] == 401
+
+
+# --- exhausted escalations ------------------------------------------------------------------------------
+
+ONE_LEVEL = CONFIG.replace(
+    "rules:",
+    """  - id: single-p3
+    severity_filter: [P3]
+    levels:
+      - {delay_minutes: 0, targets: [{type: user, email: oncall@example.com}]}
+rules:""",
+    1,
+)
+
+
+async def test_an_exhausted_escalation_is_shown_counted_and_can_still_be_acknowledged():
+    async for api in serve(ONE_LEVEL, run_monitor=False):
+        incident_id = (await api.raise_incident(severity="P3"))["incident"]["id"]
+        _, body = await api.call("GET", f"/v1/escalations/{incident_id}", token=READER)
+        assert (body["status"], body["exhausted"], body["open"]) == ("completed", True, True)
+        assert body["events"][-1]["kind"] == "completed" and body["events"][-1]["detail"].startswith("exhausted:")
+        _, metrics = await api.call("GET", "/metrics", token=None)
+        assert "tocsin_escalations_exhausted_unanswered 1.0" in metrics
+        status, body = await api.call(
+            "POST", f"/v1/incidents/{incident_id}/acknowledge", token=RESPONDER, json={"by": "oncall@example.com"}
+        )
+        assert status == 200, body
+        escalation = body["escalation"]
+        assert (escalation["status"], escalation["acknowledged_by"], escalation["exhausted"]) == (
+            "acknowledged",
+            "oncall@example.com",
+            False,
+        )
+        _, metrics = await api.call("GET", "/metrics", token=None)
+        assert "tocsin_escalations_exhausted_unanswered 0.0" in metrics
+
+
+async def test_an_exhausted_escalation_can_be_escalated_snoozed_and_resolved():
+    async for api in serve(ONE_LEVEL, run_monitor=False):
+        incident_id = (await api.raise_incident(severity="P3"))["incident"]["id"]
+        status, body = await api.call("POST", f"/v1/incidents/{incident_id}/escalate", token=RESPONDER)
+        assert status == 200 and body["escalation"]["pass_number"] == 1  # on_exhausted stay: starts over
+        assert len(body["escalation"]["deliveries"]) == 2
+        assert body["escalation"]["status"] == "completed"  # the one level fired again, unanswered
+        status, body = await api.call(
+            "POST", f"/v1/incidents/{incident_id}/snooze", token=RESPONDER, json={"minutes": 30}
+        )
+        assert status == 200 and body["escalation"]["status"] == "acknowledged"
+        assert body["escalation"]["snoozed_until"] is not None
+        status, body = await api.call("POST", f"/v1/incidents/{incident_id}/resolve", token=RESPONDER)
+        assert status == 200 and (body["escalation"]["status"], body["escalation"]["open"]) == ("resolved", False)
+
+
+# --- API truthfulness -----------------------------------------------------------------------------------
+
+
+async def test_the_openapi_document_passes_the_openapi_spec_validator(api):
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+
+    _, document = await api.call("GET", "/openapi.json", token=None)
+    assert [error.message for error in OpenAPIV31SpecValidator(document).iter_errors()] == []
+
+
+async def test_null_labels_get_a_readable_422(api):
+    status, body = await api.call("POST", "/v1/incidents", json={**P1, "labels": None})
+    assert status == 422
+    assert [(e["path"], e["message"]) for e in body["errors"]] == [
+        ("$.labels", "expected a mapping (a JSON object), got null")
+    ]
+
+
+async def test_read_endpoints_refuse_a_query_parameter_they_do_not_take(api):
+    status, body = await api.call("GET", "/v1/schedules/primary-oncall/shifts?severity=P1", token=READER)
+    assert status == 422
+    assert [(e["location"], e["path"]) for e in body["errors"]] == [("query", "severity")]
+    assert "unknown query parameter 'severity'; this endpoint takes: end, start" in body["errors"][0]["message"]
+    assert (await api.call("GET", "/v1/policies?enabled=true", token=READER))[0] == 422
+    known = "/v1/schedules/primary-oncall/shifts?start=2026-03-02T09:00:00"
+    assert (await api.call("GET", known, token=READER))[0] == 200
+
+
+async def test_gaps_lists_the_stretches_with_nobody_on_call(api):
+    status, body = await api.call(
+        "GET", "/v1/schedules/primary-oncall/gaps?start=2026-03-02T09:00:00&end=2026-03-03T09:00:00", token=READER
+    )
+    assert status == 200
+    assert body == {
+        "schedule": "primary-oncall",
+        "start": "2026-03-02T09:00:00-05:00",
+        "end": "2026-03-03T09:00:00-05:00",
+        "gaps": [],
+    }
+    status, body = await api.call("GET", "/v1/schedules/nope/gaps", token=READER)
+    assert status == 404
+
+
+async def test_patch_changes_an_incident_reroutes_it_and_journals_it(api):
+    created = await api.raise_incident()
+    incident_id = created["incident"]["id"]
+    status, body = await api.call(
+        "PATCH",
+        f"/v1/incidents/{incident_id}",
+        token=RESPONDER,
+        json={"title": "Intrusion", "severity": "P0", "labels": {"env": "prod"}},
+    )
+    assert status == 200, body
+    assert body["changed"] == ["title", "severity", "labels"]
+    assert (body["incident"]["title"], body["incident"]["severity"], body["incident"]["priority_score"]) == (
+        "Intrusion",
+        "P0",
+        0,
+    )
+    assert body["incident"]["labels"] == {"env": "prod"}
+    (event,) = [e for e in body["escalation"]["events"] if e["kind"] == "incident_updated"]
+    assert event["by"] == "pager-bot" and event["detail"].startswith("title, severity, labels changed")
+    status, body = await api.call("PATCH", f"/v1/incidents/{incident_id}", token=RESPONDER, json={})
+    assert status == 200 and body["changed"] == []  # an empty patch changes nothing
+    status, body = await api.call("PATCH", f"/v1/incidents/{incident_id}", token=RESPONDER, json={"state": "Resolved"})
+    assert status == 422 and body["errors"][0]["message"].startswith("unknown field")
+    await api.call("POST", f"/v1/incidents/{incident_id}/resolve", token=RESPONDER)
+    status, body = await api.call("PATCH", f"/v1/incidents/{incident_id}", token=RESPONDER, json={"title": "x"})
+    assert status == 409
+
+
+async def test_patch_reruns_the_rules_that_depend_on_the_changed_fields(api):
+    incident_id = (await api.raise_incident(incident_type="Security", severity="P2"))["incident"]["id"]
+    status, body = await api.call("PATCH", f"/v1/incidents/{incident_id}", token=RESPONDER, json={"severity": "P1"})
+    assert status == 200, body
+    assert body["matched_rules"] == ["Route Security Incidents"]
+    assert body["incident"]["labels"]["team"] == "security"
+    assert {(a["action"], a["status"]) for a in body["actions"]} >= {("add_labels", "applied")}
+
+
+# --- calendar feeds -------------------------------------------------------------------------------------
+
+
+async def test_a_calendar_feed_url_works_without_a_header_until_its_token_is_rotated(api):
+    status, made = await api.call("POST", "/v1/feeds/schedule/primary-oncall/token", token=ADMIN)
+    assert status == 200 and made["feed"] == "schedule:primary-oncall"
+    assert made["url"] == f"/v1/feeds/schedule/primary-oncall.ics?token={made['token']}"
+    assert len(made["token"]) >= 40
+    status, feed = await api.call("GET", made["url"], token=None)
+    assert status == 200 and api.last_headers["Content-Type"].startswith("text/calendar")
+    assert "BEGIN:VCALENDAR" in feed and "SUMMARY:On call: engineer" in feed
+    status, again = await api.call("POST", "/v1/feeds/schedule/primary-oncall/token", token=ADMIN)
+    assert again["token"] != made["token"]
+    assert (await api.call("GET", made["url"], token=None))[0] == 404  # the old URL stops working
+    assert (await api.call("GET", again["url"], token=None))[0] == 200
+    assert (await api.call("GET", "/v1/feeds/schedule/primary-oncall.ics?token=guess", token=None))[0] == 404
+    assert (await api.call("GET", "/v1/feeds/schedule/primary-oncall.ics", token=None))[0] == 404
+
+
+async def test_a_persons_feed_covers_their_shifts_and_only_an_admin_makes_tokens(api):
+    assert (await api.call("POST", "/v1/feeds/user/engineer1@example.com/token", token=RESPONDER))[0] == 403
+    assert (await api.call("POST", "/v1/feeds/user/nobody@example.com/token", token=ADMIN))[0] == 404
+    assert (await api.call("POST", "/v1/feeds/team/platform/token", token=ADMIN))[0] == 404
+    _, made = await api.call("POST", "/v1/feeds/user/engineer1@example.com/token", token=ADMIN)
+    status, feed = await api.call("GET", made["url"], token=None)
+    assert status == 200
+    assert "SUMMARY:On call: Primary On-Call (Primary)" in feed
+    assert "engineer2" not in feed

@@ -261,13 +261,15 @@ def test_a_percent_escaped_lone_surrogate_in_a_url_is_a_4xx_with_the_error_shape
     ("path", "allowed"),
     [
         ("/v1/incidents", "GET, HEAD, POST"),  # two routes on one path: both named
-        ("/v1/incidents/target", "GET, HEAD"),
+        ("/v1/incidents/target", "GET, HEAD, PATCH"),
         ("/v1/incidents/target/acknowledge", "POST"),
         ("/health", "GET, HEAD"),
     ],
 )
 @pytest.mark.parametrize("method", ["OPTIONS", "PUT", "PATCH", "DELETE", "TRACE"])
 def test_a_method_a_path_does_not_take_is_a_405_naming_those_it_does(server, path, allowed, method):
+    if method in allowed.split(", "):
+        return  # the path takes it (PATCH /v1/incidents/{id})
     request = urllib.request.Request(f"{server.url}{path}", method=method, headers=bearer(ADMIN))
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)

@@ -107,6 +107,25 @@ def test_a_new_escalation_cannot_replace_an_open_one_but_follows_an_ended_one(st
         store.commit(row(version=3, status="cancelled"), expected_version=2)  # the old one is no longer the latest
 
 
+def test_a_completed_escalation_is_exhausted_and_stays_open_until_resolved(stores: Stores):
+    store = stores.escalations
+    store.commit(row(), expected_version=None)
+    due = to_micros(START + 15 * MINUTE)  # on_exhausted repeat_last: due again
+    exhausted = row(version=2, status="completed", ended_at=to_micros(START), next_due=due, exhausted_pages=1)
+    store.commit(exhausted, expected_version=1)
+    assert store.load("inc-1") == exhausted and store.load("inc-1").exhausted_pages == 1
+    assert store.load_open() == [exhausted]
+    assert store.open_index() == [OpenEscalation("inc-1", "inc-1#1", 2, due)]
+    assert store.incident_ids(open_only=True) == {"inc-1"}
+    with pytest.raises(tocsin.StaleStateError):
+        store.commit(row(serial=2), expected_version=None)  # one open escalation per incident
+    claimed = store.claim_due(START + 15 * MINUTE, owner="a", lease_seconds=60)
+    assert [r.escalation_id for r in claimed] == ["inc-1#1"]
+    assert store.status_counts() == {tocsin.EscalationStatus.COMPLETED: 1}
+    store.commit(row(version=3, status="resolved", next_due=None), expected_version=2)
+    assert store.load_open() == []
+
+
 def test_the_open_index_lists_open_escalations_ids_versions_and_due_times_in_start_order(stores: Stores):
     store = stores.escalations
     assert store.open_index() == []
@@ -355,3 +374,14 @@ def test_the_policy_of_each_incidents_latest_escalation_is_read_a_page_at_a_time
     store.commit(row("inc-2", serial=2, policy=policy("third")), expected_version=None)
     assert store.policy_ids(["inc-1", "inc-2", "inc-3"]) == {"inc-1": "standard", "inc-2": "third"}
     assert store.policy_ids([]) == {}
+
+
+def test_a_calendar_feed_token_is_made_rotated_and_survives_a_restart(stores: Stores):
+    store = stores.escalations
+    assert store.feed_token("schedule:primary") is None
+    store.set_feed_token("schedule:primary", "first-token", START)
+    store.set_feed_token("user:ana@example.com", "ana-token", START)
+    store.set_feed_token("schedule:primary", "second-token", START + MINUTE)  # rotated: the first stops working
+    reopened = stores.reopen().escalations
+    assert reopened.feed_token("schedule:primary") == "second-token"
+    assert reopened.feed_token("user:ana@example.com") == "ana-token"

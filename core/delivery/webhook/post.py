@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -25,8 +26,9 @@ from tocsin.delivery.webhook.addresses import IPNetwork
 from tocsin.delivery.webhook.connector import GuardedConnector, make_connector
 from tocsin.delivery.webhook.signing import Secret, message_headers, webhook_headers
 from tocsin.delivery.webhook.ssrf import UnsafeDestination
+from tocsin.models import DeliveryResult
 
-__all__ = ["OutcomeKind", "WebhookOutcome", "make_session", "post_json", "redact_url"]
+__all__ = ["LoopSession", "OutcomeKind", "WebhookOutcome", "make_session", "post_json", "redact_url"]
 
 USER_AGENT = "tocsin-webhooks"
 _RETRY_STATUSES = frozenset({408, 429})
@@ -61,6 +63,19 @@ class WebhookOutcome:
     def retryable(self) -> bool:
         """True when another attempt may succeed."""
         return self.kind is OutcomeKind.RETRY
+
+    def result(self, key: str, url: str) -> DeliveryResult:
+        """The outcome as the outbox records it for the message ``key`` POSTed to ``url`` (shown without its
+        credentials when the request got no answer)."""
+        detail = self.reason if self.status is not None else f"POST {redact_url(url)} failed: {self.reason}"
+        return DeliveryResult(
+            key=key,
+            ok=self.delivered,
+            detail=detail,
+            retryable=self.retryable,
+            retry_after=self.retry_after,
+            gone=self.kind is OutcomeKind.GONE,
+        )
 
 
 def _short(text: str) -> str:
@@ -177,3 +192,27 @@ def make_session(
         cookie_jar=aiohttp.DummyCookieJar(),
         headers={"user-agent": user_agent},
     )
+
+
+class LoopSession:
+    """A :func:`make_session` session for whichever event loop is running: opened on first use, opened anew in
+    another loop (a session belongs to one loop), closed by :meth:`aclose`."""
+
+    def __init__(self, allow_networks: Iterable[str | IPNetwork] = ()) -> None:
+        self._allow_networks = tuple(allow_networks)
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def get(self) -> aiohttp.ClientSession:
+        """The session of the running loop (call it inside one)."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            self._session = make_session(self._allow_networks)
+            self._loop = loop
+        return self._session
+
+    async def aclose(self) -> None:
+        """Close the session if it belongs to the running loop; forget it either way."""
+        if self._session is not None and self._loop is asyncio.get_running_loop():
+            await self._session.close()
+        self._session = None

@@ -15,8 +15,11 @@ import hmac
 import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from tocsin.errors import TocsinError
+import attrs
+
+from tocsin.errors import FieldError, TocsinError
 
 __all__ = [
     "SECRET_PREFIX",
@@ -26,8 +29,10 @@ __all__ = [
     "secret_bytes",
     "sign",
     "signature_header",
+    "validate_secrets",
     "verify",
     "webhook_headers",
+    "webhook_id",
 ]
 
 SECRET_PREFIX = "whsec_"
@@ -57,6 +62,22 @@ def secret_bytes(secret: Secret) -> bytes:
     if not key:
         raise ValueError("a webhook secret must not be empty")
     return key
+
+
+def validate_secrets(instance: Any, attribute: attrs.Attribute[Any], value: Iterable[Secret]) -> None:
+    """An attrs validator for a settings field holding signing secrets: the fault names the bad entry's index
+    (and never repeats the secret)."""
+    for index, secret in enumerate(value):
+        try:
+            secret_bytes(secret)
+        except (TypeError, ValueError) as exc:
+            raise FieldError(f"{attribute.name}[{index}]", str(exc)) from None
+
+
+def webhook_id(key: str) -> str:
+    """The ``webhook-id`` of the message with idempotency key ``key``: ``msg_`` and 32 hex digits of its SHA-256
+    (the same on every retry and after a restart, and free of the characters the specification forbids)."""
+    return "msg_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
 def _unix_seconds(timestamp: datetime | int) -> int:

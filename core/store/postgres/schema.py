@@ -124,7 +124,7 @@ _V1: tuple[str, ...] = (
 _V2: tuple[str, ...] = (
     """CREATE FUNCTION tocsin_announce_due() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF NEW.status IN ('active', 'acknowledged') AND NEW.next_due IS NOT NULL THEN
+        IF NEW.status IN ('active', 'acknowledged', 'completed') AND NEW.next_due IS NOT NULL THEN
             PERFORM pg_notify('tocsin_due', GREATEST(NEW.next_due, COALESCE(NEW.lease_until, 0))::text);
         END IF;
         RETURN NULL;
@@ -166,8 +166,35 @@ _V3: tuple[str, ...] = (
 # incident notes, heartbeat monitors, maintenance windows and the incidents they held.
 _V4 = operations_tables("BIGSERIAL PRIMARY KEY", "BIGINT")
 
+# Version 5: a completed escalation (every level fired, nobody answered) is exhausted and stays open until it is
+# acknowledged, resolved or cancelled: the due-time index and the one-open-escalation-per-incident index cover it.
+# Completed escalations left by older versions become resolved when their incident is no longer open, and
+# cancelled when a newer escalation of their incident exists.
+_V5: tuple[str, ...] = (
+    """UPDATE escalations SET status = 'resolved'
+       WHERE status = 'completed' AND incident_id IN (SELECT id FROM incidents WHERE NOT is_open)""",
+    """UPDATE escalations AS old SET status = 'cancelled'
+       WHERE old.status = 'completed' AND EXISTS (
+           SELECT 1 FROM escalations AS newer WHERE newer.incident_id = old.incident_id AND newer.seq > old.seq
+       )""",
+    "DROP INDEX escalations_due",
+    "CREATE INDEX escalations_due ON escalations (next_due) WHERE status IN ('active', 'acknowledged', 'completed')",
+    "DROP INDEX escalations_one_open",
+    "CREATE UNIQUE INDEX escalations_one_open ON escalations (incident_id) "
+    "WHERE status IN ('active', 'acknowledged', 'completed')",
+)
+
+# Version 6: the tokens of the calendar feeds (``/v1/feeds/...``), which an admin creates and rotates at run time.
+_V6: tuple[str, ...] = (
+    """CREATE TABLE feed_tokens (
+        feed TEXT PRIMARY KEY,
+        token TEXT NOT NULL,
+        at BIGINT NOT NULL
+    )""",
+)
+
 # Step n (1-based) brings a database from version n-1 to version n. Append only.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 _LOCK = 0x746F6373696E  # the advisory lock migrations hold ("tocsin")
 

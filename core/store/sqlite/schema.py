@@ -212,8 +212,33 @@ _V4: tuple[str, ...] = (
 # incident notes, heartbeat monitors, maintenance windows and the incidents they held.
 _V5 = operations_tables("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER")
 
+# Version 6: a completed escalation (every level fired, nobody answered) is exhausted and stays open until it is
+# acknowledged, resolved or cancelled, so the due-time index covers it. Completed escalations left by older
+# versions become resolved when their incident is no longer open, and cancelled when a newer escalation of
+# their incident exists (at most one escalation per incident is open).
+_V6: tuple[str, ...] = (
+    """UPDATE escalations SET status = 'resolved'
+       WHERE status = 'completed' AND incident_id IN (SELECT id FROM incidents WHERE is_open = 0)""",
+    """UPDATE escalations SET status = 'cancelled'
+       WHERE status = 'completed' AND EXISTS (
+           SELECT 1 FROM escalations AS newer
+           WHERE newer.incident_id = escalations.incident_id AND newer.seq > escalations.seq
+       )""",
+    "DROP INDEX escalations_due",
+    "CREATE INDEX escalations_due ON escalations (next_due) WHERE status IN ('active', 'acknowledged', 'completed')",
+)
+
+# Version 7: the tokens of the calendar feeds (``/v1/feeds/...``), which an admin creates and rotates at run time.
+_V7: tuple[str, ...] = (
+    """CREATE TABLE feed_tokens (
+        feed TEXT PRIMARY KEY,
+        token TEXT NOT NULL,
+        at INTEGER NOT NULL
+    )""",
+)
+
 # Step n (1-based) brings a database from version n-1 to version n. Append only.
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _v3, _V4, _V5)
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _v3, _V4, _V5, _V6, _V7)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
