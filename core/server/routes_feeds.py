@@ -58,6 +58,7 @@ async def schedule_feed(call: Call) -> Response:
     if resolver is None:
         raise ApiError(404, _NOT_FOUND)
     low, high = service.span(resolver, None, None, FEED_SPAN)
+    resolver = service.overrides.merged(resolver, low, high)  # the overrides made at run time count too
     return _calendar(resolver.to_ical(low, high, stamp=service.clock.now()))
 
 
@@ -72,6 +73,7 @@ async def user_feed(call: Call) -> Response:
     parts = []
     for resolver in service.schedules.values():
         low, high = service.span(resolver, now, None, FEED_SPAN)
+        resolver = service.overrides.merged(resolver, low, high)  # the overrides made at run time count too
         shifts = [shift for shift in resolver.shifts(low, high) if shift.user == user]
         parts.append((resolver.schedule, resolver.zone, shifts))
     return _calendar(person_calendar(user, parts, now, now + FEED_SPAN, stamp=now))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from support.api import running
-from support.server import CONFIG, READER, RESPONDER
+from support.server import ADMIN, CONFIG, READER, RESPONDER
 
 NY = "-05:00"
 ENG1, ENG2, ENG3 = "engineer1@example.com", "engineer2@example.com", "eng1@example.com"  # ENG3: a team member
@@ -106,6 +106,17 @@ async def test_an_override_covers_a_shift_from_now_and_is_listed_after_the_confi
         assert f"SUMMARY:On call: {ENG3} (override)" in calendar
         raised = await api.raise_incident()
         assert api.paged(raised["incident"]["id"]) == [(0, ENG3)]
+
+
+async def test_the_subscribed_calendar_feeds_show_run_time_overrides():
+    async with running(CONFIG) as api:
+        await api.ok("POST", f"{SCHEDULE}/overrides", RESPONDER, json={"user": ENG2, "end": f"2026-03-02T21:00:00{NY}"})
+        schedule_feed = (await api.ok("POST", "/v1/feeds/schedule/primary-oncall/token", ADMIN))["url"]
+        person_feed = (await api.ok("POST", f"/v1/feeds/user/{ENG2}/token", ADMIN))["url"]
+        status, calendar = await api.call("GET", schedule_feed, token=None)
+        assert status == 200 and f"SUMMARY:On call: {ENG2} (override)" in calendar
+        status, mine = await api.call("GET", person_feed, token=None)
+        assert status == 200 and "SUMMARY:On call: Primary On-Call (override)" in mine
 
 
 async def test_a_layer_override_and_the_gap_report_count_run_time_overrides():
