@@ -168,7 +168,11 @@ class ScenarioWorld:
         engine.executor().use_overrides(self.overrides.in_force)
         self.gate = MaintenanceGate(ConfigWindows(config.maintenance), self.operations, clock)
         self.processor = IncidentProcessor(
-            engine, rules=config.rules, notify_channels=config.notify_channels, maintenance=self.gate
+            engine,
+            rules=config.rules,
+            notify_channels=config.notify_channels,
+            maintenance=self.gate,
+            playbooks=config.playbooks,
         )
         self.heartbeats = HeartbeatMonitor(self.operations, store, clock, report=report)
         self.heartbeats.configure(config.heartbeats, self.processor, read_secrets=False)

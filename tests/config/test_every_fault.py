@@ -81,7 +81,7 @@ def test_nothing_is_said_about_a_part_that_already_has_a_fault(tocsin_config):
 @pytest.mark.parametrize(
     ("section", "value", "fault"),
     [
-        ("teams", ["a"], "$.teams: expected a mapping, got ['a']"),
+        ("teams", ["a"], "$.teams: expected a mapping (a JSON object), got a list"),
         ("policies", {"id": "p"}, "$.policies: expected a list, got {'id': 'p'}"),
         ("plugins", ["acme"], "$.plugins: expected a mapping of plugin name to settings"),
     ],

@@ -157,6 +157,7 @@ def test_a_bad_playbook_in_the_config_is_reported_with_its_path(receiver):
         )
     assert [str(issue) for issue in caught.value.issues] == [
         "tocsin.yaml: $.playbooks['restart-db'].url: needs an http:// or https:// URL, got 'ftp://automation.example.com'",
+        "tocsin.yaml: $.playbooks['restart-db'].timeout_seconds: must be greater than 0, got 0.0",
         "tocsin.yaml: $.playbooks['scale']: unknown playbook type 'ansible'; known: webhook",
         "tocsin.yaml: $.playbooks['rotate'].secrets[0]: a webhook secret's part after 'whsec_' must be base64",
         "tocsin.yaml: $.playbooks['none']: expected a mapping with a 'type' key; known playbook types: webhook",

@@ -95,7 +95,9 @@ def test_check_reports_a_bad_playbook_and_an_unknown_one_with_their_paths(config
         f"{path}: $.playbooks['page-vendor'].allow_networks[0]: '10.0.0.0/33' is not an IP network such as "
         "127.0.0.1/32 ('10.0.0.0/33' does not appear to be an IPv4 or IPv6 network)",
         f"{path}: $.playbooks['restart-db'].url: needs an http:// or https:// URL, got 'automation.example.com/run'",
-    ]
+        f"{path}: $.rules[1].actions[0]: unknown playbook 'restart-dbs'; known: page-vendor, restart-db "
+        "(did you mean 'restart-db'?)",
+    ]  # every fault in one pass: the reference too
     document["playbooks"]["restart-db"]["url"] = "https://automation.example.com/run"
     del document["playbooks"]["page-vendor"]["allow_networks"]
     done = tocsin("check", config(document))
