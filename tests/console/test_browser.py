@@ -8,11 +8,14 @@ CSRF token is refused. Each page's screenshot is what docs/ui.md shows (see supp
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from support.console import api, csrf_of, example_document, screenshot, served
 from support.server import CONFIG, READER, RESPONDER, START
 
 import tocsin
+
+pytestmark = pytest.mark.xdist_group("browser")  # one worker runs them all, with one Chromium
 
 ADMIN_TOKEN = "example-admin-token-change-me"
 READ_TOKEN = "example-read-token-change-me"
