@@ -523,4 +523,29 @@ def response_converter(registry: Registry) -> cattrs.Converter:
         return document
 
     converter.register_unstructure_hook(Notification, public_notification)
+    converter.register_unstructure_hook(
+        EscalationPolicy, _written_once(converter.get_unstructure_hook(EscalationPolicy))
+    )
     return converter
+
+
+def _written_once(unstructure: Any) -> Any:
+    """``unstructure`` for policy snapshots, remembering the last few by identity: every escalation of a policy
+    version holds the same snapshot object, and each answer about one carries it whole (the written document is
+    only ever encoded, never changed)."""
+    recent: dict[int, tuple[EscalationPolicy, Any]] = {}
+
+    def write(policy: EscalationPolicy) -> Any:
+        held = recent.get(id(policy))
+        if held is not None and held[0] is policy:
+            return held[1]
+        document = unstructure(policy)
+        if len(recent) >= _POLICIES_REMEMBERED:
+            recent.pop(next(iter(recent)))
+        recent[id(policy)] = (policy, document)
+        return document
+
+    return write
+
+
+_POLICIES_REMEMBERED = 64
