@@ -116,9 +116,7 @@ class Endpoint:
         async def endpoint(request: Request) -> Response:
             started = time.perf_counter()
             response = await self._answer(request, service)
-            metrics = service.metrics
-            metrics.requests.labels(self.method, self.path, str(response.status_code)).inc()
-            metrics.request_seconds.labels(self.method, self.path).observe(time.perf_counter() - started)
+            service.metrics.answered(self.method, self.path, response.status_code, time.perf_counter() - started)
             return response
 
         return Route(self.path, endpoint, methods=[self.method], name=self.operation_id)

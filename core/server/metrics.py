@@ -8,7 +8,7 @@ read from the store and the engine when /metrics is scraped, so they are right a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -155,15 +155,38 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # Label children by their labels: prometheus_client looks each up under a lock on every call otherwise.
+        self._answers: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
+        self._deliveries: dict[tuple[str, bool], tuple[Any, Any]] = {}
         self.registry.register(_StateCollector(engine, escalations, incidents, announcements))
         engine.outbox.subscribe(self.delivered)
+
+    def answered(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one answered request and its time (the label children are looked up once per route)."""
+        key = (method, route, status)
+        counter = self._answers.get(key)
+        if counter is None:
+            counter = self._answers[key] = self.requests.labels(method, route, str(status))
+        counter.inc()
+        timer = self._timers.get((method, route))
+        if timer is None:
+            timer = self._timers[(method, route)] = self.request_seconds.labels(method, route)
+        timer.observe(seconds)
 
     def delivered(self, notification: Notification, result: DeliveryResult) -> None:
         """Count one delivery answer and its latency (an outbox listener)."""
         channel = notification.recipient.channel
-        self.notifications.labels(channel, "sent" if result.ok else "failed").inc()
+        key = (channel, result.ok)
+        children = self._deliveries.get(key)
+        if children is None:
+            children = self._deliveries[key] = (
+                self.notifications.labels(channel, "sent" if result.ok else "failed"),
+                self.delivery_seconds.labels(channel),
+            )
+        children[0].inc()
         fired = notification.fired_at or notification.due_at
-        self.delivery_seconds.labels(channel).observe(max(0.0, (result.at - fired).total_seconds()))
+        children[1].observe(max(0.0, (result.at - fired).total_seconds()))
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
