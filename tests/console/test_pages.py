@@ -90,7 +90,8 @@ def test_signing_in_sets_an_httponly_lax_cookie_and_a_wrong_token_gets_nothing()
         assert status == 200 and "pager-bot" in page
 
 
-def test_the_cookie_is_secure_when_the_public_url_is_https():
+def test_the_cookie_is_secure_when_the_public_url_is_https(monkeypatch):
+    monkeypatch.setenv("TOCSIN_LINK_SECRET", "a-link-secret-of-at-least-32-characters!")  # a public URL makes links
     with served(document(public_url="https://pager.example.com"), tocsin.ManualClock(START)) as server:
         _, headers, _ = Visitor(server.url).get("/ui/sign-in")
         assert "Secure" in headers["set-cookie"]
