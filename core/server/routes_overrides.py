@@ -11,11 +11,10 @@ from datetime import datetime
 
 from tocsin.config.serving import Scope
 from tocsin.errors import ConfigError
-from tocsin.escalation.overrides import RuntimeOverrides
 from tocsin.models import Override
 from tocsin.schedules.resolver import ScheduleResolver
 from tocsin.server.endpoints import Call, Endpoint, QueryParam
-from tocsin.server.errors import ApiError, from_config_error
+from tocsin.server.errors import from_config_error
 from tocsin.server.views import (
     OverrideEntry,
     OverrideList,
@@ -24,7 +23,6 @@ from tocsin.server.views import (
     SwapAnswer,
     SwapRequest,
 )
-from tocsin.store.errors import StaleStateError
 from tocsin.store.records import ScheduleOverride
 
 __all__ = ["ENDPOINTS"]
@@ -85,42 +83,9 @@ async def list_overrides(call: Call) -> OverrideList:
 
 async def create_override(call: Call) -> ScheduleOverride:
     """POST /v1/schedules/{schedule_id}/overrides."""
-    service = call.service
-    resolver = service.schedule(call.path("schedule_id"))
+    schedule_id = call.service.schedule(call.path("schedule_id")).schedule.id  # 404 whatever the body says
     request: OverrideRequest = await call.body()
-    by = request.by or call.actor
-    overrides: RuntimeOverrides = service.overrides
-
-    def add() -> ScheduleOverride:
-        return overrides.add(
-            resolver,
-            user=request.user,
-            start=request.start,
-            end=request.end,
-            layer=request.layer,
-            note=request.note,
-            by=by,
-            people=service.loaded.people,
-            override_id=request.id,
-        )
-
-    try:
-        made = await service.commits.run(add)
-    except ConfigError as exc:
-        raise from_config_error(exc) from None
-    except StaleStateError:
-        raise ApiError(409, f"an override with id {request.id!r} exists already") from None
-    service.record(
-        "override.created",
-        resolver.schedule.id,
-        by,
-        override=made.id,
-        user=made.user,
-        start=made.start.isoformat(),
-        end=made.end.isoformat(),
-        layer=made.layer,
-    )
-    return made
+    return await call.service.add_override(schedule_id, request, call.actor)
 
 
 async def delete_override(call: Call) -> OverrideRemoved:
