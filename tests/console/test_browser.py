@@ -55,11 +55,11 @@ def test_an_incident_raised_by_the_api_appears_is_acknowledged_and_the_next_leve
         assert "escalation started" in timeline.inner_text()
         assert "level fired · level 0" in timeline.inner_text()
 
-        page.get_by_role("button", name="Acknowledge").click()
+        page.get_by_role("button", name="Acknowledge", exact=True).click()
         page.get_by_role("status").filter(has_text="Acknowledged").wait_for()
         assert "acknowledged" in page.locator("#now").inner_text()
         assert "by engineer1@example.com" in timeline.inner_text()
-        assert page.get_by_role("button", name="Acknowledge").count() == 0
+        assert page.get_by_role("button", name="Acknowledge", exact=True).count() == 0
         assert page.get_by_role("button", name="Snooze").count() == 1
 
         server.advance(clock, minutes=20)  # level 1 was due at 5 minutes, level 2 at 15
@@ -80,7 +80,7 @@ def test_a_read_only_session_sees_everything_and_can_act_on_nothing(context, tmp
         page.get_by_role("link", name="CPU high").click()
         assert page.locator(".timeline").inner_text()
         assert page.locator(".actions button").count() == 0
-        assert page.get_by_role("button", name="Acknowledge").count() == 0
+        assert page.get_by_role("button", name="Acknowledge", exact=True).count() == 0
         assert page.locator("header .scope").inner_text() == "read"
 
         # Even with the session's own CSRF token, a read session's post is refused.

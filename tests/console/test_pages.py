@@ -171,13 +171,12 @@ def test_a_read_session_sees_no_buttons_and_admin_alone_may_cancel():
         for token in (READER, RESPONDER, ADMIN):
             visitor = Visitor(server.url)
             visitor.sign_in(token)
-            buttons[token] = re.findall(
-                r'<button type="submit" class="(?:primary|danger)">([^<]+)<', visitor.get("/ui/incidents/x")[2]
-            )
+            page = visitor.get("/ui/incidents/x")[2]
+            buttons[token] = re.findall(r'<button type="submit" class="(?:primary|secondary|danger)">([^<]+)<', page)
         assert buttons == {
             READER: [],
-            RESPONDER: ["Acknowledge", "Resolve", "Escalate now"],
-            ADMIN: ["Acknowledge", "Resolve", "Escalate now", "Cancel escalation"],
+            RESPONDER: ["Acknowledge", "Resolve", "Escalate now", "Reassign", "Add note"],
+            ADMIN: ["Acknowledge", "Resolve", "Escalate now", "Reassign", "Add note", "Cancel escalation"],
         }
         responder = Visitor(server.url)
         responder.sign_in(RESPONDER)
@@ -205,6 +204,65 @@ def test_an_action_the_service_refuses_says_why_on_the_incident_page():
         assert visitor.post("/ui/incidents/nope/resolve", {"csrf": csrf})[0] == 404
         status, _, page = visitor.get("/ui/incidents/nope")
         assert status == 404 and "no incident &#39;nope&#39;" in page
+
+
+def test_notes_un_acknowledging_and_reassigning_from_the_page_do_what_the_api_does():
+    with served(document(), tocsin.ManualClock(START)) as server:
+        api(server, "POST", "/v1/incidents", RESPONDER, {"id": "x", "title": "X", "severity": "P1"})
+        visitor = Visitor(server.url)
+        visitor.sign_in(RESPONDER, "engineer1@example.com")
+        csrf = visitor.csrf()
+
+        status, headers, _ = visitor.post("/ui/incidents/x/note", {"csrf": csrf, "text": "db1 is out of disk"})
+        assert (status, headers["location"]) == (303, "/ui/incidents/x?done=note")
+        (note,) = api(server, "GET", "/v1/incidents/x/notes", READER)[1]["notes"]
+        assert (note["text"], note["by"]) == ("db1 is out of disk", "engineer1@example.com")
+        status, _, page = visitor.post("/ui/incidents/x/note", {"csrf": csrf, "text": "  "})
+        assert status == 422 and "text: must not be empty" in page
+
+        visitor.post("/ui/incidents/x/acknowledge", {"csrf": csrf})
+        _, _, page = visitor.get("/ui/incidents/x")
+        assert "Un-acknowledge" in page and ">Acknowledge<" not in page
+        assert visitor.post("/ui/incidents/x/unacknowledge", {"csrf": csrf})[0] == 303
+        escalation = api(server, "GET", "/v1/escalations/x", READER)[1]
+        assert (escalation["status"], escalation["events"][-1]["kind"]) == ("active", "unacknowledged")
+        assert escalation["events"][-1]["by"] == "engineer1@example.com"
+
+        _, _, page = visitor.get("/ui/incidents/x")  # the select offers the policies, then the people
+        offered = re.findall(r'<option value="((?:policy|user):[^"]+)"', page)
+        assert offered[0] == "policy:standard-p1" and "user:eng2@example.com" in offered
+        for to, message in (("", "choose a policy or a person"), ("policy:nope", "unknown policy &#39;nope&#39;")):
+            status, _, page = visitor.post("/ui/incidents/x/reassign", {"csrf": csrf, "to": to})
+            assert status == 422 and message in page, to
+        status, _, page = visitor.post("/ui/incidents/x/reassign", {"csrf": csrf, "to": "user:stranger@example.com"})
+        assert status == 422 and "not a person the config knows" in page
+        assert visitor.post("/ui/incidents/x/reassign", {"csrf": csrf, "to": "user:eng2@example.com"})[0] == 303
+        escalation = api(server, "GET", "/v1/escalations/x", READER)[1]
+        assert (escalation["escalation_id"], escalation["status"]) == ("x#2", "active")
+        assert [d["notification"]["recipient"]["address"] for d in escalation["deliveries"]] == ["eng2@example.com"]
+        assert api(server, "GET", "/v1/incidents/x", READER)[1]["incident"]["assignees"] == ["eng2@example.com"]
+
+
+def test_the_incident_page_shows_the_very_timeline_the_api_answers():
+    clock = tocsin.ManualClock(START)
+    with served(document(), clock) as server:
+        api(server, "POST", "/v1/incidents", RESPONDER, {"id": "x", "title": "X", "severity": "P1"})
+        server.advance(clock, minutes=1)
+        api(server, "POST", "/v1/incidents/x/notes", RESPONDER, {"text": "looking", "by": "engineer1@example.com"})
+        server.advance(clock, minutes=1)
+        api(server, "POST", "/v1/incidents/x/reassign", RESPONDER, {"policy": "standard-p1"})
+        server.advance(clock, minutes=6)  # the new escalation's level 1 fires too
+        api(server, "POST", "/v1/incidents/x/acknowledge", RESPONDER, {"by": "engineer1@example.com"})
+        answered = api(server, "GET", "/v1/incidents/x/timeline", READER)[1]["entries"]
+        visitor = Visitor(server.url)
+        visitor.sign_in(READER)
+        _, _, page = visitor.get("/ui/incidents/x")
+        shown = re.findall(r'<li class="from-(\w+) kind-(\w+)">\s*<time datetime="([^"]+)"', page)
+        assert shown == [(entry["source"], entry["kind"], entry["at"]) for entry in answered]
+        kinds = [(source, kind) for source, kind, _ in shown]
+        assert ("note", "note") in kinds and ("journal", "reassigned") in kinds
+        assert [kind for source, kind in kinds if kind == "started"] == ["started", "started"]  # both escalations
+        assert ">x#1</small>" in page and ">x#2</small>" in page and "looking" in page
 
 
 def test_the_list_filters_by_status_severity_policy_and_label_and_pages_newest_first():

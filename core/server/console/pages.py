@@ -24,7 +24,6 @@ from tocsin.server.console.calendar import DAYS, calendar, oncall_now
 from tocsin.server.console.chains import chains, describe_target
 from tocsin.server.console.listing import STATUSES, IncidentFilter, list_rows
 from tocsin.server.console.session import Session, Sessions
-from tocsin.server.console.timeline import incident_timeline
 from tocsin.server.console.web import PREFIX, Web, redirect
 from tocsin.server.errors import ApiError, api_error
 from tocsin.server.guards import parse_instant
@@ -131,13 +130,26 @@ class Console:
     def _incident(self, incident_id: str, session: Session) -> dict[str, Any]:
         service = self.service
         detail = service.incident(incident_id)  # as the API answers it: pages without contact details
-        history = service.storage.incidents.history(incident_id)
-        timeline = incident_timeline(history, detail.escalation, service.storage.escalations)
+        timeline = service.timeline(incident_id)  # the very timeline GET /v1/incidents/{id}/timeline answers
         scope = session.principal.scope if session.principal is not None else None
         actions = [action for action in ACTIONS if action.shown(detail, scope)]
+        choices = {
+            f"{action.name}.{field.name}": field.choices(service)
+            for action in actions
+            for field in action.fields
+            if field.choices is not None
+        }
         levels = detail.escalation.policy.levels if detail.escalation is not None else ()
         steps = [[describe_target(target) for target in level.targets] for level in levels]
-        return {"detail": detail, "timeline": timeline, "actions": actions, "steps": steps}
+        escalations = {entry.escalation_id for entry in timeline.entries if entry.escalation_id is not None}
+        return {
+            "detail": detail,
+            "timeline": timeline.entries,
+            "several": len(escalations) > 1,  # a reassignment started another: entries say which one
+            "actions": actions,
+            "choices": choices,
+            "steps": steps,
+        }
 
     async def incident(self, request: Request, session: Session) -> Response:
         """GET /ui/incidents/{id}: fields, labels, matched rules, the policy's levels, timeline and actions."""
@@ -167,7 +179,7 @@ class Console:
             raise ApiError(403, f"signed in with scope {having}; {action.label.lower()} needs {action.scope.value}")
         service = self.service
         try:
-            await service.commits.run(lambda: action.run(service, incident_id, session.actor, form))
+            await action.run(service, incident_id, session.actor, form)
         except (ApiError, EscalationError, StaleStateError) as exc:
             failure = exc if isinstance(exc, ApiError) else api_error(exc)
             if failure.status == 404:

@@ -17,8 +17,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from tocsin.server.console.session import COOKIE, Session, Sessions
 from tocsin.server.errors import ApiError
 from tocsin.server.service import Service
+from tocsin.server.views import TimelineEntry
 
-__all__ = ["PREFIX", "Web", "age", "when"]
+__all__ = ["PREFIX", "Web", "age", "happened", "when"]
 
 PREFIX = "/ui"
 
@@ -59,6 +60,35 @@ def when(moment: datetime | None, zone: str | None = None) -> str:
     return f"{moment:%a} {moment.day} {moment:%b %H:%M} {zone}"
 
 
+# What a timeline entry's kind reads as on the page (any other shows its kind with underscores as spaces).
+_HAPPENED = {
+    ("incident", "state_changed"): "state changed",
+    ("incident", "suppressed"): "held by a maintenance window",
+    ("journal", "started"): "escalation started",
+    ("journal", "level_fired"): "level fired",
+    ("journal", "announced"): "routing notifications sent",
+    ("journal", "ack_timeout"): "acknowledgement timed out",
+    ("journal", "escalated"): "escalated by hand",
+    ("journal", "unacknowledged"): "acknowledgement taken back",
+    ("journal", "unresolved"): "nobody on call",
+    ("journal", "target_failed"): "target failed",
+    ("journal", "snooze_ended"): "snooze ended",
+    ("delivery", "delivered"): "paged",
+    ("delivery", "delivery_failed"): "page failed",
+    ("note", "note"): "note",
+}
+
+
+def happened(entry: TimelineEntry) -> str:
+    """What ``entry`` of an incident's timeline says happened, in words (``escalation started``, ``paged``)."""
+    text = _HAPPENED.get((entry.source, entry.kind))
+    if text is not None:
+        return text
+    if entry.source == "delivery":  # a page not tried yet: its status (pending, folded, ...)
+        return f"page {entry.kind}"
+    return entry.kind.replace("_", " ")
+
+
 class Web:
     """Renders the console's pages for one :class:`Service` and reads who is asking."""
 
@@ -72,6 +102,7 @@ class Web:
             lstrip_blocks=True,
         )
         self.templates.filters["when"] = when
+        self.templates.filters["happened"] = happened
         self.templates.globals["prefix"] = PREFIX
 
     def session(self, request: Request) -> Session:
