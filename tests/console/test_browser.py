@@ -62,6 +62,11 @@ def test_an_incident_raised_by_the_api_appears_is_acknowledged_and_the_next_leve
         assert page.get_by_role("button", name="Acknowledge", exact=True).count() == 0
         assert page.get_by_role("button", name="Snooze").count() == 1
 
+        page.get_by_label("Note").fill("db1 is out of disk; cleaning up")
+        page.get_by_role("button", name="Add note").click()
+        page.get_by_role("status").filter(has_text="Note added").wait_for()
+        assert "db1 is out of disk; cleaning up" in timeline.inner_text()
+
         server.advance(clock, minutes=20)  # level 1 was due at 5 minutes, level 2 at 15
         refreshed(page, "#live")
         assert "level 1" not in timeline.inner_text() and "level 2" not in timeline.inner_text()
@@ -69,6 +74,35 @@ def test_an_incident_raised_by_the_api_appears_is_acknowledged_and_the_next_leve
         assert answered == 200
         assert escalation["status"] == "acknowledged"
         assert {delivery["notification"]["level"] for delivery in escalation["deliveries"]} == {0}
+
+
+def test_an_override_made_in_the_calendar_is_who_the_api_says_is_on_call(context):
+    clock = tocsin.ManualClock(START)  # Monday 09:00 in New York: engineer1 is on call
+    with served(load_yaml_document(), clock) as server:
+        page = context.new_page()
+        sign_in(page, server.url, RESPONDER, "engineer1@example.com")
+        page.get_by_role("link", name="On call").click()
+        page.get_by_role("link", name="Primary On-Call").click()
+        assert page.locator(".overrides rect").count() == 0
+
+        page.get_by_label("Who", exact=True).select_option("engineer2@example.com")
+        page.get_by_label("Until (America/New_York)").fill("2026-03-02T08:00")  # before now: refused
+        page.get_by_role("button", name="Make override").click()
+        assert "end: must be after start" in page.get_by_role("alert").inner_text()
+        assert page.get_by_label("Who", exact=True).input_value() == "engineer2@example.com"  # the form is kept
+
+        page.get_by_label("Until (America/New_York)").fill("2026-03-02T13:00")
+        page.get_by_label("Note").fill("dentist at 9")
+        page.get_by_role("button", name="Make override").click()
+        page.get_by_role("status").filter(has_text="Override made").wait_for()
+        assert page.locator(".overrides rect").count() == 1
+        status, answer = api(server, "GET", "/v1/schedules/primary-oncall/oncall", READER)
+        assert status == 200
+        assert [(entry["user"], entry["shift_end"]) for entry in answer["oncall"]] == [
+            ("engineer2@example.com", "2026-03-02T13:00:00-05:00")
+        ]
+        later = api(server, "GET", "/v1/schedules/primary-oncall/oncall?at=2026-03-02T13:00:00", READER)[1]
+        assert [entry["user"] for entry in later["oncall"]] == ["engineer1@example.com"]
 
 
 def test_a_read_only_session_sees_everything_and_can_act_on_nothing(context, tmp_path):

@@ -265,6 +265,70 @@ def test_the_incident_page_shows_the_very_timeline_the_api_answers():
         assert ">x#1</small>" in page and ">x#2</small>" in page and "looking" in page
 
 
+def test_an_override_made_from_the_calendar_is_made_as_the_api_makes_it_and_counts_everywhere():
+    clock = tocsin.ManualClock(START)  # Monday 09:00 in New York: engineer1 is on call
+    with served(document(), clock) as server:
+        visitor = Visitor(server.url)
+        visitor.sign_in(RESPONDER, "engineer1@example.com")
+        csrf = visitor.csrf("/ui/schedules/primary-oncall")
+        form = {"csrf": csrf, "week": "2026-03-02", "user": "engineer2@example.com", "start": "", "note": "dentist"}
+        status, headers, _ = visitor.post("/ui/schedules/primary-oncall/overrides", {**form, "end": "2026-03-02T13:00"})
+        assert (status, headers["location"]) == (303, "/ui/schedules/primary-oncall?start=2026-03-02&done=override")
+
+        oncall = api(server, "GET", "/v1/schedules/primary-oncall/oncall", READER)[1]["oncall"]
+        assert [(entry["user"], entry["shift_end"]) for entry in oncall] == [
+            ("engineer2@example.com", "2026-03-02T13:00:00-05:00")
+        ]
+        (made,) = api(server, "GET", "/v1/schedules/primary-oncall/overrides", READER)[1]["overrides"]
+        assert (made["source"], made["created_by"], made["note"]) == ("api", "engineer1@example.com", "dentist")
+        _, _, page = visitor.get("/ui/schedules/primary-oncall?start=2026-03-02&done=override")
+        assert "Override made" in page
+        overrides_row = page[page.index('<div class="cal-row overrides">') : page.index('<div class="cal-row final">')]
+        assert overrides_row.count("<rect") == 1 and "made by engineer1@example.com: dentist" in overrides_row
+        assert "engineer2@example.com" in visitor.get("/ui/oncall")[2].split("<h3>Next")[0]
+        assert "SUMMARY:On call: engineer2@example.com" in visitor.get("/ui/schedules/primary-oncall.ics")[2]
+        server.advance(clock, hours=5)  # 14:00 in New York: the override is over
+        oncall = api(server, "GET", "/v1/schedules/primary-oncall/oncall", READER)[1]["oncall"]
+        assert [entry["user"] for entry in oncall] == ["engineer1@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "shown"),
+    [
+        ({"end": "2026-03-02T08:00"}, "end: must be after start"),
+        ({"start": "2026-03-02T08:00", "end": "2026-03-02T10:00"}, "start: is in the past"),
+        ({"user": "stranger@example.com", "end": "2026-03-02T10:00"}, "user: &#39;stranger@example.com&#39; is not a"),
+        ({"end": "tomorrow"}, "end: expected an ISO 8601 date-time"),
+        ({"end": ""}, "end: needed"),
+        ({"end": "2026-03-02T10:00", "layer": "Nights"}, "layer: unknown layer &#39;Nights&#39;"),
+        ({"end": "2026-03-02T10:00", "note": "x" * 4001}, "note: must be at most 4000 characters"),
+    ],
+    ids=["end-before-start", "in-the-past", "unknown-person", "not-a-time", "no-end", "unknown-layer", "long-note"],
+)
+def test_an_override_the_service_refuses_is_shown_with_the_form_kept_and_nothing_made(fields, shown):
+    with served(document(max_body_bytes=16384), tocsin.ManualClock(START)) as server:
+        visitor = Visitor(server.url)
+        visitor.sign_in(RESPONDER)
+        form = {"csrf": visitor.csrf("/ui/schedules/primary-oncall"), "user": "engineer2@example.com", **fields}
+        status, _, page = visitor.post("/ui/schedules/primary-oncall/overrides", form)
+        assert status == 422 and shown in page
+        assert 'value="engineer2@example.com" selected' in page or "stranger" in fields.get("user", "")
+        assert api(server, "GET", "/v1/schedules/primary-oncall/overrides", READER)[1]["overrides"] == []
+
+
+def test_a_read_session_has_no_override_form_and_its_post_is_refused():
+    with served(document(), tocsin.ManualClock(START)) as server:
+        visitor = Visitor(server.url)
+        visitor.sign_in(READER)
+        _, _, page = visitor.get("/ui/schedules/primary-oncall")
+        assert "Put someone on call instead" not in page
+        form = {"csrf": csrf_of(page), "user": "engineer2@example.com", "end": "2026-03-02T13:00"}
+        status, _, page = visitor.post("/ui/schedules/primary-oncall/overrides", form)
+        assert status == 403 and "needs respond" in page
+        assert visitor.post("/ui/schedules/nope/overrides", form)[0] == 404
+        assert api(server, "GET", "/v1/schedules/primary-oncall/overrides", READER)[1]["overrides"] == []
+
+
 def test_the_list_filters_by_status_severity_policy_and_label_and_pages_newest_first():
     clock = tocsin.ManualClock(START)
     with served(example_document(), clock) as server:

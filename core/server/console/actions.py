@@ -9,13 +9,12 @@ is one entry in :data:`ACTIONS`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
 
 import attrs
 
 from tocsin.config.serving import Scope
-from tocsin.errors import FieldError
 from tocsin.models import EscalationStatus, Incident
+from tocsin.server.console.web import checked
 from tocsin.server.errors import ApiError
 from tocsin.server.service import Service
 from tocsin.server.views import (
@@ -87,31 +86,23 @@ def _open(incident: Incident) -> bool:
     return incident.state.is_open
 
 
-def _request(kind: type[Any], **fields: Any) -> Any:
-    """The API's request ``kind`` made from a form's fields, checked as the API checks it (422 naming the field)."""
-    try:
-        return kind(**fields)
-    except FieldError as exc:
-        raise ApiError(422, f"{exc.field}: {exc.message}") from None
-
-
 def _snooze(service: Service, incident_id: str, by: str | None, form: Mapping[str, str]) -> Awaitable[object]:
     text = form.get("minutes", "").strip()
     if not text.isdigit():
         raise ApiError(422, f"minutes: expected a whole number of minutes (1 to {MAX_SNOOZE_MINUTES}), got {text!r}")
-    request: SnoozeRequest = _request(SnoozeRequest, minutes=int(text), by=by)
+    request: SnoozeRequest = checked(SnoozeRequest, minutes=int(text), by=by)
     return service.commits.run(lambda: service.snooze(incident_id, request.minutes, request.by))
 
 
 def _note(service: Service, incident_id: str, by: str | None, form: Mapping[str, str]) -> Awaitable[object]:
-    return service.add_note(incident_id, _request(NoteRequest, text=form.get("text", "").strip()), by)
+    return service.add_note(incident_id, checked(NoteRequest, text=form.get("text", "").strip()), by)
 
 
 def _reassign(service: Service, incident_id: str, by: str | None, form: Mapping[str, str]) -> Awaitable[object]:
     kind, _, name = form.get("to", "").partition(":")
     if kind not in ("policy", "user") or not name:
         raise ApiError(422, "to: choose a policy or a person to reassign the incident to")
-    return service.reassign(incident_id, _request(ReassignRequest, **{kind: name}), by)
+    return service.reassign(incident_id, checked(ReassignRequest, **{kind: name}), by)
 
 
 def _targets(service: Service) -> Options:

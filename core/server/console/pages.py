@@ -8,7 +8,6 @@ pages refresh answer 401 instead, and the page's script reloads into the sign-in
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -20,13 +19,12 @@ from starlette.staticfiles import StaticFiles
 from tocsin.escalation.errors import EscalationError
 from tocsin.logs import get_logger
 from tocsin.server.console.actions import ACTIONS, action_named
-from tocsin.server.console.calendar import DAYS, calendar, oncall_now
-from tocsin.server.console.chains import chains, describe_target
+from tocsin.server.console.chains import describe_target
 from tocsin.server.console.listing import STATUSES, IncidentFilter, list_rows
+from tocsin.server.console.schedule_pages import SchedulePages
 from tocsin.server.console.session import Session, Sessions
-from tocsin.server.console.web import PREFIX, Web, redirect
+from tocsin.server.console.web import PREFIX, Web, failure_lines, redirect
 from tocsin.server.errors import ApiError, api_error
-from tocsin.server.guards import parse_instant
 from tocsin.server.service import Service
 from tocsin.store.busy import retry_while_busy
 from tocsin.store.errors import StaleStateError, StoreError
@@ -46,10 +44,11 @@ class Console:
         if sessions is None:
             sessions = Sessions(service.config.server, service.auth, service.clock)
         self.web = Web(service, sessions)
+        self.schedules = SchedulePages(service, self.web)
 
     def routes(self) -> list[BaseRoute]:
         """The console's routes, and ``/`` redirecting to it."""
-        page, part = self._page, self._part
+        page, part, schedules = self._page, self._part, self.schedules
         return [
             Route("/", _to_console, methods=["GET", "HEAD"]),
             Route(PREFIX, _to_console, methods=["GET", "HEAD"]),
@@ -62,10 +61,11 @@ class Console:
             Route(f"{PREFIX}/incidents/{{incident_id}}", page(self.incident)),
             Route(f"{PREFIX}/live/incidents/{{incident_id}}", part(self.incident_live)),
             Route(f"{PREFIX}/incidents/{{incident_id}}/{{action}}", page(self.act), methods=["POST"]),
-            Route(f"{PREFIX}/oncall", page(self.oncall)),
-            Route(f"{PREFIX}/schedules/{{schedule_id}}.ics", page(self.feed)),
-            Route(f"{PREFIX}/schedules/{{schedule_id}}", page(self.schedule)),
-            Route(f"{PREFIX}/policies", page(self.policies)),
+            Route(f"{PREFIX}/oncall", page(schedules.oncall)),
+            Route(f"{PREFIX}/schedules/{{schedule_id}}.ics", page(schedules.feed)),
+            Route(f"{PREFIX}/schedules/{{schedule_id}}", page(schedules.schedule)),
+            Route(f"{PREFIX}/schedules/{{schedule_id}}/overrides", page(schedules.add_override), methods=["POST"]),
+            Route(f"{PREFIX}/policies", page(schedules.policies)),
             Mount(f"{PREFIX}/static", StaticFiles(packages=[("tocsin.server.console", "static")]), name="static"),
         ]
 
@@ -191,63 +191,11 @@ class Console:
                 "incident.html",
                 session,
                 status=failure.status,
-                failed=failure.message,
+                failed="; ".join(failure_lines(failure)),
                 routed=routed,
                 **context,
             )
         return redirect(f"{PREFIX}/incidents/{quote(incident_id, safe='')}", {"done": action.name})
-
-    # --- schedules and policies ----------------------------------------------------------------------------
-
-    async def oncall(self, request: Request, session: Session) -> Response:
-        """GET /ui/oncall: every schedule with who is on call now and after the next handoff."""
-        now = self.service.clock.now()
-        answers = [oncall_now(resolver, now) for resolver in self.service.schedules.values()]
-        return self.web.render(request, "oncall.html", session, answers=answers)
-
-    async def schedule(self, request: Request, session: Session) -> Response:
-        """GET /ui/schedules/{id}: two weeks of layers, overrides and coverage, and who is on call at a time."""
-        service = self.service
-        resolver = service.schedule(request.path_params["schedule_id"])
-        today = resolver.localize(service.clock.now()).date()
-        first = today - timedelta(days=today.weekday())
-        faults = []
-        if request.query_params.get("start"):
-            try:
-                first = date.fromisoformat(request.query_params["start"])
-            except ValueError:
-                faults.append(f"start {request.query_params['start']!r} is not a date (YYYY-MM-DD)")
-        asked, at = request.query_params.get("at"), None
-        if asked:
-            try:
-                at = resolver.localize(parse_instant(asked, query=True))
-            except ValueError as exc:
-                faults.append(f"at: {exc}")
-        return self.web.render(
-            request,
-            "schedule.html",
-            session,
-            resolver=resolver,
-            cal=calendar(resolver, service.plugins.registry, first),
-            previous=first - timedelta(days=DAYS),
-            following=first + timedelta(days=DAYS),
-            at=at,
-            asked=asked or "",
-            oncall_at=resolver.oncall_at(at) if at is not None else None,
-            faults=faults,
-        )
-
-    async def feed(self, request: Request, session: Session) -> Response:
-        """GET /ui/schedules/{id}.ics: the schedule's iCalendar feed for the next 30 days (as the API's)."""
-        service = self.service
-        resolver = service.schedule(request.path_params["schedule_id"])
-        low, high = service.span(resolver, None, None, timedelta(days=30))
-        feed = resolver.to_ical(low, high, stamp=service.clock.now())
-        return Response(feed, media_type="text/calendar; charset=utf-8")
-
-    async def policies(self, request: Request, session: Session) -> Response:
-        """GET /ui/policies: each policy as a chain of levels, and the rules that choose it."""
-        return self.web.render(request, "policies.html", session, chains=chains(self.service.config))
 
     # --- guards --------------------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
@@ -14,14 +14,16 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from tocsin.errors import FieldError
 from tocsin.server.console.session import COOKIE, Session, Sessions
 from tocsin.server.errors import ApiError
 from tocsin.server.service import Service
 from tocsin.server.views import TimelineEntry
 
-__all__ = ["PREFIX", "Web", "age", "happened", "when"]
+__all__ = ["PREFIX", "Web", "age", "checked", "failure_lines", "happened", "redirect", "when"]
 
 PREFIX = "/ui"
+T = TypeVar("T")
 
 # Everything the pages load comes from this server; nothing may frame them.
 _HEADERS = {
@@ -167,6 +169,24 @@ class Web:
         if not session.csrf_matches(fields.get("csrf")):
             raise ApiError(403, "the form's CSRF token is missing or wrong: reload the page and try again")
         return fields
+
+
+def checked(kind: type[T], **fields: Any) -> T:
+    """The API's request ``kind`` made from a form's fields, checked as the API checks it.
+
+    :raises ApiError: 422 naming the field that is wrong.
+    """
+    try:
+        return kind(**fields)
+    except FieldError as exc:
+        raise ApiError(422, f"{exc.field}: {exc.message}") from None
+
+
+def failure_lines(failure: ApiError) -> list[str]:
+    """What the service refused, a line per fault (``end: must be after start (...)``), for a page to show."""
+    if not failure.details:
+        return [failure.message]
+    return [f"{detail.path.removeprefix('$.')}: {detail.message}" for detail in failure.details]
 
 
 def redirect(path: str, query: Mapping[str, str] | None = None) -> RedirectResponse:
