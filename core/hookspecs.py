@@ -103,7 +103,8 @@ def tocsin_register_channels(register: ChannelRegistrar) -> None:
     :param register: call ``register(EmailContact, create=create, settings=EmailSettings)``. The contact
         class's ``type`` tag is the channel's name and the shape of a user's contact entry; ``settings`` is
         read from the config's ``channels.<name>`` section; ``create(settings)`` returns the sender. Pass
-        ``links=False`` for a channel whose messages cannot show action links, and
+        ``links=False`` for a channel whose messages cannot show links (action links, and the one that opens the
+        incident in the web console), and
         ``interactions=handler`` for one whose service calls back when someone acts on a message (a button):
         ``tocsin serve`` answers ``POST /v1/<name>/interactions`` with ``await handler(request, settings,
         responder)`` (see :mod:`tocsin.responding`).

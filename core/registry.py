@@ -139,7 +139,8 @@ class ChannelType:
     """A notification channel: its contact class (``cls.type`` is the channel name), ``create(settings)``
     returning the sender, and an optional settings class read from the config's ``channels`` section.
 
-    ``links`` says whether its messages show a page's action links (``Notification.links``);
+    ``links`` says whether its messages show a page's links (``Notification.links``: the action links and the
+    one that opens the incident in the web console);
     ``interactions``, when given, answers its service's callbacks at ``POST /v1/<name>/interactions`` (see
     :mod:`tocsin.responding`)."""
 

@@ -9,11 +9,11 @@ message``. On success the new config replaces the old at once (one reference, in
 - the teams, people and schedules of the new config apply to every level that fires after the reload, of new
   escalations and of those in flight alike;
 - tokens, integrations, heartbeats and maintenance windows of the new config apply to the next request (the
-  acknowledgement rate limit starts counting afresh).
+  acknowledgement rate limit starts counting afresh); a web console session whose token is gone ends at once.
 
 What is chosen when the server starts cannot change under it: the store (``storage``), the channel settings
-(``channels``), delivery (``delivery``), ``server.auth``, ``server.public_url`` and ``server.action_links`` are
-faults if they differ (restart to change them),
+(``channels``), delivery (``delivery``), ``server.auth``, ``server.public_url``, ``server.action_links``,
+``server.session_secret_env`` and ``server.session_hours`` are faults if they differ (restart to change them),
 and ``server.host``, ``server.port`` and ``server.instance_id`` keep their running values.
 """
 
@@ -68,6 +68,11 @@ def restart_only_faults(running: Config, loaded: Config, source: str) -> Iterato
         if getattr(running.server, field) != getattr(loaded.server, field):
             yield ConfigIssue(
                 source, f"$.server.{field}", "changed, but action links are set up when the server starts: restart"
+            )
+    for field in ("session_secret_env", "session_hours"):  # the console signs its cookies with what it started with
+        if getattr(running.server, field) != getattr(loaded.server, field):
+            yield ConfigIssue(
+                source, f"$.server.{field}", "changed, but console sessions are set up when the server starts: restart"
             )
 
 

@@ -3,57 +3,18 @@ the incident list's filters and pages, actions and their errors, and what each p
 
 from __future__ import annotations
 
-import http.cookiejar
 import re
 import socket
-import urllib.error
-import urllib.parse
-import urllib.request
 from typing import Any
 
 import pytest
 import yaml
-from support.console import api, csrf_of, example_document, served
+from support.console import Visitor, api, csrf_of, example_document, served
 from support.docs import ROOT, code_blocks, doc_text
 from support.server import ADMIN, CONFIG, READER, RESPONDER, START
 
 import tocsin
 from tocsin.server import ServerError, create_app, memory_storage
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-class Visitor:
-    """A cookie-keeping HTTP client that does not follow redirects."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.jar = http.cookiejar.CookieJar()
-        self._open = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()).open
-
-    def get(self, path: str) -> tuple[int, dict[str, str], str]:
-        return self._send(urllib.request.Request(self.url + path))
-
-    def post(self, path: str, form: dict[str, str], content_type: str = "application/x-www-form-urlencoded"):
-        data = urllib.parse.urlencode(form).encode()
-        return self._send(urllib.request.Request(self.url + path, data=data, headers={"Content-Type": content_type}))
-
-    def _send(self, request: urllib.request.Request) -> tuple[int, dict[str, str], str]:
-        try:
-            with self._open(request, timeout=10) as answer:
-                return answer.status, dict(answer.headers), answer.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers), exc.read().decode()
-
-    def sign_in(self, token: str, name: str = "") -> tuple[int, dict[str, str], str]:
-        _, _, page = self.get("/ui/sign-in")
-        return self.post("/ui/sign-in", {"csrf": csrf_of(page), "token": token, "acting_as": name})
-
-    def csrf(self, path: str = "/ui/incidents") -> str:
-        return csrf_of(self.get(path)[2])
 
 
 def document(**server: Any) -> dict[str, Any]:

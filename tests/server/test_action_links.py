@@ -98,11 +98,12 @@ async def first_page(box: Mailbox, to: str = ONCALL) -> dict[str, str]:
     return links_in(text_part(message))
 
 
-async def test_the_page_carries_four_links_in_its_text_and_html(pager: Pager, mailbox: Mailbox):
+async def test_the_page_carries_five_links_in_its_text_and_html(pager: Pager, mailbox: Mailbox):
     await pager.raise_incident()
     (message,) = await eventually(lambda: mailbox.to(ONCALL))
     links = links_in(text_part(message))
-    assert list(links) == ["Acknowledge", "Resolve", "Snooze 30 min", "Escalate now"]
+    assert list(links) == ["Acknowledge", "Resolve", "Snooze 30 min", "Escalate now", "Open in tocsin"]
+    assert links["Open in tocsin"].startswith(PUBLIC_URL + "/ui/links/")
     html = text_part(message, "html")
     assert all(f'href="{url}"' in html for url in links.values())
     assert "High CPU" in html and "Severity" in html

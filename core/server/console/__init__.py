@@ -15,6 +15,6 @@ gives a signed session cookie; every form carries a CSRF token. Every action cal
 from __future__ import annotations
 
 from tocsin.server.console.pages import Console
-from tocsin.server.console.session import Session, Sessions
+from tocsin.server.console.session import Session, Sessions, session_key
 
-__all__ = ["Console", "Session", "Sessions"]
+__all__ = ["Console", "Session", "Sessions", "session_key"]

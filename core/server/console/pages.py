@@ -16,6 +16,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from tocsin.config.serving import Scope
+from tocsin.delivery.links import BadLink, ExpiredLink
 from tocsin.escalation.errors import EscalationError
 from tocsin.logs import get_logger
 from tocsin.server.console.actions import ACTIONS, action_named
@@ -25,6 +27,7 @@ from tocsin.server.console.schedule_pages import SchedulePages
 from tocsin.server.console.session import Session, Sessions
 from tocsin.server.console.web import PREFIX, Web, failure_lines, redirect
 from tocsin.server.errors import ApiError, api_error
+from tocsin.server.responder import escalation_incident
 from tocsin.server.service import Service
 from tocsin.store.busy import retry_while_busy
 from tocsin.store.errors import StaleStateError, StoreError
@@ -39,10 +42,9 @@ Handler = Callable[[Request, Session], Awaitable[Response]]
 class Console:
     """The web console of one service: its routes, mounted beside the API's."""
 
-    def __init__(self, service: Service, sessions: Sessions | None = None) -> None:
+    def __init__(self, service: Service, *, session_key: str | None = None) -> None:
         self.service = service
-        if sessions is None:
-            sessions = Sessions(service.config.server, service.auth, service.clock)
+        sessions = Sessions(service.config.server, lambda: service.auth, service.clock, key=session_key)
         self.web = Web(service, sessions)
         self.schedules = SchedulePages(service, self.web)
 
@@ -56,6 +58,7 @@ class Console:
             Route(f"{PREFIX}/sign-in", self.sign_in_page, methods=["GET"]),
             Route(f"{PREFIX}/sign-in", self.sign_in, methods=["POST"]),
             Route(f"{PREFIX}/sign-out", self.sign_out, methods=["POST"]),
+            Route(f"{PREFIX}/links/{{token}}", self.follow_link, methods=["GET"]),
             Route(f"{PREFIX}/incidents", page(self.incidents)),
             Route(f"{PREFIX}/live/incidents", part(self.incident_rows)),
             Route(f"{PREFIX}/incidents/{{incident_id}}", page(self.incident)),
@@ -104,6 +107,35 @@ class Console:
             return self.web.error(request, session, exc.status, exc.message)
         response = redirect(f"{PREFIX}/sign-in")
         self.web.keep(response, self.web.sessions.anonymous())
+        return response
+
+    async def follow_link(self, request: Request) -> Response:
+        """GET /ui/links/{token}: a page's link (its "Open in tocsin", or any of its action links) signs its
+        recipient in with the respond scope until the link expires, and opens the incident. Nothing is acted on:
+        an action link followed here stays unused. A session that may already act is kept as it is."""
+        session = self.web.session(request)
+        links = self.service.links
+        if links is None:
+            return self._link_refused(
+                request, session, 404, "this tocsin makes no links (server.public_url is not set)"
+            )
+        try:
+            claim = links.read(request.path_params["token"])
+        except BadLink as exc:
+            return self._link_refused(request, session, 404, str(exc))
+        except ExpiredLink as exc:
+            return self._link_refused(request, session, 410, f"{exc}; or sign in with an API token")
+        response = redirect(f"{PREFIX}/incidents/{quote(escalation_incident(claim.escalation_id), safe='')}")
+        response.headers["Referrer-Policy"] = "no-referrer"
+        if not session.may(Scope.RESPOND):
+            signed = self.web.sessions.through_link(claim.token_id, claim.recipient, claim.expires_at)
+            self.web.keep(response, signed)
+            _log.info("signed in through a link", recipient=claim.recipient, link=claim.token_id)
+        return response
+
+    def _link_refused(self, request: Request, session: Session, status: int, message: str) -> Response:
+        response = self.web.error(request, session, status, message)
+        response.headers["Referrer-Policy"] = "no-referrer"  # the address holds the link
         return response
 
     # --- incidents -----------------------------------------------------------------------------------------

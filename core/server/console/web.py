@@ -129,7 +129,7 @@ class Web:
         response.set_cookie(
             COOKIE,
             self.sessions.cookie(session),
-            max_age=self.sessions.max_age,
+            max_age=self.sessions.lifetime(session),
             path=PREFIX,
             httponly=True,
             samesite="lax",
