@@ -152,6 +152,7 @@ def test_every_page_on_the_example_config_with_screenshots(browser, tmp_path):
 
         page.get_by_role("link", name="Database primary unreachable").click()
         assert page.locator(".levels li.current").inner_text().startswith("+5 min")
+        assert "failing over to the replica" in page.locator(".timeline").inner_text()
         assert page.get_by_role("button", name="Cancel escalation").count() == 1  # admin scope
         screenshot(page, "incident", tmp_path)
 
@@ -169,7 +170,7 @@ def test_every_page_on_the_example_config_with_screenshots(browser, tmp_path):
             "Overrides",
             "On call",
         ]
-        assert page.locator(".overrides rect").count() == 1
+        assert page.locator(".overrides rect").count() == 2  # the config's, and one made at run time
         page.get_by_label("Time (America/New_York)").fill("2026-03-10T12:00")
         page.get_by_role("button", name="Look up").click()
         assert "engineer2@example.com" in page.locator("#at").locator("..").inner_text()
@@ -227,4 +228,10 @@ def raise_examples(server, clock: tocsin.ManualClock) -> None:
         == 200
     )
     assert api(server, "POST", "/v1/incidents/queue-lag/resolve", ADMIN_TOKEN)[0] == 200
-    server.advance(clock, minutes=4)  # db-down's level 1 (5 minutes) fires, the others' wait
+    server.advance(clock, minutes=2)
+    note = {"text": "Primary refuses connections; failing over to the replica.", "by": "engineer3@example.com"}
+    assert api(server, "POST", "/v1/incidents/db-down/notes", ADMIN_TOKEN, note)[0] == 201
+    cover = {"user": "engineer2@example.com", "start": "2026-03-05T14:00:00Z", "end": "2026-03-05T22:00:00Z"}
+    cover["note"] = "engineer1 is at the dentist"
+    assert api(server, "POST", "/v1/schedules/primary-oncall/overrides", ADMIN_TOKEN, cover)[0] == 201
+    server.advance(clock, minutes=2)  # db-down's level 1 (5 minutes) fires, the others' wait

@@ -6,18 +6,16 @@ unused. A reload that removes a token ends its sessions at once."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import yaml
 from support.console import Visitor, api, served
-from support.delivery_receiver import Receiver
 from support.mailbox import Mailbox, links_in, smtp_server, text_part
-from support.server import ADMIN, CONFIG, READER, RESPONDER, START, eventually
+from support.server import ADMIN, CONFIG, READER, RESPONDER, START
 
 import tocsin
 
@@ -91,33 +89,6 @@ def test_the_open_link_signs_the_recipient_in_until_it_expires_and_shows_the_inc
         assert browser.get("/ui/incidents")[0] == 303
         status, _, page = Visitor(server.url, behind_tls=True).get(opens)
         assert status == 410 and "expired" in page
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    running = Receiver()
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-
-
-async def test_a_webhook_page_carries_the_open_link_in_its_payload_and_it_signs_in(receiver: Receiver):
-    document = yaml.safe_load(CONFIG)
-    document["server"]["public_url"] = PUBLIC_URL
-    document["users"] = {ONCALL: {"contacts": [{"type": "webhook", "url": receiver.url("/oncall")}]}}
-    document["channels"] = {"webhook": {"allow_networks": ["127.0.0.1/32"], "secrets": ["whsec_" + "A" * 32]}}
-    with served(document, tocsin.ManualClock(START)) as server:
-        api(server, "POST", "/v1/incidents", RESPONDER, {"id": "x", "title": "Disk full on db1", "severity": "P1"})
-        (page,) = await eventually(lambda: receiver.on("/oncall"))
-        links = json.loads(page.body)["links"]
-        assert [link["action"] for link in links] == ["acknowledge", "resolve", "snooze", "escalate", "open"]
-        opens = links[-1]
-        assert opens["label"] == "Open in tocsin" and opens["url"].startswith(f"{PUBLIC_URL}/ui/links/")
-        browser = Visitor(server.url, behind_tls=True)
-        assert browser.get(opens["url"].removeprefix(PUBLIC_URL))[1]["location"] == "/ui/incidents/x"
-        assert f'{ONCALL} <small class="scope">respond</small>' in browser.get("/ui/incidents/x")[2]
 
 
 def test_an_action_link_followed_into_the_console_signs_in_and_stays_unused(mailbox: Mailbox):
