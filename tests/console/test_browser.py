@@ -54,6 +54,11 @@ def test_an_incident_raised_by_the_api_appears_is_acknowledged_and_the_next_leve
         timeline = page.locator(".timeline")
         assert "escalation started" in timeline.inner_text()
         assert "level fired · level 0" in timeline.inner_text()
+        page.evaluate("window.stayed = true")
+        note = {"text": "restarting the cleaner", "by": "engineer2@example.com"}
+        assert api(server, "POST", "/v1/incidents/disk-db1/notes", RESPONDER, note)[0] == 201
+        timeline.get_by_text("restarting the cleaner").wait_for()  # the page's forms do not stop its refresh
+        assert page.evaluate("window.stayed") is True
 
         page.get_by_role("button", name="Acknowledge", exact=True).click()
         page.get_by_role("status").filter(has_text="Acknowledged").wait_for()

@@ -1,5 +1,7 @@
-"""The console's pages under ``/ui/``: each handler reads what it shows through the same
-:class:`~tocsin.server.service.Service` the API uses, and each action calls the same service method.
+"""The console's pages under ``/ui/``: signing in (with an API token, or through a page's link at
+``/ui/links/{token}``), the incident list and an incident's page; the schedule pages are in
+:mod:`.schedule_pages`. Each handler reads what it shows through the same :class:`~tocsin.server.service.Service`
+the API uses, and each action calls the same service method.
 
 Every page needs a signed-in session (else it redirects to the sign-in page); the ``/ui/live/…`` parts the
 pages refresh answer 401 instead, and the page's script reloads into the sign-in page.

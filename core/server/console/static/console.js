@@ -17,8 +17,9 @@
   function busy(part) {
     if (part.contains(document.activeElement) && document.activeElement.matches("input, select, textarea")) return true;
     return Array.prototype.some.call(part.querySelectorAll("input:not([type=hidden]), textarea, select"), function (field) {
-      if (field.tagName === "SELECT") {
-        return Array.prototype.some.call(field.options, function (option) { return option.selected !== option.defaultSelected; });
+      if (field.tagName === "SELECT") {  // without a default, a select shows its first option
+        var first = Array.prototype.findIndex.call(field.options, function (option) { return option.defaultSelected; });
+        return field.selectedIndex !== Math.max(first, 0);
       }
       return field.value !== field.defaultValue;
     });
