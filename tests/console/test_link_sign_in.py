@@ -1,8 +1,9 @@
 """Signing in to the console through a page's link, and sessions after a config reload, against a real server on
 127.0.0.1. The page is a real e-mail through a real SMTP server (aiosmtpd); its links are followed as a browser
 behind the server's TLS proxy would follow them: the "Open in tocsin" link signs the recipient in (respond scope,
-until the link expires) and shows the incident; an action link followed into the console signs in too and stays
-unused. A reload that removes a token ends its sessions at once."""
+until the link expires, and while its secret is one the server knows) and shows the incident; an action link
+followed into the console signs in too and stays unused. A reload that removes a token ends its sessions at
+once."""
 
 from __future__ import annotations
 
@@ -106,6 +107,31 @@ def test_an_action_link_followed_into_the_console_signs_in_and_stays_unused(mail
         answer = Visitor(server.url).post(acknowledge, {})  # the link's own button, afterwards: it still works once
         assert answer[0] == 200 and f"Acknowledged by {ONCALL}" in answer[2]
         assert api(server, "GET", "/v1/escalations/x", READER)[1]["acknowledged_by"] == ONCALL
+
+
+def test_a_link_session_lasts_only_while_its_link_is_genuine(mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TOCSIN_SESSION_KEY", "k" * 40)  # sessions survive restarts; links are another matter
+    document = mail_document(mailbox)
+    document["server"] = {**document["server"], "session_secret_env": "TOCSIN_SESSION_KEY"}
+    with served(document, tocsin.ManualClock(START)) as server:
+        api(server, "POST", "/v1/incidents", RESPONDER, {"id": "x", "title": "Disk full on db1", "severity": "P1"})
+        browser = Visitor(server.url, behind_tls=True)
+        assert browser.get(page_links(mailbox)["Open in tocsin"])[0] == 303
+        cookies = list(browser.jar)
+
+    def signed_in_after_restart(**action_links: str) -> bool:
+        rotated = {**document, "server": {**document["server"], "action_links": action_links}}
+        with served(rotated, tocsin.ManualClock(START)) as again:
+            visitor = Visitor(again.url, behind_tls=True)
+            for cookie in cookies:
+                visitor.jar.set_cookie(cookie)
+            return visitor.get("/ui/incidents")[0] == 200
+
+    assert signed_in_after_restart()  # the same link secret: the session goes on
+    monkeypatch.setenv("TOCSIN_LINK_SECRET", "b-brand-new-link-secret-of-32-characters")
+    monkeypatch.setenv("TOCSIN_LINK_SECRET_OLD", "a-link-secret-of-at-least-32-characters!")
+    assert signed_in_after_restart(previous_secret_env="TOCSIN_LINK_SECRET_OLD")  # rotating: links still work
+    assert not signed_in_after_restart()  # the old secret dropped (a leaked one): its links' sessions end too
 
 
 def test_a_changed_link_signs_nobody_in_and_a_session_that_may_act_is_kept(mailbox: Mailbox):

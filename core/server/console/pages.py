@@ -46,7 +46,8 @@ class Console:
 
     def __init__(self, service: Service, *, session_key: str | None = None) -> None:
         self.service = service
-        sessions = Sessions(service.config.server, lambda: service.auth, service.clock, key=session_key)
+        settings = service.config.server
+        sessions = Sessions(settings, lambda: service.auth, service.clock, links=service.links, key=session_key)
         self.web = Web(service, sessions)
         self.schedules = SchedulePages(service, self.web)
 
@@ -130,8 +131,7 @@ class Console:
         response = redirect(f"{PREFIX}/incidents/{quote(escalation_incident(claim.escalation_id), safe='')}")
         response.headers["Referrer-Policy"] = "no-referrer"
         if not session.may(Scope.RESPOND):
-            signed = self.web.sessions.through_link(claim.token_id, claim.recipient, claim.expires_at)
-            self.web.keep(response, signed)
+            self.web.keep(response, self.web.sessions.through_link(request.path_params["token"], claim))
             _log.info("signed in through a link", recipient=claim.recipient, link=claim.token_id)
         return response
 

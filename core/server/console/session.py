@@ -7,8 +7,9 @@ about it, and a session ends as soon as its token is no longer in the config in 
 it ends its sessions at once). The cookie is HttpOnly, SameSite=Lax, and Secure when ``server.public_url`` is
 https.
 
-A session may also come from a page's link (``/ui/links/{token}``): it holds no API token, only the link's id
-and expiry, and its recipient acts with the respond scope until the link expires.
+A session may also come from a page's link (``/ui/links/{token}``): it holds no API token but the link itself,
+checked again at every request as ``/v1/links/`` checks it, so its recipient acts with the respond scope until
+the link expires, and no longer than the link is genuine (a link secret rotated out ends it).
 
 The key comes from the environment variable ``server.session_secret_env`` (at least 32 characters). Without
 one, each process makes a random key and logs a warning: sessions then end when the server restarts, and
@@ -22,13 +23,14 @@ import hmac
 import os
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import attrs
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 from tocsin.clock import Clock
 from tocsin.config.serving import AuthMode, Scope, ServerSettings
+from tocsin.delivery.links import ActionLinks, LinkClaim, LinkError
 from tocsin.logs import get_logger
 from tocsin.server.auth import Authenticator, Principal, token_digest
 from tocsin.server.errors import ServerError
@@ -51,7 +53,7 @@ class Session:
     acting_as: str | None
     csrf: str
     fingerprint: str = ""
-    link: str = ""  # signed in through a page's link: the link's id (its ``until`` is the link's expiry)
+    link: str = ""  # signed in through a page's link: the link's token (``until`` is when the link expires)
     until: datetime | None = None
     fresh: bool = False  # made for this request: its cookie must be sent (a cookie is never re-signed, so a
     # session lasts session_hours from signing in, however much it is used)
@@ -81,16 +83,24 @@ class Session:
 
 class Sessions:
     """Makes and reads session cookies for one server: ``auth`` gives the token checker of the config in force
-    (asked at each request, so a reload's tokens apply at once), ``key`` signs the cookies (default: read as
-    :func:`session_key` reads it).
+    (asked at each request, so a reload's tokens apply at once), ``links`` reads pages' links (None: the server
+    makes none, and no session comes from one), ``key`` signs the cookies (default: read as :func:`session_key`
+    reads it).
 
     :raises ServerError: when ``server.session_secret_env`` names a variable that is unset or too short.
     """
 
     def __init__(
-        self, settings: ServerSettings, auth: Callable[[], Authenticator], clock: Clock, *, key: str | None = None
+        self,
+        settings: ServerSettings,
+        auth: Callable[[], Authenticator],
+        clock: Clock,
+        *,
+        links: ActionLinks | None = None,
+        key: str | None = None,
     ) -> None:
         self._auth = auth
+        self._links = links
         self._clock = clock
         self.open = settings.auth is AuthMode.NONE
         self.max_age = int(settings.session_hours * 3600)
@@ -138,16 +148,16 @@ class Sessions:
             fresh=True,
         )
 
-    def through_link(self, token_id: str, recipient: str, expires_at: datetime) -> Session:
-        """A new session for ``recipient``, signed in by the page's link ``token_id``: respond scope (admin on an
-        open server) until ``expires_at``, the link's own expiry."""
+    def through_link(self, token: str, claim: LinkClaim) -> Session:
+        """A new session for the recipient of the page's link ``token`` (``claim`` is what it says): respond scope
+        (admin on an open server) until the link expires."""
         scope = Scope.ADMIN if self.open else Scope.RESPOND
         return Session(
-            principal=Principal(name=recipient, scope=scope),
-            acting_as=recipient,
+            principal=Principal(name=claim.recipient, scope=scope),
+            acting_as=claim.recipient,
             csrf=secrets.token_urlsafe(32),
-            link=token_id,
-            until=expires_at,
+            link=token,
+            until=claim.expires_at,
             fresh=True,
         )
 
@@ -169,13 +179,15 @@ class Sessions:
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):
             return self.anonymous()
         now = self._clock.now()
-        link, until = data.get("l"), data.get("u")
-        if isinstance(link, str) and link and isinstance(until, int):  # from a page's link: until it expires
-            expires = datetime.fromtimestamp(until, UTC)
-            recipient = data.get("a")
-            if now >= expires or not isinstance(recipient, str) or not recipient:
+        link = data.get("l")
+        if isinstance(link, str) and link:  # from a page's link: as long as the link itself is good
+            if self._links is None:
                 return self.anonymous()
-            return attrs.evolve(self.through_link(link, recipient, expires), csrf=data["c"], fresh=False)
+            try:
+                claim = self._links.read(link)
+            except LinkError:
+                return self.anonymous()
+            return attrs.evolve(self.through_link(link, claim), csrf=data["c"], fresh=False)
         age = (now - signed).total_seconds()
         if not 0 <= age <= self.max_age:
             return self.anonymous()
@@ -192,8 +204,8 @@ class Sessions:
     def cookie(self, session: Session) -> str:
         """The signed cookie value that carries ``session``."""
         data: dict[str, object] = {"f": session.fingerprint, "a": session.acting_as or "", "c": session.csrf}
-        if session.link and session.until is not None:
-            data["l"], data["u"] = session.link, int(session.until.timestamp())
+        if session.link:
+            data["l"] = session.link
         return self._serializer.dumps(data)
 
 
