@@ -2,7 +2,8 @@
 
 Run ``python bench/console.py`` (``--open 300`` for a shorter run, ``--runs 50`` for more samples). A SQLite
 file gets ``--open`` open incidents through the service (each routed, escalated and paged at level 0; one in
-ten acknowledged, labels and severities mixed over two policies), then every console page is asked for through
+ten acknowledged, labels and severities mixed over two policies; the incident page's with notes and a
+reassignment; run-time overrides on the schedule), then every console page is asked for through
 the app itself, in this process: the time is the server's, from the request entering the ASGI app to its last
 byte leaving it (routing, the session check, the store reads and the template), with no network or client in
 it. Each figure is the median of ``--runs`` requests after a warm-up.
@@ -27,7 +28,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -37,6 +38,7 @@ from _table import print_table  # bench/ is on the path when run as a script
 import tocsin
 from tocsin.logs import configure_logging
 from tocsin.server import create_app, sqlite_storage
+from tocsin.server.views import NoteRequest, OverrideRequest, ReassignRequest
 
 TOKEN = "bench-admin-token-0123456789abcdef"
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
@@ -146,7 +148,8 @@ class Client:
 
 
 async def fill(service: Any, count: int) -> None:
-    """``count`` open incidents through the service; one in ten acknowledged."""
+    """``count`` open incidents through the service; one in ten acknowledged; the newest with notes and
+    reassigned (two escalations in its timeline); run-time overrides over the calendar's two weeks."""
     for number in range(count):
         severity = ("P1", "P1", "P2", "P3", "P0")[number % 5]
         labels = {"team": ("db", "web", "queue")[number % 3], "host": f"host-{number % 40}"}
@@ -154,6 +157,14 @@ async def fill(service: Any, count: int) -> None:
         await service.create_incident({"id": f"inc-{number}", "title": title, "severity": severity, "labels": labels})
     for number in range(0, count, 10):
         await service.commits.run(lambda number=number: service.acknowledge(f"inc-{number}", "bench"))
+    newest = f"inc-{count - 1}"
+    for number in range(3):
+        await service.add_note(newest, NoteRequest(text=f"looked at host-{number}: nothing yet"), "bench")
+    await service.reassign(newest, ReassignRequest(policy="standard-p1"), "bench")
+    for day in range(1, 13, 2):
+        start = START + timedelta(days=day)
+        override = OverrideRequest(user="engineer3@example.com", start=start, end=start + timedelta(hours=6))
+        await service.add_override("primary-oncall", override, "bench")
 
 
 async def measure(client: Client, target: str, runs: int, headers: dict[str, str] | None = None) -> float:

@@ -132,7 +132,8 @@ def tocsin_register_channels(register: ChannelRegistrar) -> None:
         None without a settings class); ``create(settings)`` returns the sender, whose optional ``start()`` and
         ``close()`` the outbox awaits when it starts and shuts down. An optional ``check(settings, config)``
         yields messages for what the settings class cannot see alone (run at load). Pass
-        ``links=False`` for a channel whose messages cannot show action links, and
+        ``links=False`` for a channel whose messages cannot show links (action links, and the one that opens the
+        incident in the web console), and
         ``interactions=handler`` for one whose service calls back when someone acts on a message (a button):
         ``tocsin serve`` answers ``POST /v1/<name>/interactions`` with ``await handler(request, settings,
         responder)`` (see :mod:`tocsin.responding`).

@@ -615,11 +615,19 @@ class Recipient:
 class ActionLink:
     """A link in a page that acts on its escalation from the page itself: the ``action`` it takes
     (``acknowledge``, ``resolve``, ``snooze``, ``escalate``), the ``label`` a button or a line shows, and the
-    ``url`` to open (a confirmation page: opening it changes nothing; confirming it does)."""
+    ``url`` to open (a confirmation page: opening it changes nothing; confirming it does). The link whose action
+    is ``open`` acts on nothing: it opens the incident in the web console, signing its recipient in."""
+
+    OPEN: ClassVar[str] = "open"
 
     action: str
     label: str
     url: str
+
+    @property
+    def opens(self) -> bool:
+        """True for the link that opens the incident in the web console (it acts on nothing)."""
+        return self.action == ActionLink.OPEN
 
 
 @attrs.frozen(kw_only=True)

@@ -179,7 +179,8 @@ class ChannelType:
     returning the sender, an optional settings class read from the config's ``channels`` section, and an
     optional ``check(settings, config)`` yielding messages for what the class cannot see alone (run at load).
 
-    ``links`` says whether its messages show a page's action links (``Notification.links``);
+    ``links`` says whether its messages show a page's links (``Notification.links``: the action links and the
+    one that opens the incident in the web console);
     ``interactions``, when given, answers its service's callbacks at ``POST /v1/<name>/interactions`` (see
     :mod:`tocsin.responding`)."""
 

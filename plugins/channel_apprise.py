@@ -4,8 +4,9 @@ Discord ``discord://``, e-mail ``mailto://``, Pushover ``pover://``, a JSON or f
 ``form://``, and a hundred more).
 
 Each page is one Apprise notification: the page's one-line summary as the title and its plain-text body (the
-incident, the level, who else was paged, and the action links) as the body. ntfy URLs also get the first three
-action links as ntfy action buttons, which open the link's confirmation page.
+incident, the level, who else was paged, and the links) as the body. ntfy URLs also get the first three action
+links as ntfy action buttons, which open the link's confirmation page, and open the incident in the web console
+when the notification is tapped.
 
 The URL is checked when the config loads (Apprise must know its scheme) and is never shown whole: logs, delivery
 results and the API see Apprise's privacy form of it (tokens and passwords masked). Apprise sends in a worker
@@ -75,14 +76,18 @@ def shown(url: str) -> str:
 
 
 def with_ntfy_actions(url: str, links: tuple[ActionLink, ...]) -> str:
-    """An ntfy URL with the first links as ntfy ``view`` action buttons; any other URL as it is."""
+    """An ntfy URL with the first action links as ntfy ``view`` action buttons, and the link that opens the
+    incident in the web console as what a tap on the notification opens (``click``); any other URL as it is."""
     parts = urlsplit(url)
     if parts.scheme not in _NTFY or not links:
         return url
-    actions = "; ".join(f"view, {link.label}, {link.url}, clear=true" for link in links[:_NTFY_ACTIONS])
-    query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True) if name != "actions"]
+    acting = [link for link in links if not link.opens][:_NTFY_ACTIONS]
+    added = [("actions", "; ".join(f"view, {link.label}, {link.url}, clear=true" for link in acting))] if acting else []
+    added += [("click", link.url) for link in links if link.opens][:1]
+    names = {name for name, _ in added}
+    query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True) if name not in names]
     # Percent-escapes, not "+" for a space: Apprise unquotes its query values but leaves "+" as it is.
-    return urlunsplit(parts._replace(query=urlencode([*query, ("actions", actions)], quote_via=quote)))
+    return urlunsplit(parts._replace(query=urlencode([*query, *added], quote_via=quote)))
 
 
 class AppriseSender:

@@ -1,7 +1,8 @@
 """Slack channel ``{type: slack, user: U0123ABCD}`` (a direct message) or ``{type: slack, channel: C0123ABCD}``.
 
 Each page is one ``chat.postMessage`` through Slack's Web API (slack-sdk) with Block Kit: the title, the severity,
-the level, the incident's fields, and buttons Acknowledge / Resolve / Snooze. Pressing one makes Slack POST to
+the level, the incident's fields, buttons Acknowledge / Resolve / Snooze, and (with ``server.public_url``) an
+"Open in tocsin" button that opens the incident in the web console. Pressing an action makes Slack POST to
 ``/v1/slack/interactions``: the request's signature is checked with slack-sdk's verifier (the signing secret,
 v0 HMAC, five minutes either way, and never the same request twice), the Slack member is mapped to a tocsin user
 (the person whose slack contact has that ``user``, or ``channels.slack.users``), the action is taken, and the
@@ -25,6 +26,7 @@ from urllib.parse import parse_qs
 import attrs
 
 from tocsin import (
+    ActionLink,
     ActionOutcome,
     ActionStatus,
     ChannelRegistrar,
@@ -53,6 +55,7 @@ _log = get_logger(component="slack")
 _BUTTONS = (PageAction.ACKNOWLEDGE, PageAction.RESOLVE, PageAction.SNOOZE)
 _AFTER = {PageAction.ACKNOWLEDGE: (PageAction.RESOLVE, PageAction.SNOOZE), PageAction.SNOOZE: (PageAction.RESOLVE,)}
 _RETRIED = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+_OPEN = "tocsin_open"  # the action id of the button that opens the incident in the web console
 _REPLAY_WINDOW = 10 * 60  # a signature is remembered this long: beyond five minutes either way it is stale anyway
 
 
@@ -138,9 +141,16 @@ def page_blocks(notification: Notification, buttons: tuple[PageAction, ...] = _B
     blocks.append({"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{_text(v)}"} for k, v in fields]})
     if incident is not None and incident.description:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _text(incident.description)[:3000]}})
-    if notification.escalation_id and buttons:
-        blocks.append({"type": "actions", "elements": [_button(notification.escalation_id, a) for a in buttons]})
+    elements = [_button(notification.escalation_id, action) for action in buttons] if notification.escalation_id else []
+    elements += [_open_button(link) for link in notification.links if link.opens]
+    if elements:
+        blocks.append({"type": "actions", "elements": elements})
     return blocks
+
+
+def _open_button(link: ActionLink) -> dict[str, Any]:
+    """A button that opens ``link`` in the browser (Slack still tells the interactions endpoint it was pressed)."""
+    return {"type": "button", "action_id": _OPEN, "text": {"type": "plain_text", "text": link.label}, "url": link.url}
 
 
 def _button(escalation_id: str, action: PageAction) -> dict[str, Any]:
@@ -249,6 +259,8 @@ async def interactions(request: InboundRequest, settings: SlackSettings, respond
     actions = payload.get("actions")
     if payload.get("type") != "block_actions" or not isinstance(actions, list) or not actions:
         return InboundAnswer(body=b"{}")  # nothing tocsin asked for
+    if isinstance(actions[0], dict) and actions[0].get("action_id") == _OPEN:
+        return InboundAnswer(body=b"{}")  # the browser opened the link; there is nothing to do here
     try:
         value = json.loads(actions[0]["value"])
         escalation_id, action = str(value["escalation"]), PageAction(value["action"])
@@ -278,11 +290,19 @@ async def _update(payload: dict[str, Any], settings: SlackSettings, outcome: Act
     ts = container.get("message_ts") or (payload.get("message") or {}).get("ts")
     if not channel or not ts:
         return
-    kept = [b for b in (payload.get("message") or {}).get("blocks") or [] if b.get("type") != "actions"]
+    blocks = (payload.get("message") or {}).get("blocks") or []
+    kept = [block for block in blocks if block.get("type") != "actions"]
     kept.append({"type": "section", "text": {"type": "mrkdwn", "text": f":white_check_mark: {_text(outcome.message)}"}})
-    left = _AFTER.get(outcome.action, ())
-    if left:
-        kept.append({"type": "actions", "elements": [_button(outcome.escalation_id, a) for a in left]})
+    elements = [_button(outcome.escalation_id, action) for action in _AFTER.get(outcome.action, ())]
+    elements += [  # the button that opens the incident stays
+        element
+        for block in blocks
+        if block.get("type") == "actions"
+        for element in block.get("elements") or []
+        if element.get("action_id") == _OPEN
+    ]
+    if elements:
+        kept.append({"type": "actions", "elements": elements})
     try:
         client = _client(settings, _env(settings.token_env, "the bot token"))
         try:
@@ -320,5 +340,6 @@ def create(settings: SlackSettings) -> SlackSender:
 
 @hookimpl
 def tocsin_register_channels(register: ChannelRegistrar) -> None:
-    """Register ``slack``: Block Kit buttons instead of links, and the interactions endpoint."""
-    register(SlackContact, create=create, settings=SlackSettings, links=False, interactions=interactions)
+    """Register ``slack``: Block Kit buttons instead of action links (the link that opens the incident is a button
+    too), and the interactions endpoint."""
+    register(SlackContact, create=create, settings=SlackSettings, interactions=interactions)

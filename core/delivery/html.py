@@ -71,4 +71,4 @@ def _buttons(links: tuple[ActionLink, ...]) -> str:
     if not links:
         return ""
     buttons = "".join(f'<a href="{escape(link.url)}" style="{_BUTTON}">{escape(link.label)}</a>' for link in links)
-    return f'<p>{buttons}</p><p style="color:#6e7781;font-size:12px">Each button asks you to confirm first.</p>'
+    return f'<p>{buttons}</p><p style="color:#6e7781;font-size:12px">Each action asks you to confirm first.</p>'

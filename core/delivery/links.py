@@ -1,11 +1,16 @@
-"""Action links: signed, expiring URLs in a page that act on its escalation from the page itself.
+"""Action links: signed, expiring URLs in a page that act on its escalation from the page itself, and the
+link that opens the incident in the web console.
 
-Each link is ``{server.public_url}/v1/links/{token}``. The token is signed with itsdangerous (HMAC-SHA256 over
-the payload, keyed by the secret in the environment variable ``server.action_links.secret_env``) and binds
-the escalation, the recipient the page went to, the action and an expiry; it carries a random id besides, which
-the store records when the link changes something, so a link works once (across restarts and instances).
-Opening a link shows a confirmation page and changes nothing; the page's button POSTs it (see
-``tocsin.server.routes_links``).
+Each action link is ``{server.public_url}/v1/links/{token}``. The token is signed with itsdangerous
+(HMAC-SHA256 over the payload, keyed by the secret in the environment variable
+``server.action_links.secret_env``) and binds the escalation, the recipient the page went to, the action and an
+expiry; it carries a random id besides, which the store records when the link changes something, so a link
+works once (across restarts and instances). Opening a link shows a confirmation page and changes nothing; the
+page's button POSTs it (see ``tocsin.server.routes_links``).
+
+The "Open in tocsin" link is ``{server.public_url}/ui/links/{token}``, a token of the same kind whose action is
+``open``: it acts on nothing, and signs its recipient in to the web console until it expires (see
+``tocsin.server.console``).
 
 Links are made when a page is handed to its channel, never stored: a retry carries fresh ones. Rotating the
 secret: set the new secret in ``secret_env`` and the old one in ``previous_secret_env``, restart; links signed
@@ -34,6 +39,8 @@ __all__ = [
     "LINKS",
     "LINK_PATH",
     "MIN_SECRET_LENGTH",
+    "OPEN",
+    "OPEN_PATH",
     "ActionLinks",
     "BadLink",
     "ExpiredLink",
@@ -45,6 +52,9 @@ __all__ = [
 ]
 
 LINK_PATH = "/v1/links/"
+OPEN_PATH = "/ui/links/"  # the web console's: the link that opens the incident there
+OPEN = ActionLink.OPEN  # the ``action`` of that link (an ``ActionLink``'s, and in its token)
+_OPEN_LABEL = "Open in tocsin"
 MIN_SECRET_LENGTH = 32
 _SALT = "tocsin.action-link.v1"
 
@@ -92,12 +102,13 @@ class ExpiredLink(LinkError):
 
 @attrs.frozen(kw_only=True)
 class LinkClaim:
-    """What a genuine, unexpired link says: act on ``escalation_id`` for ``recipient``."""
+    """What a genuine, unexpired link says: act on ``escalation_id`` for ``recipient`` (``action`` None: the
+    link opens the incident in the web console and acts on nothing)."""
 
     token_id: str
     escalation_id: str
     recipient: str
-    action: PageAction
+    action: PageAction | None
     expires_at: datetime
 
     def once(self) -> OneTimeKey:
@@ -116,9 +127,13 @@ def _signed(action: PageAction) -> LinkBuilder:
     return build
 
 
-# The links of every page, in the order they are shown. A link of another kind (a page to open, not a one-time
-# action) is one more builder here.
-LINKS: tuple[LinkBuilder, ...] = tuple(_signed(action) for action in PageAction)
+def _opener(links: ActionLinks, escalation_id: str, recipient: str) -> ActionLink:
+    return ActionLink(action=OPEN, label=_OPEN_LABEL, url=links.url(escalation_id, recipient, None))
+
+
+# The links of every page, in the order they are shown: the one-time actions, then the one that opens the incident
+# in the web console.
+LINKS: tuple[LinkBuilder, ...] = (*(_signed(action) for action in PageAction), _opener)
 
 
 class ActionLinks:
@@ -165,11 +180,13 @@ class ActionLinks:
         made = (build(self, escalation_id, recipient) for build in LINKS)
         return tuple(link for link in made if link is not None)
 
-    def url(self, escalation_id: str, recipient: str, action: PageAction) -> str:
-        """A new link: ``action`` on ``escalation_id`` for ``recipient``, valid until the expiry from now."""
+    def url(self, escalation_id: str, recipient: str, action: PageAction | None) -> str:
+        """A new link: ``action`` on ``escalation_id`` for ``recipient`` (None: the link that opens the incident
+        in the web console), valid until the expiry from now."""
         expires = int((self._clock.now() + self._expire).timestamp())
-        token = self._serializer.dumps([escalation_id, recipient, action.value, expires, secrets.token_urlsafe(12)])
-        return f"{self.public_url}{LINK_PATH}{token}"
+        kind = action.value if action is not None else OPEN
+        token = self._serializer.dumps([escalation_id, recipient, kind, expires, secrets.token_urlsafe(12)])
+        return f"{self.public_url}{LINK_PATH if action is not None else OPEN_PATH}{token}"
 
     def read(self, token: str) -> LinkClaim:
         """What the link ``token`` says; ``BadLink`` when it is not genuine, ``ExpiredLink`` past its expiry."""
@@ -181,7 +198,7 @@ class ActionLinks:
                 token_id=str(token_id),
                 escalation_id=str(escalation_id),
                 recipient=str(recipient),
-                action=PageAction(action),
+                action=None if action == OPEN else PageAction(action),
                 expires_at=datetime.fromtimestamp(int(expires), UTC),
             )
         except (BadSignature, TypeError, ValueError):
@@ -212,7 +229,7 @@ def check_links(
         if contact.type in registry.channels and registry.channels.get(contact.type).links:
             yield (
                 "$.server.public_url",
-                f"not set, so pages carry no action links (acknowledge, resolve, snooze, escalate), though "
+                f"not set, so pages carry no links (acknowledge, resolve, snooze, escalate, open in tocsin), though "
                 f"{contact.type} messages could (first at {path}); set it to the URL people reach tocsin at",
             )
             return

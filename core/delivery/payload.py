@@ -19,7 +19,8 @@ Version 1 (``"version": 1``)::
       "incident": { ...every incident field, as ``tocsin route`` prints it... }
     }
 
-``links`` (acknowledge, resolve, snooze, escalate) is empty without ``server.public_url``. A summary of pages a
+``links`` (acknowledge, resolve, snooze, escalate, and ``open``: the incident in the web console, at
+``{public_url}/ui/links/...``) is empty without ``server.public_url``. A summary of pages a
 rate limit held back has ``"event": "rate_limit.summary"`` and lists them in ``"folded"`` (each with its key,
 incident, escalation, title, severity, level, pass, due time and links); its ``incident`` is ``{"id": ""}``.
 
@@ -164,8 +165,8 @@ def _summary_text(notification: Notification) -> str:
 
 
 def _links_text(links: tuple[ActionLink, ...], indent: str) -> list[str]:
-    if not links:
-        return []
-    return ["", f"{indent}Act on it (each link asks you to confirm):"] + [
-        f"{indent}  {link.label}: {link.url}" for link in links
-    ]
+    acting = [link for link in links if not link.opens]
+    lines = ["", f"{indent}Act on it (each link asks you to confirm):"] if acting else []
+    lines += [f"{indent}  {link.label}: {link.url}" for link in acting]
+    opening = [link for link in links if link.opens]
+    return lines + ([""] if opening else []) + [f"{indent}{link.label}: {link.url}" for link in opening]

@@ -22,7 +22,7 @@ from tocsin.config import Config
 from tocsin.logs import get_logger
 from tocsin.manager import Plugins, load_plugins
 from tocsin.server.auth import Authenticator
-from tocsin.server.console import Console, Sessions
+from tocsin.server.console import Console, session_key
 from tocsin.server.endpoints import problem_response
 from tocsin.server.errors import ApiError
 from tocsin.server.openapi import openapi_document
@@ -63,7 +63,7 @@ def create_app(
     given = clock
     clock = clock if clock is not None else SystemClock()
     auth = Authenticator(config.server)  # refuse a server without tokens before any file is opened
-    sessions = Sessions(config.server, auth, clock)  # and one whose console session key is unset
+    key = session_key(config.server)  # and one whose console session key is unset
     owned = storage is None
     stores = (
         storage
@@ -79,7 +79,7 @@ def create_app(
             stores.close()
         raise
     endpoints = all_endpoints(plugins.registry)
-    console = Console(service, sessions)
+    console = Console(service, session_key=key)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

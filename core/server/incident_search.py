@@ -81,6 +81,11 @@ def _members(given: Iterable[str], kind: Any) -> frozenset[Any]:
 CURSOR_PATTERN = "[1-9][0-9]{0,17}"  # a cursor is a position in the list (pass next_cursor back as it is)
 
 
+def _policies(escalations: EscalationStore, incident_ids: list[str]) -> dict[str, str]:
+    """Incident id -> the policy its latest escalation runs, for those that have one (one indexed read)."""
+    return {incident_id: found.policy_id for incident_id, found in escalations.escalation_index(incident_ids).items()}
+
+
 def list_of(kind: Any) -> str:
     """A pattern for one or more of the enum ``kind``'s values, comma-separated."""
     one = "|".join(member.value for member in kind)
@@ -126,7 +131,7 @@ def search_incidents(
         if not batch:
             exhausted = True
             break
-        policy_of = escalations.policy_ids([incident.id for _, incident in batch]) if wanted.policy else {}
+        policy_of = _policies(escalations, [incident.id for _, incident in batch]) if wanted.policy else {}
         for place, incident in batch:
             examined += 1
             position = place

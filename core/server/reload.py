@@ -9,12 +9,13 @@ message``. On success the new config replaces the old at once (one reference, in
 - the teams, people and schedules of the new config apply to every level that fires after the reload, of new
   escalations and of those in flight alike;
 - tokens, integrations, heartbeats and maintenance windows of the new config apply to the next request (the
-  acknowledgement rate limit starts counting afresh).
+  acknowledgement rate limit starts counting afresh); a web console session whose token is gone ends at once.
 
 What is chosen when the server starts cannot change under it: the store (``storage``), the channel settings
 (``channels``), delivery (``delivery``), the plugins' settings (``plugins``), ``server.auth``,
-``server.public_url`` and ``server.action_links`` are faults if they differ (restart to change them), and
-``server.host``, ``server.port`` and ``server.instance_id`` keep their running values.
+``server.public_url``, ``server.action_links``, ``server.session_secret_env`` and ``server.session_hours`` are
+faults if they differ (restart to change them), and ``server.host``, ``server.port`` and ``server.instance_id``
+keep their running values.
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ def restart_only_faults(running: Config, loaded: Config, source: str) -> Iterato
         if getattr(running.server, field) != getattr(loaded.server, field):
             yield ConfigIssue(
                 source, f"$.server.{field}", "changed, but action links are set up when the server starts: restart"
+            )
+    for field in ("session_secret_env", "session_hours"):  # the console signs its cookies with what it started with
+        if getattr(running.server, field) != getattr(loaded.server, field):
+            yield ConfigIssue(
+                source, f"$.server.{field}", "changed, but console sessions are set up when the server starts: restart"
             )
 
 

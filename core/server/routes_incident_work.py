@@ -6,12 +6,8 @@ log. See docs/api.md.
 
 from __future__ import annotations
 
-import attrs
-
 from tocsin.config.serving import Scope
 from tocsin.server.endpoints import Call, Endpoint
-from tocsin.server.errors import ApiError, invalid
-from tocsin.server.timeline import incident_timeline
 from tocsin.server.views import (
     ActionRequest,
     IncidentDetail,
@@ -20,7 +16,7 @@ from tocsin.server.views import (
     ReassignRequest,
     Timeline,
 )
-from tocsin.store.records import IncidentNote, new_id
+from tocsin.store.records import IncidentNote
 
 __all__ = ["ENDPOINTS"]
 
@@ -29,16 +25,10 @@ _BODY_ERRORS = (400, 404, 408, 413, 422)
 
 async def add_note(call: Call) -> IncidentNote:
     """POST /v1/incidents/{incident_id}/notes."""
-    service = call.service
     incident_id = call.path("incident_id")
-    service.known(incident_id)
+    call.service.known(incident_id)  # an unknown incident is a 404 whatever the body says
     request: NoteRequest = await call.body()
-    note = IncidentNote(
-        id=new_id(), incident_id=incident_id, at=service.clock.now(), by=request.by or call.actor, text=request.text
-    )
-    await service.commits.run(lambda: service.storage.operations.add_note(note))
-    service.record("incident.note_added", incident_id, note.by, note=note.id)
-    return note
+    return await call.service.add_note(incident_id, request, call.actor)
 
 
 async def list_notes(call: Call) -> NoteList:
@@ -50,59 +40,24 @@ async def list_notes(call: Call) -> NoteList:
 
 async def reassign_incident(call: Call) -> IncidentDetail:
     """POST /v1/incidents/{incident_id}/reassign."""
-    service = call.service
     incident_id = call.path("incident_id")
-    service.known(incident_id)  # an unknown incident is a 404 whatever the body says
+    call.service.known(incident_id)
     request: ReassignRequest = await call.body()
-    by = request.by or call.actor
-    engine = service.engine
-    if request.user is not None and request.user not in service.loaded.people:
-        raise invalid([("$.user", f"{request.user!r} is not a person the config knows (its users, teams, schedules)")])
-    if request.policy is not None and engine.get_policy(request.policy) is None:
-        known = ", ".join(policy.id for policy in engine.policies()) or "(none)"
-        raise invalid([("$.policy", f"unknown policy {request.policy!r}; known: {known}")])
-
-    def reassign() -> IncidentDetail:
-        incident = service.known(incident_id)
-        if not incident.state.is_open:
-            raise ApiError(409, f"incident {incident_id!r} is {incident.state.value}: there is nothing to reassign")
-        if request.user is not None:
-            incident = attrs.evolve(incident, assignees=(request.user,))
-            service.storage.incidents.save(incident)
-        engine.reassign(incident, policy_id=request.policy, person=request.user, by=by)
-        return service.incident(incident_id)
-
-    detail = await service.commits.run(reassign)
-    target = {"user": request.user} if request.user is not None else {"policy": request.policy}
-    service.record("incident.reassigned", incident_id, by, **target)
-    return detail
+    return await call.service.reassign(incident_id, request, call.actor)
 
 
 async def unacknowledge_incident(call: Call) -> IncidentDetail:
     """POST /v1/incidents/{incident_id}/unacknowledge."""
-    service = call.service
     incident_id = call.path("incident_id")
-    service.known(incident_id)
+    call.service.known(incident_id)
     request: ActionRequest | None = await call.body()
     by = request.by if request is not None and request.by else call.actor
-
-    def unacknowledge() -> IncidentDetail:
-        service.known(incident_id)
-        service.engine.unacknowledge(incident_id, by=by)
-        return service.incident(incident_id)
-
-    detail = await service.commits.run(unacknowledge)
-    service.record("incident.unacknowledged", incident_id, by)
-    return detail
+    return await call.service.unacknowledge(incident_id, by)
 
 
 async def get_timeline(call: Call) -> Timeline:
     """GET /v1/incidents/{incident_id}/timeline."""
-    service = call.service
-    incident_id = call.path("incident_id")
-    service.known(incident_id)
-    storage = service.storage
-    return incident_timeline(incident_id, service.engine, storage.incidents, storage.operations)
+    return call.service.timeline(call.path("incident_id"))
 
 
 _BASE = "/v1/incidents/{incident_id}"

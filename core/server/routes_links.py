@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from tocsin.delivery.links import ActionLinks, BadLink, ExpiredLink, LinkClaim
+from tocsin.delivery.links import OPEN_PATH, ActionLinks, BadLink, ExpiredLink, LinkClaim
 from tocsin.instants import from_micros
 from tocsin.models import EscalationStatus
-from tocsin.responding import ActionStatus
+from tocsin.responding import ActionStatus, PageAction
 from tocsin.server.endpoints import Call, Endpoint
 from tocsin.server.pages import confirmation_page, message_page
 from tocsin.server.responder import escalation_incident, when
@@ -30,25 +30,30 @@ _TITLE = {
 }
 
 
-def _claim(service: Service, token: str) -> LinkClaim | Response:
-    """What the link says, or the page saying why it cannot be used."""
+def _claim(service: Service, token: str) -> tuple[LinkClaim, PageAction] | Response:
+    """What the action link says (and its action), or the page saying why it cannot be used."""
     links: ActionLinks | None = service.links
     if links is None:
         return message_page("No action links", "This tocsin makes no action links (server.public_url is not set).", 404)
     try:
-        return links.read(token)
+        claim = links.read(token)
     except BadLink as exc:
         return message_page("Link not valid", str(exc), 404)
     except ExpiredLink as exc:
         return message_page("Link expired", str(exc), 410)
+    if claim.action is None:  # the link that opens the console: it takes no action
+        where = f"{links.public_url}{OPEN_PATH}{token}"
+        return message_page("Not an action link", f"This link acts on nothing: it opens the incident at {where}.", 404)
+    return claim, claim.action
 
 
 async def open_link(call: Call) -> Response:
     """GET /v1/links/{token}."""
     service = call.service
-    claim = _claim(service, call.path("token"))
-    if isinstance(claim, Response):
-        return claim
+    read = _claim(service, call.path("token"))
+    if isinstance(read, Response):
+        return read
+    claim, action = read
     incident_id = escalation_incident(claim.escalation_id)
     incident = service.processor.get_incident(incident_id)
     row = service.engine.store.load(incident_id)
@@ -62,16 +67,17 @@ async def open_link(call: Call) -> Response:
         facts.append(f"Acknowledged by {row.acknowledged_by} at {when(at)}.")
     facts.append(f"Incident state: {incident.state.value}.")
     title = f"[{incident.severity.value}] {incident.title} ({incident.id})"
-    return confirmation_page(claim.action.label, title, facts, claim.recipient)
+    return confirmation_page(action.label, title, facts, claim.recipient)
 
 
 async def use_link(call: Call) -> Response:
     """POST /v1/links/{token}."""
     service = call.service
-    claim = _claim(service, call.path("token"))
-    if isinstance(claim, Response):
-        return claim
-    outcome = await service.responder.act(claim.escalation_id, claim.action, by=claim.recipient, once=claim.once())
+    read = _claim(service, call.path("token"))
+    if isinstance(read, Response):
+        return read
+    claim, action = read
+    outcome = await service.responder.act(claim.escalation_id, action, by=claim.recipient, once=claim.once())
     return message_page(_TITLE[outcome.status], outcome.message, _ANSWER[outcome.status])
 
 

@@ -11,64 +11,21 @@ from datetime import datetime
 
 from tocsin.config.serving import Scope
 from tocsin.errors import ConfigError
-from tocsin.escalation.overrides import RuntimeOverrides
-from tocsin.models import Override
-from tocsin.schedules.resolver import ScheduleResolver
 from tocsin.server.endpoints import Call, Endpoint, QueryParam
-from tocsin.server.errors import ApiError, from_config_error
+from tocsin.server.errors import from_config_error
+from tocsin.server.override_entries import override_entries
 from tocsin.server.views import (
-    OverrideEntry,
     OverrideList,
     OverrideRemoved,
     OverrideRequest,
     SwapAnswer,
     SwapRequest,
 )
-from tocsin.store.errors import StaleStateError
 from tocsin.store.records import ScheduleOverride
 
 __all__ = ["ENDPOINTS"]
 
 _BODY_ERRORS = (400, 404, 408, 413, 422)
-
-
-def _config_entries(resolver: ScheduleResolver, start: datetime, end: datetime | None) -> list[OverrideEntry]:
-    entries = []
-    for override in resolver.schedule.overrides:
-        low, high = resolver.localize(override.start), resolver.localize(override.end)
-        if high > start and (end is None or low <= end):
-            entries.append(_config_entry(override, low, high))
-    return entries
-
-
-def _config_entry(override: Override, start: datetime, end: datetime) -> OverrideEntry:
-    return OverrideEntry(
-        id=None,
-        source="config",
-        user=override.user,
-        start=start,
-        end=end,
-        layer=override.layer,
-        note="",
-        created_by=None,
-        created_at=None,
-        swap_id=None,
-    )
-
-
-def _entry(override: ScheduleOverride) -> OverrideEntry:
-    return OverrideEntry(
-        id=override.id,
-        source="api",
-        user=override.user,
-        start=override.start,
-        end=override.end,
-        layer=override.layer,
-        note=override.note,
-        created_by=override.created_by,
-        created_at=override.created_at,
-        swap_id=override.swap_id,
-    )
 
 
 async def list_overrides(call: Call) -> OverrideList:
@@ -78,49 +35,15 @@ async def list_overrides(call: Call) -> OverrideList:
     at, until = call.params.get("start"), call.params.get("end")
     start = resolver.localize(at if at is not None else service.clock.now())
     end = resolver.localize(until) if until is not None else None
-    made = service.overrides.between(resolver.schedule.id, start, end)
-    entries = (*_config_entries(resolver, start, end), *(_entry(override) for override in made))
+    entries = override_entries(resolver, service.overrides, start, end)
     return OverrideList(schedule=resolver.schedule.id, start=start, end=end, overrides=entries)
 
 
 async def create_override(call: Call) -> ScheduleOverride:
     """POST /v1/schedules/{schedule_id}/overrides."""
-    service = call.service
-    resolver = service.schedule(call.path("schedule_id"))
+    schedule_id = call.service.schedule(call.path("schedule_id")).schedule.id  # 404 whatever the body says
     request: OverrideRequest = await call.body()
-    by = request.by or call.actor
-    overrides: RuntimeOverrides = service.overrides
-
-    def add() -> ScheduleOverride:
-        return overrides.add(
-            resolver,
-            user=request.user,
-            start=request.start,
-            end=request.end,
-            layer=request.layer,
-            note=request.note,
-            by=by,
-            people=service.loaded.people,
-            override_id=request.id,
-        )
-
-    try:
-        made = await service.commits.run(add)
-    except ConfigError as exc:
-        raise from_config_error(exc) from None
-    except StaleStateError:
-        raise ApiError(409, f"an override with id {request.id!r} exists already") from None
-    service.record(
-        "override.created",
-        resolver.schedule.id,
-        by,
-        override=made.id,
-        user=made.user,
-        start=made.start.isoformat(),
-        end=made.end.isoformat(),
-        layer=made.layer,
-    )
-    return made
+    return await call.service.add_override(schedule_id, request, call.actor)
 
 
 async def delete_override(call: Call) -> OverrideRemoved:

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from tocsin.clock import Clock
 from tocsin.config import Config
 from tocsin.convert import make_converter
@@ -42,16 +44,22 @@ from tocsin.server.ratelimit import RateLimiter
 from tocsin.server.reload import ReloadRefused, keep_running_settings, read_config, restart_only_faults
 from tocsin.server.responder import PageResponder
 from tocsin.server.storage import Storage
+from tocsin.server.timeline import incident_timeline
 from tocsin.server.views import (
     ConfigReloaded,
     IncidentDetail,
     IncidentPage,
     MatchedRule,
+    NoteRequest,
+    OverrideRequest,
+    ReassignRequest,
     RouteAnswer,
+    Timeline,
     response_converter,
 )
-from tocsin.store.errors import StoreError
+from tocsin.store.errors import StaleStateError, StoreError
 from tocsin.store.group import Commits, GroupCommit, Inline
+from tocsin.store.records import IncidentNote, ScheduleOverride, new_id
 
 __all__ = ["MAX_ID_LENGTH", "Service", "default_instance_id"]
 
@@ -386,6 +394,67 @@ class Service:
         self.engine.snooze(incident_id, minutes, by=by)
         return self.incident(incident_id)
 
+    # --- working an incident (each a whole request: checked, committed, then told to the audit log) ----------
+
+    async def add_note(self, incident_id: str, request: NoteRequest, by: str | None) -> IncidentNote:
+        """Keep ``request.text`` with the incident, written by ``request.by`` (else ``by``); 404 for an unknown
+        incident."""
+        self.known(incident_id)
+        note = IncidentNote(
+            id=new_id(), incident_id=incident_id, at=self.clock.now(), by=request.by or by, text=request.text
+        )
+        await self.commits.run(lambda: self.storage.operations.add_note(note))
+        self.record("incident.note_added", incident_id, note.by, note=note.id)
+        return note
+
+    async def reassign(self, incident_id: str, request: ReassignRequest, by: str | None) -> IncidentDetail:
+        """Restart the incident's escalation on ``request.user`` or ``request.policy``; 422 naming the field when
+        it is not a person the config knows or a configured policy, 409 when the incident is not open."""
+        self.known(incident_id)  # an unknown incident is a 404 whatever the request says
+        by = request.by or by
+        engine = self.engine
+        if request.user is not None and request.user not in self.loaded.people:
+            known_people = "its users, teams and schedules"
+            raise invalid([("$.user", f"{request.user!r} is not a person the config knows ({known_people})")])
+        if request.policy is not None and engine.get_policy(request.policy) is None:
+            known = ", ".join(policy.id for policy in engine.policies()) or "(none)"
+            raise invalid([("$.policy", f"unknown policy {request.policy!r}; known: {known}")])
+
+        def reassign() -> IncidentDetail:
+            incident = self.known(incident_id)
+            if not incident.state.is_open:
+                raise ApiError(409, f"incident {incident_id!r} is {incident.state.value}: there is nothing to reassign")
+            if request.user is not None:
+                incident = attrs.evolve(incident, assignees=(request.user,))
+                self.storage.incidents.save(incident)
+            engine.reassign(incident, policy_id=request.policy, person=request.user, by=by)
+            return self.incident(incident_id)
+
+        detail = await self.commits.run(reassign)
+        target = {"user": request.user} if request.user is not None else {"policy": request.policy}
+        self.record("incident.reassigned", incident_id, by, **target)
+        return detail
+
+    async def unacknowledge(self, incident_id: str, by: str | None) -> IncidentDetail:
+        """Take the acknowledgement back: the escalation goes on at its next level; 409 when it is not
+        acknowledged."""
+        self.known(incident_id)
+
+        def unacknowledge() -> IncidentDetail:
+            self.known(incident_id)
+            self.engine.unacknowledge(incident_id, by=by)
+            return self.incident(incident_id)
+
+        detail = await self.commits.run(unacknowledge)
+        self.record("incident.unacknowledged", incident_id, by)
+        return detail
+
+    def timeline(self, incident_id: str) -> Timeline:
+        """Everything recorded about the incident, oldest first (see :mod:`.timeline`); 404 when it is unknown."""
+        self.known(incident_id)
+        storage = self.storage
+        return incident_timeline(incident_id, self.engine, storage.incidents, storage.operations)
+
     def escalation(self, incident_id: str) -> EscalationState:
         """The incident's escalation with its notifications, their delivery results, and its journal; 404
         when the incident is unknown or never escalated."""
@@ -404,6 +473,44 @@ class Service:
             known = ", ".join(sorted(self.schedules)) or "(none)"
             raise ApiError(404, f"no schedule {schedule_id!r}; known: {known}")
         return resolver
+
+    async def add_override(self, schedule_id: str, request: OverrideRequest, by: str | None) -> ScheduleOverride:
+        """Put ``request.user`` on call instead from ``request.start`` (default: now) until ``request.end``, made
+        by ``request.by`` (else ``by``); 404 for an unknown schedule, 422 naming each faulty field, 409 when
+        ``request.id`` is taken."""
+        resolver = self.schedule(schedule_id)
+        by = request.by or by
+
+        def add() -> ScheduleOverride:
+            return self.overrides.add(
+                resolver,
+                user=request.user,
+                start=request.start,
+                end=request.end,
+                layer=request.layer,
+                note=request.note,
+                by=by,
+                people=self.loaded.people,
+                override_id=request.id,
+            )
+
+        try:
+            made = await self.commits.run(add)
+        except ConfigError as exc:
+            raise from_config_error(exc) from None
+        except StaleStateError:
+            raise ApiError(409, f"an override with id {request.id!r} exists already") from None
+        self.record(
+            "override.created",
+            resolver.schedule.id,
+            by,
+            override=made.id,
+            user=made.user,
+            start=made.start.isoformat(),
+            end=made.end.isoformat(),
+            layer=made.layer,
+        )
+        return made
 
     def span(
         self, resolver: ScheduleResolver, start: datetime | None, end: datetime | None, default: timedelta

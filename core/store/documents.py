@@ -129,19 +129,6 @@ class EscalationDocuments:
         with self.database.reading() as connection:
             return {incident_id for (incident_id,) in connection.execute(query).fetchall()}
 
-    def policy_ids(self, incident_ids: Sequence[str]) -> dict[str, str]:
-        """Incident id -> the policy its latest escalation runs (read from the policies' index column)."""
-        if not incident_ids:
-            return {}
-        marks = ", ".join([self.MARK] * len(incident_ids))
-        with self.database.reading() as connection:
-            rows = connection.execute(
-                f"SELECT e.incident_id, p.policy_id FROM escalations AS e JOIN policies AS p ON p.seq = e.policy_seq "
-                f"WHERE e.incident_id IN ({marks}) ORDER BY e.seq",
-                tuple(incident_ids),
-            ).fetchall()
-        return {incident_id: policy_id for incident_id, policy_id in rows}  # the latest of each wins
-
     def escalation_index(self, incident_ids: Sequence[str]) -> dict[str, IndexedEscalation]:
         """Incident id -> the status and policy of its latest escalation (read from the index columns)."""
         found: dict[str, IndexedEscalation] = {}

@@ -325,14 +325,10 @@ class EscalationStore(DeliveryStore, Protocol):
         """How many escalations (the latest of each incident) have each status; read by /metrics."""
         ...
 
-    def policy_ids(self, incident_ids: Sequence[str]) -> dict[str, str]:
-        """Incident id -> the id of the policy its latest escalation runs, for those of ``incident_ids`` that
-        have one (the incident list's ``policy`` filter reads a page's worth at a time)."""
-
     def escalation_index(self, incident_ids: Sequence[str]) -> dict[str, IndexedEscalation]:
         """Incident id -> the status and policy of its latest escalation, for those of ``incident_ids`` that have
-        one, read from the index columns without the rows' documents (the web console's list tests a batch of
-        incidents at a time)."""
+        one, read from the index columns without the rows' documents (the incident lists' filters, the API's and the
+        web console's, test a batch of incidents at a time)."""
         ...
 
 

@@ -214,11 +214,6 @@ class InMemoryStore(UnitOfWork, MemoryContactLimits):
         """How many escalations (the latest of each incident) have each status."""
         return dict(Counter(row.status for row in self._rows.values()))
 
-    def policy_ids(self, incident_ids: Sequence[str]) -> dict[str, str]:
-        """Incident id -> the policy its latest escalation runs."""
-        rows = self._rows
-        return {incident_id: rows[incident_id].policy.id for incident_id in incident_ids if incident_id in rows}
-
     def escalation_index(self, incident_ids: Sequence[str]) -> dict[str, IndexedEscalation]:
         """Incident id -> the status and policy of its latest escalation."""
         rows = self._rows

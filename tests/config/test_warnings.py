@@ -1,5 +1,5 @@
 """Config warnings: what a config that loads may still want changed. Without server.public_url, pages carry no
-action links; the warning is given only when a contact's channel could show them."""
+links; the warning is given only when a contact's channel could show them."""
 
 from __future__ import annotations
 
@@ -24,10 +24,16 @@ def test_a_contact_that_could_show_links_without_a_public_url_is_warned_about():
         "users": {"a@example.com": {"contacts": [{"type": "log"}, {"type": "webhook", "url": "https://h.example.com"}]}}
     }
     assert warnings(document) == [
-        "tocsin.yaml: $.server.public_url: not set, so pages carry no action links (acknowledge, resolve, snooze, "
-        "escalate), though webhook messages could (first at $.users['a@example.com'].contacts[1]); set it to the URL "
-        "people reach tocsin at"
+        "tocsin.yaml: $.server.public_url: not set, so pages carry no links (acknowledge, resolve, snooze, "
+        "escalate, open in tocsin), though webhook messages could (first at $.users['a@example.com'].contacts[1]); set "
+        "it to the URL people reach tocsin at"
     ]
+
+
+def test_a_slack_contact_without_a_public_url_is_warned_about_too():
+    document = {"notify_channels": {"#ops": {"type": "slack", "channel": "C1"}}, "channels": SLACK}
+    (warning,) = warnings(document)
+    assert "though slack messages could (first at $.notify_channels['#ops'])" in warning  # its Open in tocsin button
 
 
 @pytest.mark.parametrize(
@@ -37,14 +43,10 @@ def test_a_contact_that_could_show_links_without_a_public_url_is_warned_about():
             "users": {"a@example.com": {"contacts": [{"type": "webhook", "url": "https://h.example.com"}]}},
             "server": {"public_url": "https://tocsin.example.com"},
         },
-        {
-            "users": {"a@example.com": {"contacts": [{"type": "log"}, {"type": "slack", "user": "U1"}]}},
-            "channels": SLACK,
-        },
-        {"notify_channels": {"#ops": {"type": "slack", "channel": "C1"}}, "channels": SLACK},
+        {"users": {"a@example.com": {"contacts": [{"type": "log"}]}}},
         {},
     ],
-    ids=["public-url-set", "log-and-slack-show-no-links", "slack-notify-channel", "no-contacts"],
+    ids=["public-url-set", "log-shows-no-links", "no-contacts"],
 )
 def test_no_warning_when_links_are_made_or_no_channel_could_show_them(document):
     assert warnings(document) == []

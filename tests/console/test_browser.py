@@ -57,13 +57,23 @@ def test_an_incident_raised_by_the_api_appears_is_acknowledged_and_the_next_leve
         timeline = page.locator(".timeline")
         assert "escalation started" in timeline.inner_text()
         assert "level fired · level 0" in timeline.inner_text()
+        page.evaluate("window.stayed = true")
+        note = {"text": "restarting the cleaner", "by": "engineer2@example.com"}
+        assert api(server, "POST", "/v1/incidents/disk-db1/notes", RESPONDER, note)[0] == 201
+        timeline.get_by_text("restarting the cleaner").wait_for()  # the page's forms do not stop its refresh
+        assert page.evaluate("window.stayed") is True
 
-        page.get_by_role("button", name="Acknowledge").click()
+        page.get_by_role("button", name="Acknowledge", exact=True).click()
         page.get_by_role("status").filter(has_text="Acknowledged").wait_for()
         assert "acknowledged" in page.locator("#now").inner_text()
         assert "by engineer1@example.com" in timeline.inner_text()
-        assert page.get_by_role("button", name="Acknowledge").count() == 0
+        assert page.get_by_role("button", name="Acknowledge", exact=True).count() == 0
         assert page.get_by_role("button", name="Snooze").count() == 1
+
+        page.get_by_label("Note").fill("db1 is out of disk; cleaning up")
+        page.get_by_role("button", name="Add note").click()
+        page.get_by_role("status").filter(has_text="Note added").wait_for()
+        assert "db1 is out of disk; cleaning up" in timeline.inner_text()
 
         server.advance(clock, minutes=20)  # level 1 was due at 5 minutes, level 2 at 15
         refreshed(page, "#live")
@@ -72,6 +82,35 @@ def test_an_incident_raised_by_the_api_appears_is_acknowledged_and_the_next_leve
         assert answered == 200
         assert escalation["status"] == "acknowledged"
         assert {delivery["notification"]["level"] for delivery in escalation["deliveries"]} == {0}
+
+
+def test_an_override_made_in_the_calendar_is_who_the_api_says_is_on_call(context):
+    clock = tocsin.ManualClock(START)  # Monday 09:00 in New York: engineer1 is on call
+    with served(load_yaml_document(), clock) as server:
+        page = context.new_page()
+        sign_in(page, server.url, RESPONDER, "engineer1@example.com")
+        page.get_by_role("link", name="On call").click()
+        page.get_by_role("link", name="Primary On-Call").click()
+        assert page.locator(".overrides rect").count() == 0
+
+        page.get_by_label("Who", exact=True).select_option("engineer2@example.com")
+        page.get_by_label("Until (America/New_York)").fill("2026-03-02T08:00")  # before now: refused
+        page.get_by_role("button", name="Make override").click()
+        assert "end: must be after start" in page.get_by_role("alert").inner_text()
+        assert page.get_by_label("Who", exact=True).input_value() == "engineer2@example.com"  # the form is kept
+
+        page.get_by_label("Until (America/New_York)").fill("2026-03-02T13:00")
+        page.get_by_label("Note").fill("dentist at 9")
+        page.get_by_role("button", name="Make override").click()
+        page.get_by_role("status").filter(has_text="Override made").wait_for()
+        assert page.locator(".overrides rect").count() == 1
+        status, answer = api(server, "GET", "/v1/schedules/primary-oncall/oncall", READER)
+        assert status == 200
+        assert [(entry["user"], entry["shift_end"]) for entry in answer["oncall"]] == [
+            ("engineer2@example.com", "2026-03-02T13:00:00-05:00")
+        ]
+        later = api(server, "GET", "/v1/schedules/primary-oncall/oncall?at=2026-03-02T13:00:00", READER)[1]
+        assert [entry["user"] for entry in later["oncall"]] == ["engineer1@example.com"]
 
 
 def test_a_read_only_session_sees_everything_and_can_act_on_nothing(context, tmp_path):
@@ -83,7 +122,7 @@ def test_a_read_only_session_sees_everything_and_can_act_on_nothing(context, tmp
         page.get_by_role("link", name="CPU high").click()
         assert page.locator(".timeline").inner_text()
         assert page.locator(".actions button").count() == 0
-        assert page.get_by_role("button", name="Acknowledge").count() == 0
+        assert page.get_by_role("button", name="Acknowledge", exact=True).count() == 0
         assert page.locator("header .scope").inner_text() == "read"
 
         # Even with the session's own CSRF token, a read session's post is refused.
@@ -121,6 +160,7 @@ def test_every_page_on_the_example_config_with_screenshots(browser, tmp_path):
 
         page.get_by_role("link", name="Database primary unreachable").click()
         assert page.locator(".levels li.current").inner_text().startswith("+5 min")
+        assert "failing over to the replica" in page.locator(".timeline").inner_text()
         assert page.get_by_role("button", name="Cancel escalation").count() == 1  # admin scope
         screenshot(page, "incident", tmp_path)
 
@@ -138,7 +178,7 @@ def test_every_page_on_the_example_config_with_screenshots(browser, tmp_path):
             "Overrides",
             "On call",
         ]
-        assert page.locator(".overrides rect").count() == 1
+        assert page.locator(".overrides rect").count() == 2  # the config's, and one made at run time
         page.get_by_label("Time (America/New_York)").fill("2026-03-10T12:00")
         page.get_by_role("button", name="Look up").click()
         assert "engineer2@example.com" in page.locator("#at").locator("..").inner_text()
@@ -196,4 +236,10 @@ def raise_examples(server, clock: tocsin.ManualClock) -> None:
         == 200
     )
     assert api(server, "POST", "/v1/incidents/queue-lag/resolve", ADMIN_TOKEN)[0] == 200
-    server.advance(clock, minutes=4)  # db-down's level 1 (5 minutes) fires, the others' wait
+    server.advance(clock, minutes=2)
+    note = {"text": "Primary refuses connections; failing over to the replica.", "by": "engineer3@example.com"}
+    assert api(server, "POST", "/v1/incidents/db-down/notes", ADMIN_TOKEN, note)[0] == 201
+    cover = {"user": "engineer2@example.com", "start": "2026-03-05T14:00:00Z", "end": "2026-03-05T22:00:00Z"}
+    cover["note"] = "engineer1 is at the dentist"
+    assert api(server, "POST", "/v1/schedules/primary-oncall/overrides", ADMIN_TOKEN, cover)[0] == 201
+    server.advance(clock, minutes=2)  # db-down's level 1 (5 minutes) fires, the others' wait

@@ -3,57 +3,18 @@ the incident list's filters and pages, actions and their errors, and what each p
 
 from __future__ import annotations
 
-import http.cookiejar
 import re
 import socket
-import urllib.error
-import urllib.parse
-import urllib.request
 from typing import Any
 
 import pytest
 import yaml
-from support.console import api, csrf_of, example_document, served
+from support.console import Visitor, api, csrf_of, example_document, served
 from support.docs import ROOT, code_blocks, doc_text
 from support.server import ADMIN, CONFIG, READER, RESPONDER, START
 
 import tocsin
 from tocsin.server import ServerError, create_app, memory_storage
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-class Visitor:
-    """A cookie-keeping HTTP client that does not follow redirects."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.jar = http.cookiejar.CookieJar()
-        self._open = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()).open
-
-    def get(self, path: str) -> tuple[int, dict[str, str], str]:
-        return self._send(urllib.request.Request(self.url + path))
-
-    def post(self, path: str, form: dict[str, str], content_type: str = "application/x-www-form-urlencoded"):
-        data = urllib.parse.urlencode(form).encode()
-        return self._send(urllib.request.Request(self.url + path, data=data, headers={"Content-Type": content_type}))
-
-    def _send(self, request: urllib.request.Request) -> tuple[int, dict[str, str], str]:
-        try:
-            with self._open(request, timeout=10) as answer:
-                return answer.status, dict(answer.headers), answer.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers), exc.read().decode()
-
-    def sign_in(self, token: str, name: str = "") -> tuple[int, dict[str, str], str]:
-        _, _, page = self.get("/ui/sign-in")
-        return self.post("/ui/sign-in", {"csrf": csrf_of(page), "token": token, "acting_as": name})
-
-    def csrf(self, path: str = "/ui/incidents") -> str:
-        return csrf_of(self.get(path)[2])
 
 
 def document(**server: Any) -> dict[str, Any]:
@@ -91,7 +52,7 @@ def test_signing_in_sets_an_httponly_lax_cookie_and_a_wrong_token_gets_nothing()
 
 
 def test_the_cookie_is_secure_when_the_public_url_is_https(monkeypatch):
-    monkeypatch.setenv("TOCSIN_LINK_SECRET", "s" * 32)  # a public URL puts action links in pages: they need a key
+    monkeypatch.setenv("TOCSIN_LINK_SECRET", "a-link-secret-of-at-least-32-characters!")  # a public URL makes links
     with served(document(public_url="https://pager.example.com"), tocsin.ManualClock(START)) as server:
         _, headers, _ = Visitor(server.url).get("/ui/sign-in")
         assert "Secure" in headers["set-cookie"]
@@ -171,13 +132,12 @@ def test_a_read_session_sees_no_buttons_and_admin_alone_may_cancel():
         for token in (READER, RESPONDER, ADMIN):
             visitor = Visitor(server.url)
             visitor.sign_in(token)
-            buttons[token] = re.findall(
-                r'<button type="submit" class="(?:primary|danger)">([^<]+)<', visitor.get("/ui/incidents/x")[2]
-            )
+            page = visitor.get("/ui/incidents/x")[2]
+            buttons[token] = re.findall(r'<button type="submit" class="(?:primary|secondary|danger)">([^<]+)<', page)
         assert buttons == {
             READER: [],
-            RESPONDER: ["Acknowledge", "Resolve", "Escalate now"],
-            ADMIN: ["Acknowledge", "Resolve", "Escalate now", "Cancel escalation"],
+            RESPONDER: ["Acknowledge", "Resolve", "Escalate now", "Reassign", "Add note"],
+            ADMIN: ["Acknowledge", "Resolve", "Escalate now", "Reassign", "Add note", "Cancel escalation"],
         }
         responder = Visitor(server.url)
         responder.sign_in(RESPONDER)
@@ -205,6 +165,129 @@ def test_an_action_the_service_refuses_says_why_on_the_incident_page():
         assert visitor.post("/ui/incidents/nope/resolve", {"csrf": csrf})[0] == 404
         status, _, page = visitor.get("/ui/incidents/nope")
         assert status == 404 and "no incident &#39;nope&#39;" in page
+
+
+def test_notes_un_acknowledging_and_reassigning_from_the_page_do_what_the_api_does():
+    with served(document(), tocsin.ManualClock(START)) as server:
+        api(server, "POST", "/v1/incidents", RESPONDER, {"id": "x", "title": "X", "severity": "P1"})
+        visitor = Visitor(server.url)
+        visitor.sign_in(RESPONDER, "engineer1@example.com")
+        csrf = visitor.csrf()
+
+        status, headers, _ = visitor.post("/ui/incidents/x/note", {"csrf": csrf, "text": "db1 is out of disk"})
+        assert (status, headers["location"]) == (303, "/ui/incidents/x?done=note")
+        (note,) = api(server, "GET", "/v1/incidents/x/notes", READER)[1]["notes"]
+        assert (note["text"], note["by"]) == ("db1 is out of disk", "engineer1@example.com")
+        status, _, page = visitor.post("/ui/incidents/x/note", {"csrf": csrf, "text": "  "})
+        assert status == 422 and "text: must not be empty" in page
+
+        visitor.post("/ui/incidents/x/acknowledge", {"csrf": csrf})
+        _, _, page = visitor.get("/ui/incidents/x")
+        assert "Un-acknowledge" in page and ">Acknowledge<" not in page
+        assert visitor.post("/ui/incidents/x/unacknowledge", {"csrf": csrf})[0] == 303
+        escalation = api(server, "GET", "/v1/escalations/x", READER)[1]
+        assert (escalation["status"], escalation["events"][-1]["kind"]) == ("active", "unacknowledged")
+        assert escalation["events"][-1]["by"] == "engineer1@example.com"
+
+        _, _, page = visitor.get("/ui/incidents/x")  # the select offers the policies, then the people
+        offered = re.findall(r'<option value="((?:policy|user):[^"]+)"', page)
+        assert offered[0] == "policy:standard-p1" and "user:eng2@example.com" in offered
+        for to, message in (("", "choose a policy or a person"), ("policy:nope", "unknown policy &#39;nope&#39;")):
+            status, _, page = visitor.post("/ui/incidents/x/reassign", {"csrf": csrf, "to": to})
+            assert status == 422 and message in page, to
+        status, _, page = visitor.post("/ui/incidents/x/reassign", {"csrf": csrf, "to": "user:stranger@example.com"})
+        assert status == 422 and "not a person the config knows" in page
+        assert visitor.post("/ui/incidents/x/reassign", {"csrf": csrf, "to": "user:eng2@example.com"})[0] == 303
+        escalation = api(server, "GET", "/v1/escalations/x", READER)[1]
+        assert (escalation["escalation_id"], escalation["status"]) == ("x#2", "active")
+        assert [d["notification"]["recipient"]["address"] for d in escalation["deliveries"]] == ["eng2@example.com"]
+        assert api(server, "GET", "/v1/incidents/x", READER)[1]["incident"]["assignees"] == ["eng2@example.com"]
+
+
+def test_the_incident_page_shows_the_very_timeline_the_api_answers():
+    clock = tocsin.ManualClock(START)
+    with served(document(), clock) as server:
+        api(server, "POST", "/v1/incidents", RESPONDER, {"id": "x", "title": "X", "severity": "P1"})
+        server.advance(clock, minutes=1)
+        api(server, "POST", "/v1/incidents/x/notes", RESPONDER, {"text": "looking", "by": "engineer1@example.com"})
+        server.advance(clock, minutes=1)
+        api(server, "POST", "/v1/incidents/x/reassign", RESPONDER, {"policy": "standard-p1"})
+        server.advance(clock, minutes=6)  # the new escalation's level 1 fires too
+        api(server, "POST", "/v1/incidents/x/acknowledge", RESPONDER, {"by": "engineer1@example.com"})
+        answered = api(server, "GET", "/v1/incidents/x/timeline", READER)[1]["entries"]
+        visitor = Visitor(server.url)
+        visitor.sign_in(READER)
+        _, _, page = visitor.get("/ui/incidents/x")
+        shown = re.findall(r'<li class="from-(\w+) kind-(\w+)">\s*<time datetime="([^"]+)"', page)
+        assert shown == [(entry["source"], entry["kind"], entry["at"]) for entry in answered]
+        kinds = [(source, kind) for source, kind, _ in shown]
+        assert ("note", "note") in kinds and ("journal", "reassigned") in kinds
+        assert [kind for source, kind in kinds if kind == "started"] == ["started", "started"]  # both escalations
+        assert ">x#1</small>" in page and ">x#2</small>" in page and "looking" in page
+
+
+def test_an_override_made_from_the_calendar_is_made_as_the_api_makes_it_and_counts_everywhere():
+    clock = tocsin.ManualClock(START)  # Monday 09:00 in New York: engineer1 is on call
+    with served(document(), clock) as server:
+        visitor = Visitor(server.url)
+        visitor.sign_in(RESPONDER, "engineer1@example.com")
+        csrf = visitor.csrf("/ui/schedules/primary-oncall")
+        form = {"csrf": csrf, "week": "2026-03-02", "user": "engineer2@example.com", "start": "", "note": "dentist"}
+        status, headers, _ = visitor.post("/ui/schedules/primary-oncall/overrides", {**form, "end": "2026-03-02T13:00"})
+        assert (status, headers["location"]) == (303, "/ui/schedules/primary-oncall?start=2026-03-02&done=override")
+
+        oncall = api(server, "GET", "/v1/schedules/primary-oncall/oncall", READER)[1]["oncall"]
+        assert [(entry["user"], entry["shift_end"]) for entry in oncall] == [
+            ("engineer2@example.com", "2026-03-02T13:00:00-05:00")
+        ]
+        (made,) = api(server, "GET", "/v1/schedules/primary-oncall/overrides", READER)[1]["overrides"]
+        assert (made["source"], made["created_by"], made["note"]) == ("api", "engineer1@example.com", "dentist")
+        _, _, page = visitor.get("/ui/schedules/primary-oncall?start=2026-03-02&done=override")
+        assert "Override made" in page
+        overrides_row = page[page.index('<div class="cal-row overrides">') : page.index('<div class="cal-row final">')]
+        assert overrides_row.count("<rect") == 1 and "made by engineer1@example.com: dentist" in overrides_row
+        assert "engineer2@example.com" in visitor.get("/ui/oncall")[2].split("<h3>Next")[0]
+        assert "SUMMARY:On call: engineer2@example.com" in visitor.get("/ui/schedules/primary-oncall.ics")[2]
+        server.advance(clock, hours=5)  # 14:00 in New York: the override is over
+        oncall = api(server, "GET", "/v1/schedules/primary-oncall/oncall", READER)[1]["oncall"]
+        assert [entry["user"] for entry in oncall] == ["engineer1@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "shown"),
+    [
+        ({"end": "2026-03-02T08:00"}, "end: must be after start"),
+        ({"start": "2026-03-02T08:00", "end": "2026-03-02T10:00"}, "start: is in the past"),
+        ({"user": "stranger@example.com", "end": "2026-03-02T10:00"}, "user: &#39;stranger@example.com&#39; is not a"),
+        ({"end": "tomorrow"}, "end: expected an ISO 8601 date-time"),
+        ({"end": ""}, "end: needed"),
+        ({"end": "2026-03-02T10:00", "layer": "Nights"}, "layer: unknown layer &#39;Nights&#39;"),
+        ({"end": "2026-03-02T10:00", "note": "x" * 4001}, "note: must be at most 4000 characters"),
+    ],
+    ids=["end-before-start", "in-the-past", "unknown-person", "not-a-time", "no-end", "unknown-layer", "long-note"],
+)
+def test_an_override_the_service_refuses_is_shown_with_the_form_kept_and_nothing_made(fields, shown):
+    with served(document(max_body_bytes=16384), tocsin.ManualClock(START)) as server:
+        visitor = Visitor(server.url)
+        visitor.sign_in(RESPONDER)
+        form = {"csrf": visitor.csrf("/ui/schedules/primary-oncall"), "user": "engineer2@example.com", **fields}
+        status, _, page = visitor.post("/ui/schedules/primary-oncall/overrides", form)
+        assert status == 422 and shown in page
+        assert 'value="engineer2@example.com" selected' in page or "stranger" in fields.get("user", "")
+        assert api(server, "GET", "/v1/schedules/primary-oncall/overrides", READER)[1]["overrides"] == []
+
+
+def test_a_read_session_has_no_override_form_and_its_post_is_refused():
+    with served(document(), tocsin.ManualClock(START)) as server:
+        visitor = Visitor(server.url)
+        visitor.sign_in(READER)
+        _, _, page = visitor.get("/ui/schedules/primary-oncall")
+        assert "Put someone on call instead" not in page
+        form = {"csrf": csrf_of(page), "user": "engineer2@example.com", "end": "2026-03-02T13:00"}
+        status, _, page = visitor.post("/ui/schedules/primary-oncall/overrides", form)
+        assert status == 403 and "needs respond" in page
+        assert visitor.post("/ui/schedules/nope/overrides", form)[0] == 404
+        assert api(server, "GET", "/v1/schedules/primary-oncall/overrides", READER)[1]["overrides"] == []
 
 
 def test_the_list_filters_by_status_severity_policy_and_label_and_pages_newest_first():

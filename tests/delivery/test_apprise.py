@@ -65,10 +65,14 @@ async def test_json_delivery_carries_the_title_and_the_action_links(receiver):
     sent = json.loads(request.body)
     assert sent["title"] == "[P1] Disk full on db1 — escalation level 0" and sent["type"] == "failure"
     links = links_in(sent["message"])
-    assert list(links) == ["Acknowledge", "Resolve", "Snooze 30 min", "Escalate now"]
+    assert list(links) == ["Acknowledge", "Resolve", "Snooze 30 min", "Escalate now", "Open in tocsin"]
+    opens = links.pop("Open in tocsin")
     assert all(url.startswith(f"{PUBLIC_URL}/v1/links/") for url in links.values())
     claim = LINKS.read(links["Acknowledge"].rpartition("/")[2])
     assert (claim.escalation_id, claim.recipient, claim.action.value) == ("inc-1#1", ONCALL, "acknowledge")
+    assert opens.startswith(f"{PUBLIC_URL}/ui/links/")
+    claim = LINKS.read(opens.rpartition("/")[2])
+    assert (claim.escalation_id, claim.recipient, claim.action) == ("inc-1#1", ONCALL, None)  # it acts on nothing
     assert delivery.result.detail.startswith("accepted by json://127.0.0.1")
 
 
@@ -95,6 +99,8 @@ async def test_an_ntfy_url_gets_the_links_as_action_buttons(receiver):
     ]
     assert all(url.startswith(f"{PUBLIC_URL}/v1/links/") and clear == "clear=true" for _, _, url, clear in actions)
     assert links_in(sent["message"])["Escalate now"].startswith(PUBLIC_URL)  # the fourth is in the text
+    assert request.headers["X-Click"] == links_in(sent["message"])["Open in tocsin"]  # a tap opens the incident
+    assert request.headers["X-Click"].startswith(f"{PUBLIC_URL}/ui/links/")
 
 
 @pytest.mark.parametrize(("reply", "outcome"), [(500, "failed"), (503, "failed"), (429, "failed"), (400, "dead")])
@@ -136,4 +142,8 @@ def test_only_ntfy_urls_get_action_buttons():
     assert with_ntfy_actions("ntfys://ntfy.example.com/topic?priority=high", links) == (
         "ntfys://ntfy.example.com/topic?priority=high&actions=view%2C%20Acknowledge%2C%20"
         "https%3A%2F%2Fp.example.com%2Fv1%2Flinks%2Ft%2C%20clear%3Dtrue"
+    )
+    opens = tocsin.ActionLink(action="open", label="Open in tocsin", url="https://p.example.com/ui/links/o")
+    assert with_ntfy_actions("ntfys://ntfy.example.com/topic?click=https://elsewhere.example", (opens,)) == (
+        "ntfys://ntfy.example.com/topic?click=https%3A%2F%2Fp.example.com%2Fui%2Flinks%2Fo"
     )

@@ -124,6 +124,40 @@ async def test_a_signed_acknowledge_press_acknowledges_as_the_mapped_user_and_up
     assert (await running.escalation(incident_id))["status"] == "acknowledged"
 
 
+async def test_with_a_public_url_the_message_has_an_open_in_tocsin_button_that_acts_on_nothing(slack, monkeypatch):
+    monkeypatch.setenv("TOCSIN_LINK_SECRET", "a-link-secret-of-at-least-32-characters!")
+    clock = tocsin.ManualClock(START)
+    loaded = tocsin.load_plugins()
+    document = slack_config(slack)
+    document["server"]["public_url"] = "https://pager.example.com"
+    app = create_app(load(document, loaded), loaded, storage=memory_storage(), clock=clock)
+    with ServerThread(app) as server:
+        async with aiohttp.ClientSession(server.url) as http:
+            running = Running(server, http, clock)
+            incident_id = await raise_incident(running)
+            (message,) = await eventually(lambda: slack.messages)
+            (actions,) = [block for block in message["blocks"] if block["type"] == "actions"]
+            opens = actions["elements"][-1]
+            assert [b["text"]["text"] for b in actions["elements"]] == [
+                "Acknowledge", "Resolve", "Snooze 30 min", "Open in tocsin"
+            ]  # fmt: skip
+            assert opens["url"].startswith("https://pager.example.com/ui/links/") and "value" not in opens
+
+            body, headers = slack.interaction(message, user=ONCALL_MEMBER, action="open", timestamp=running.now())
+            assert await running.press(body, headers) == (200, {})  # Slack tells of the press; the browser opens it
+            assert (await running.escalation(incident_id))["status"] == "active"
+            assert slack.called("chat.update") == [] and slack.replies == []
+
+            body, headers = slack.interaction(
+                message, user=ONCALL_MEMBER, action="acknowledge", timestamp=running.now()
+            )
+            assert await running.press(body, headers) == (200, {})
+            (update,) = await eventually(lambda: slack.called("chat.update"))
+            (left,) = [block for block in update["blocks"] if block["type"] == "actions"]
+            assert [b["text"]["text"] for b in left["elements"]] == ["Resolve", "Snooze 30 min", "Open in tocsin"]
+            assert left["elements"][-1]["url"] == opens["url"]
+
+
 async def test_a_bad_or_stale_signature_is_refused_and_changes_nothing(running, slack):
     incident_id = await raise_incident(running)
     (message,) = await eventually(lambda: slack.messages)

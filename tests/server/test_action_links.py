@@ -4,6 +4,7 @@ changes nothing, the page's POST acts once as the recipient. Time is a manual cl
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -13,6 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
+from support.console import Visitor, api, served
+from support.delivery_receiver import Receiver
 from support.mailbox import Mailbox, links_in, smtp_server, text_part
 from support.server import ADMIN, CONFIG, READER, RESPONDER, START, ServerThread, bearer, eventually, load
 
@@ -98,11 +101,12 @@ async def first_page(box: Mailbox, to: str = ONCALL) -> dict[str, str]:
     return links_in(text_part(message))
 
 
-async def test_the_page_carries_four_links_in_its_text_and_html(pager: Pager, mailbox: Mailbox):
+async def test_the_page_carries_five_links_in_its_text_and_html(pager: Pager, mailbox: Mailbox):
     await pager.raise_incident()
     (message,) = await eventually(lambda: mailbox.to(ONCALL))
     links = links_in(text_part(message))
-    assert list(links) == ["Acknowledge", "Resolve", "Snooze 30 min", "Escalate now"]
+    assert list(links) == ["Acknowledge", "Resolve", "Snooze 30 min", "Escalate now", "Open in tocsin"]
+    assert links["Open in tocsin"].startswith(PUBLIC_URL + "/ui/links/")
     html = text_part(message, "html")
     assert all(f'href="{url}"' in html for url in links.values())
     assert "High CPU" in html and "Severity" in html
@@ -277,3 +281,30 @@ async def test_links_signed_with_the_previous_secret_work_while_rotating(monkeyp
         async with aiohttp.ClientSession(server.url) as http:
             status, page = await Pager(server, http, clock).follow(old, "POST")
     assert status == 200 and f"Acknowledged by {ONCALL}" in page
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    running = Receiver()
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+async def test_a_webhook_page_carries_the_open_link_in_its_payload_and_it_signs_in(receiver: Receiver):
+    document = yaml.safe_load(CONFIG)
+    document["server"]["public_url"] = PUBLIC_URL
+    document["users"] = {ONCALL: {"contacts": [{"type": "webhook", "url": receiver.url("/oncall")}]}}
+    document["channels"] = {"webhook": {"allow_networks": ["127.0.0.1/32"], "secrets": ["whsec_" + "A" * 32]}}
+    with served(document, tocsin.ManualClock(START)) as server:
+        assert api(server, "POST", "/v1/incidents", RESPONDER, {"id": "x", "title": "Disk", "severity": "P1"})[0] == 201
+        (page,) = await eventually(lambda: receiver.on("/oncall"))
+        links = json.loads(page.body)["links"]
+        assert [link["action"] for link in links] == ["acknowledge", "resolve", "snooze", "escalate", "open"]
+        opens = links[-1]
+        assert opens["label"] == "Open in tocsin" and opens["url"].startswith(f"{PUBLIC_URL}/ui/links/")
+        browser = Visitor(server.url, behind_tls=True)
+        assert browser.get(opens["url"].removeprefix(PUBLIC_URL))[1]["location"] == "/ui/incidents/x"
+        assert f'{ONCALL} <small class="scope">respond</small>' in browser.get("/ui/incidents/x")[2]

@@ -322,6 +322,10 @@ def test_the_escalation_index_tells_the_latest_escalations_status_and_policy_of_
     found = store.escalation_index(["inc-1", "inc-2", "inc-4"])
     assert found == {"inc-1": (active, "standard"), "inc-2": (acknowledged, "standard")}
     assert found["inc-2"].status is acknowledged and found["inc-2"].policy_id == "standard"
+    store.commit(row("inc-5", policy=policy("other")), expected_version=None)
+    store.commit(row("inc-5", version=2, status="cancelled", policy=policy("other")), expected_version=1)
+    store.commit(row("inc-5", serial=2, policy=policy("third")), expected_version=None)  # a reassignment
+    assert store.escalation_index(["inc-5"]) == {"inc-5": (active, "third")}  # the latest escalation's policy
     many = [f"other-{number}" for number in range(1200)] + ["inc-3"]  # more ids than one query binds
     assert stores.reopen().escalations.escalation_index(many) == {"inc-3": (active, "standard")}
 
@@ -364,16 +368,6 @@ def test_a_scan_pages_by_position_so_new_incidents_do_not_shift_the_next_page(st
     assert positions == sorted(positions, reverse=True) and len(set(positions)) == 6
     assert incidents.scan_incidents(before=min(positions)) == []
     assert [i.id for _, i in stores.reopen().incidents.scan_incidents(before=after, limit=1)] == ["inc-2"]
-
-
-def test_the_policy_of_each_incidents_latest_escalation_is_read_a_page_at_a_time(stores: Stores):
-    store = stores.escalations
-    store.commit(row("inc-1"), expected_version=None)
-    store.commit(row("inc-2", policy=policy("other")), expected_version=None)
-    store.commit(row("inc-2", version=2, status="cancelled", policy=policy("other")), expected_version=1)
-    store.commit(row("inc-2", serial=2, policy=policy("third")), expected_version=None)
-    assert store.policy_ids(["inc-1", "inc-2", "inc-3"]) == {"inc-1": "standard", "inc-2": "third"}
-    assert store.policy_ids([]) == {}
 
 
 def test_a_calendar_feed_token_is_made_rotated_and_survives_a_restart(stores: Stores):

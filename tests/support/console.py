@@ -3,9 +3,12 @@ API called over HTTP beside the browser."""
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import re
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,13 +48,55 @@ def example_document() -> dict[str, Any]:
 
 
 @contextmanager
-def served(document: dict[str, Any], clock: tocsin.ManualClock) -> Iterator[ServerThread]:
-    """A real server for the config ``document`` on 127.0.0.1, its time on ``clock``."""
+def served(document: dict[str, Any], clock: tocsin.ManualClock, source: Path | None = None) -> Iterator[ServerThread]:
+    """A real server for the config ``document`` on 127.0.0.1, its time on ``clock`` (``source``: the file it was
+    written to, which ``POST /v1/config/reload`` reads again)."""
     plugins = tocsin.load_plugins()
     config = tocsin.parse_config(document, plugins.registry, source="test")
-    app = create_app(config, plugins, storage=memory_storage(clock), clock=clock)
+    app = create_app(config, plugins, storage=memory_storage(clock), clock=clock, config_source=source)
     with ServerThread(app) as server:
         yield server
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class Visitor:
+    """A cookie-keeping HTTP client that does not follow redirects; ``behind_tls`` sends ``Secure`` cookies too,
+    as a browser does when a TLS proxy in front of the server (``server.public_url`` https) set them."""
+
+    def __init__(self, url: str, *, behind_tls: bool = False) -> None:
+        self.url = url
+        policy = http.cookiejar.DefaultCookiePolicy(
+            secure_protocols=("https", "wss", *(("http",) if behind_tls else ()))
+        )
+        self.jar = http.cookiejar.CookieJar(policy)
+        self._open = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()).open
+
+    def get(self, path: str) -> tuple[int, dict[str, str], str]:
+        return self._send(urllib.request.Request(self.url + path))
+
+    def post(
+        self, path: str, form: dict[str, str], content_type: str = "application/x-www-form-urlencoded"
+    ) -> tuple[int, dict[str, str], str]:
+        data = urllib.parse.urlencode(form).encode()
+        return self._send(urllib.request.Request(self.url + path, data=data, headers={"Content-Type": content_type}))
+
+    def _send(self, request: urllib.request.Request) -> tuple[int, dict[str, str], str]:
+        try:
+            with self._open(request, timeout=10) as answer:
+                return answer.status, dict(answer.headers), answer.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read().decode()
+
+    def sign_in(self, token: str, name: str = "") -> tuple[int, dict[str, str], str]:
+        _, _, page = self.get("/ui/sign-in")
+        return self.post("/ui/sign-in", {"csrf": csrf_of(page), "token": token, "acting_as": name})
+
+    def csrf(self, path: str = "/ui/incidents") -> str:
+        return csrf_of(self.get(path)[2])
 
 
 def api(server: ServerThread, method: str, path: str, token: str, body: Any = None) -> tuple[int, Any]:

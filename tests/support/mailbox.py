@@ -13,7 +13,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-LINK = re.compile(r"https?://[^\s\"'<>]+/v1/links/[\w.-]+")
+LINK = re.compile(r"https?://[^\s\"'<>]+/(?:v1|ui)/links/[\w.-]+")
 
 
 class Mailbox:

@@ -7,14 +7,15 @@ from tocsin.server.console import Console
 routes = Console(service).routes()        # create_app mounts them beside the API's
 ```
 
-Signing in takes an API token (its scope applies: a read token sees everything and can act on nothing) and
-gives a signed session cookie; every form carries a CSRF token. Every action calls the
+Signing in takes an API token (its scope applies: a read token sees everything and can act on nothing), or a
+page's link (its recipient acts with the respond scope until the link expires), and gives a signed session
+cookie; every form carries a CSRF token. Every action calls the
 :class:`~tocsin.server.service.Service` method the API endpoint calls. See docs/ui.md.
 """
 
 from __future__ import annotations
 
 from tocsin.server.console.pages import Console
-from tocsin.server.console.session import Session, Sessions
+from tocsin.server.console.session import Session, Sessions, session_key
 
-__all__ = ["Console", "Session", "Sessions"]
+__all__ = ["Console", "Session", "Sessions", "session_key"]

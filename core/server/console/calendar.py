@@ -1,23 +1,25 @@
 """Schedules as the console shows them: who is on call now and next, and a two-week calendar.
 
 The calendar has one row per layer (that layer's own rotation shifts, within its restrictions), a row of
-overrides, and the final row (who is really paged: layers combined, overrides applied) with its coverage gaps.
-Bars are placed as fractions of the two weeks, so the page draws them with SVG attributes and no inline style.
-Overrides are read through :func:`schedule_overrides`, the one place that knows where they come from.
+overrides (the config's and those made at run time, as ``GET /v1/schedules/{id}/overrides`` lists them), and the
+final row (who is really paged: layers combined, every override applied, as ``/oncall`` and ``/shifts`` answer)
+with its coverage gaps. Bars are placed as fractions of the two weeks, so the page draws them with SVG
+attributes and no inline style.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 
 import attrs
 
-from tocsin.models import OnCallSchedule, Override
+from tocsin.escalation.overrides import RuntimeOverrides
+from tocsin.models import OnCallSchedule
 from tocsin.registry import Registry
 from tocsin.schedules.resolver import OnCallEntry, ScheduleResolver, compile_schedule
+from tocsin.server.override_entries import override_entries
 
-__all__ = ["DAYS", "Bar", "Calendar", "CalendarRow", "OnCallNow", "calendar", "oncall_now", "schedule_overrides"]
+__all__ = ["DAYS", "Bar", "Calendar", "CalendarRow", "OnCallNow", "calendar", "oncall_at", "oncall_now"]
 
 DAYS = 14
 
@@ -32,12 +34,21 @@ class OnCallNow:
     next: list[OnCallEntry]
 
 
-def oncall_now(resolver: ScheduleResolver, at: datetime) -> OnCallNow:
-    """Who is on call for ``resolver``'s schedule at ``at`` and after its next handoff (times in its zone)."""
+def oncall_now(resolver: ScheduleResolver, made: RuntimeOverrides, at: datetime) -> OnCallNow:
+    """Who is on call for ``resolver``'s schedule at ``at`` and after its next handoff (times in its zone), the
+    overrides in ``made`` counted."""
     local = resolver.localize(at)
-    handoff = resolver.next_handoff(local, within=timedelta(days=DAYS * 4))
-    following = resolver.oncall_at(handoff) if handoff is not None else []
-    return OnCallNow(schedule=resolver.schedule, now=resolver.oncall_at(local), handoff=handoff, next=following)
+    within = timedelta(days=DAYS * 4)
+    merged = made.merged(resolver, local, local + within)
+    handoff = merged.next_handoff(local, within=within)
+    following = merged.oncall_at(handoff) if handoff is not None else []
+    return OnCallNow(schedule=resolver.schedule, now=merged.oncall_at(local), handoff=handoff, next=following)
+
+
+def oncall_at(resolver: ScheduleResolver, made: RuntimeOverrides, at: datetime) -> list[OnCallEntry]:
+    """Who is on call for ``resolver``'s schedule at ``at``, the overrides in ``made`` counted (what
+    ``GET /v1/schedules/{id}/oncall`` answers)."""
+    return made.merged(resolver, at).oncall_at(at)
 
 
 @attrs.frozen(kw_only=True)
@@ -50,6 +61,7 @@ class Bar:
     left: float
     width: float
     colour: int  # which of the page's user colours (-1 for a gap)
+    note: str = ""  # what else the bar's title says (an override's layer, who made it and why)
 
 
 @attrs.frozen(kw_only=True)
@@ -74,25 +86,21 @@ class Calendar:
     legend: tuple[tuple[str, int], ...]  # each user shown and their colour
 
 
-def schedule_overrides(schedule: OnCallSchedule) -> Sequence[Override]:
-    """The overrides of ``schedule`` the calendar marks: the config's."""
-    return schedule.overrides
-
-
-def calendar(resolver: ScheduleResolver, registry: Registry, first: date) -> Calendar:
-    """The two weeks of ``resolver``'s schedule starting at midnight of ``first``, in its time zone."""
+def calendar(resolver: ScheduleResolver, registry: Registry, first: date, made: RuntimeOverrides) -> Calendar:
+    """The two weeks of ``resolver``'s schedule starting at midnight of ``first``, in its time zone, with the
+    overrides in ``made`` (those made at run time) besides the config's."""
     schedule = resolver.schedule
     start = resolver.localize(datetime.combine(first, time()))
     end = resolver.localize(datetime.combine(first + timedelta(days=DAYS), time()))
     days = tuple(resolver.localize(datetime.combine(first + timedelta(days=n), time())) for n in range(DAYS))
     colours: dict[str, int] = {}
 
-    def bar(user: str | None, low: datetime, high: datetime) -> Bar:
+    def bar(user: str | None, low: datetime, high: datetime, note: str = "") -> Bar:
         colour = -1 if user is None else colours.setdefault(user, len(colours))
         span = (end - start).total_seconds()
         left = (max(low, start) - start).total_seconds() / span
         right = (min(high, end) - start).total_seconds() / span
-        return Bar(user=user, start=low, end=high, left=left, width=max(right - left, 0.0), colour=colour)
+        return Bar(user=user, start=low, end=high, left=left, width=max(right - left, 0.0), colour=colour, note=note)
 
     rows = []
     for layer in schedule.layers:
@@ -100,15 +108,23 @@ def calendar(resolver: ScheduleResolver, registry: Registry, first: date) -> Cal
         shifts = alone.shifts(start, end)
         rows.append(CalendarRow(name=layer.name, kind="layer", bars=tuple(bar(s.user, s.start, s.end) for s in shifts)))
     overrides = [
-        bar(override.user, resolver.localize(override.start), resolver.localize(override.end))
-        for override in schedule_overrides(schedule)
-        if resolver.localize(override.end) > start and resolver.localize(override.start) < end
+        bar(entry.user, entry.start, entry.end, _override_note(entry.layer, entry.created_by, entry.note))
+        for entry in override_entries(resolver, made, start, end)
+        if entry.end > start and entry.start < end
     ]
     rows.append(CalendarRow(name="Overrides", kind="overrides", bars=tuple(overrides)))
-    final = [bar(shift.user, shift.start, shift.end) for shift in resolver.shifts(start, end)]
-    gaps = [bar(None, gap.start, gap.end) for gap in resolver.gaps(start, end)]
-    merged = tuple(sorted([*final, *gaps], key=lambda item: item.start))
-    rows.append(CalendarRow(name="On call", kind="final", bars=merged))
+    merged = made.merged(resolver, start, end)
+    final = [bar(shift.user, shift.start, shift.end) for shift in merged.shifts(start, end)]
+    gaps = [bar(None, gap.start, gap.end) for gap in merged.gaps(start, end)]
+    merged_bars = tuple(sorted([*final, *gaps], key=lambda item: item.start))
+    rows.append(CalendarRow(name="On call", kind="final", bars=merged_bars))
     return Calendar(
         first=first, start=start, end=end, days=days, rows=tuple(rows), gaps=len(gaps), legend=tuple(colours.items())
     )
+
+
+def _override_note(layer: str | None, by: str | None, note: str) -> str:
+    """``layer Primary only, made by eng1@example.com: swap for Friday`` (what applies of it)."""
+    parts = [f"layer {layer} only" if layer else "", f"made by {by}" if by else ""]
+    said = ", ".join(part for part in parts if part)
+    return f"{said}: {note}" if said and note else said or note

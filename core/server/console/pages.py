@@ -1,5 +1,7 @@
-"""The console's pages under ``/ui/``: each handler reads what it shows through the same
-:class:`~tocsin.server.service.Service` the API uses, and each action calls the same service method.
+"""The console's pages under ``/ui/``: signing in (with an API token, or through a page's link at
+``/ui/links/{token}``), the incident list and an incident's page; the schedule pages are in
+:mod:`.schedule_pages`. Each handler reads what it shows through the same :class:`~tocsin.server.service.Service`
+the API uses, and each action calls the same service method.
 
 Every page needs a signed-in session (else it redirects to the sign-in page); the ``/ui/live/…`` parts the
 pages refresh answer 401 instead, and the page's script reloads into the sign-in page.
@@ -8,7 +10,6 @@ pages refresh answer 401 instead, and the page's script reloads into the sign-in
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -17,17 +18,18 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from tocsin.config.serving import Scope
+from tocsin.delivery.links import BadLink, ExpiredLink
 from tocsin.escalation.errors import EscalationError
 from tocsin.logs import get_logger
 from tocsin.server.console.actions import ACTIONS, action_named
-from tocsin.server.console.calendar import DAYS, calendar, oncall_now
-from tocsin.server.console.chains import chains, describe_target
+from tocsin.server.console.chains import describe_target
 from tocsin.server.console.listing import STATUSES, IncidentFilter, list_rows
+from tocsin.server.console.schedule_pages import SchedulePages
 from tocsin.server.console.session import Session, Sessions
-from tocsin.server.console.timeline import incident_timeline
-from tocsin.server.console.web import PREFIX, Web, redirect
+from tocsin.server.console.web import PREFIX, Web, failure_lines, redirect
 from tocsin.server.errors import ApiError, api_error
-from tocsin.server.guards import parse_instant
+from tocsin.server.responder import escalation_incident
 from tocsin.server.service import Service
 from tocsin.store.busy import retry_while_busy
 from tocsin.store.errors import StaleStateError, StoreError
@@ -42,15 +44,16 @@ Handler = Callable[[Request, Session], Awaitable[Response]]
 class Console:
     """The web console of one service: its routes, mounted beside the API's."""
 
-    def __init__(self, service: Service, sessions: Sessions | None = None) -> None:
+    def __init__(self, service: Service, *, session_key: str | None = None) -> None:
         self.service = service
-        if sessions is None:
-            sessions = Sessions(service.config.server, service.auth, service.clock)
+        settings = service.config.server
+        sessions = Sessions(settings, lambda: service.auth, service.clock, links=service.links, key=session_key)
         self.web = Web(service, sessions)
+        self.schedules = SchedulePages(service, self.web)
 
     def routes(self) -> list[BaseRoute]:
         """The console's routes, and ``/`` redirecting to it."""
-        page, part = self._page, self._part
+        page, part, schedules = self._page, self._part, self.schedules
         return [
             Route("/", _to_console, methods=["GET", "HEAD"]),
             Route(PREFIX, _to_console, methods=["GET", "HEAD"]),
@@ -58,15 +61,17 @@ class Console:
             Route(f"{PREFIX}/sign-in", self.sign_in_page, methods=["GET"]),
             Route(f"{PREFIX}/sign-in", self.sign_in, methods=["POST"]),
             Route(f"{PREFIX}/sign-out", self.sign_out, methods=["POST"]),
+            Route(f"{PREFIX}/links/{{token}}", self.follow_link, methods=["GET"]),
             Route(f"{PREFIX}/incidents", page(self.incidents)),
             Route(f"{PREFIX}/live/incidents", part(self.incident_rows)),
             Route(f"{PREFIX}/incidents/{{incident_id}}", page(self.incident)),
             Route(f"{PREFIX}/live/incidents/{{incident_id}}", part(self.incident_live)),
             Route(f"{PREFIX}/incidents/{{incident_id}}/{{action}}", page(self.act), methods=["POST"]),
-            Route(f"{PREFIX}/oncall", page(self.oncall)),
-            Route(f"{PREFIX}/schedules/{{schedule_id}}.ics", page(self.feed)),
-            Route(f"{PREFIX}/schedules/{{schedule_id}}", page(self.schedule)),
-            Route(f"{PREFIX}/policies", page(self.policies)),
+            Route(f"{PREFIX}/oncall", page(schedules.oncall)),
+            Route(f"{PREFIX}/schedules/{{schedule_id}}.ics", page(schedules.feed)),
+            Route(f"{PREFIX}/schedules/{{schedule_id}}", page(schedules.schedule)),
+            Route(f"{PREFIX}/schedules/{{schedule_id}}/overrides", page(schedules.add_override), methods=["POST"]),
+            Route(f"{PREFIX}/policies", page(schedules.policies)),
             Mount(f"{PREFIX}/static", StaticFiles(packages=[("tocsin.server.console", "static")]), name="static"),
         ]
 
@@ -107,6 +112,34 @@ class Console:
         self.web.keep(response, self.web.sessions.anonymous())
         return response
 
+    async def follow_link(self, request: Request) -> Response:
+        """GET /ui/links/{token}: a page's link (its "Open in tocsin", or any of its action links) signs its
+        recipient in with the respond scope until the link expires, and opens the incident. Nothing is acted on:
+        an action link followed here stays unused. A session that may already act is kept as it is."""
+        session = self.web.session(request)
+        links = self.service.links
+        if links is None:
+            return self._link_refused(
+                request, session, 404, "this tocsin makes no links (server.public_url is not set)"
+            )
+        try:
+            claim = links.read(request.path_params["token"])
+        except BadLink as exc:
+            return self._link_refused(request, session, 404, str(exc))
+        except ExpiredLink as exc:
+            return self._link_refused(request, session, 410, f"{exc}; or sign in with an API token")
+        response = redirect(f"{PREFIX}/incidents/{quote(escalation_incident(claim.escalation_id), safe='')}")
+        response.headers["Referrer-Policy"] = "no-referrer"
+        if not session.may(Scope.RESPOND):
+            self.web.keep(response, self.web.sessions.through_link(request.path_params["token"], claim))
+            _log.info("signed in through a link", recipient=claim.recipient, link=claim.token_id)
+        return response
+
+    def _link_refused(self, request: Request, session: Session, status: int, message: str) -> Response:
+        response = self.web.error(request, session, status, message)
+        response.headers["Referrer-Policy"] = "no-referrer"  # the address holds the link
+        return response
+
     # --- incidents -----------------------------------------------------------------------------------------
 
     def _rows(self, request: Request) -> tuple[IncidentFilter, list[str], dict[str, Any]]:
@@ -131,13 +164,26 @@ class Console:
     def _incident(self, incident_id: str, session: Session) -> dict[str, Any]:
         service = self.service
         detail = service.incident(incident_id)  # as the API answers it: pages without contact details
-        history = service.storage.incidents.history(incident_id)
-        timeline = incident_timeline(history, detail.escalation, service.storage.escalations)
+        timeline = service.timeline(incident_id)  # the very timeline GET /v1/incidents/{id}/timeline answers
         scope = session.principal.scope if session.principal is not None else None
         actions = [action for action in ACTIONS if action.shown(detail, scope)]
+        choices = {
+            f"{action.name}.{field.name}": field.choices(service)
+            for action in actions
+            for field in action.fields
+            if field.choices is not None
+        }
         levels = detail.escalation.policy.levels if detail.escalation is not None else ()
         steps = [[describe_target(target) for target in level.targets] for level in levels]
-        return {"detail": detail, "timeline": timeline, "actions": actions, "steps": steps}
+        escalations = {entry.escalation_id for entry in timeline.entries if entry.escalation_id is not None}
+        return {
+            "detail": detail,
+            "timeline": timeline.entries,
+            "several": len(escalations) > 1,  # a reassignment started another: entries say which one
+            "actions": actions,
+            "choices": choices,
+            "steps": steps,
+        }
 
     async def incident(self, request: Request, session: Session) -> Response:
         """GET /ui/incidents/{id}: fields, labels, matched rules, the policy's levels, timeline and actions."""
@@ -167,7 +213,7 @@ class Console:
             raise ApiError(403, f"signed in with scope {having}; {action.label.lower()} needs {action.scope.value}")
         service = self.service
         try:
-            await service.commits.run(lambda: action.run(service, incident_id, session.actor, form))
+            await action.run(service, incident_id, session.actor, form)
         except (ApiError, EscalationError, StaleStateError) as exc:
             failure = exc if isinstance(exc, ApiError) else api_error(exc)
             if failure.status == 404:
@@ -179,63 +225,11 @@ class Console:
                 "incident.html",
                 session,
                 status=failure.status,
-                failed=failure.message,
+                failed="; ".join(failure_lines(failure)),
                 routed=routed,
                 **context,
             )
         return redirect(f"{PREFIX}/incidents/{quote(incident_id, safe='')}", {"done": action.name})
-
-    # --- schedules and policies ----------------------------------------------------------------------------
-
-    async def oncall(self, request: Request, session: Session) -> Response:
-        """GET /ui/oncall: every schedule with who is on call now and after the next handoff."""
-        now = self.service.clock.now()
-        answers = [oncall_now(resolver, now) for resolver in self.service.schedules.values()]
-        return self.web.render(request, "oncall.html", session, answers=answers)
-
-    async def schedule(self, request: Request, session: Session) -> Response:
-        """GET /ui/schedules/{id}: two weeks of layers, overrides and coverage, and who is on call at a time."""
-        service = self.service
-        resolver = service.schedule(request.path_params["schedule_id"])
-        today = resolver.localize(service.clock.now()).date()
-        first = today - timedelta(days=today.weekday())
-        faults = []
-        if request.query_params.get("start"):
-            try:
-                first = date.fromisoformat(request.query_params["start"])
-            except ValueError:
-                faults.append(f"start {request.query_params['start']!r} is not a date (YYYY-MM-DD)")
-        asked, at = request.query_params.get("at"), None
-        if asked:
-            try:
-                at = resolver.localize(parse_instant(asked, query=True))
-            except ValueError as exc:
-                faults.append(f"at: {exc}")
-        return self.web.render(
-            request,
-            "schedule.html",
-            session,
-            resolver=resolver,
-            cal=calendar(resolver, service.plugins.registry, first),
-            previous=first - timedelta(days=DAYS),
-            following=first + timedelta(days=DAYS),
-            at=at,
-            asked=asked or "",
-            oncall_at=resolver.oncall_at(at) if at is not None else None,
-            faults=faults,
-        )
-
-    async def feed(self, request: Request, session: Session) -> Response:
-        """GET /ui/schedules/{id}.ics: the schedule's iCalendar feed for the next 30 days (as the API's)."""
-        service = self.service
-        resolver = service.schedule(request.path_params["schedule_id"])
-        low, high = service.span(resolver, None, None, timedelta(days=30))
-        feed = resolver.to_ical(low, high, stamp=service.clock.now())
-        return Response(feed, media_type="text/calendar; charset=utf-8")
-
-    async def policies(self, request: Request, session: Session) -> Response:
-        """GET /ui/policies: each policy as a chain of levels, and the rules that choose it."""
-        return self.web.render(request, "policies.html", session, chains=chains(self.service.config))
 
     # --- guards --------------------------------------------------------------------------------------------
 

@@ -3,8 +3,13 @@
 A session is a cookie signed with the server's session key (itsdangerous): who signed in (a fingerprint of
 their API token, never the token), the name they act under, and the session's CSRF token. The fingerprint is
 an HMAC of the token's digest under the session key, so a cookie names a token without revealing anything
-about it, and a session ends as soon as its token is removed from the config. The cookie is HttpOnly,
-SameSite=Lax, and Secure when ``server.public_url`` is https.
+about it, and a session ends as soon as its token is no longer in the config in force (a reload that removes
+it ends its sessions at once). The cookie is HttpOnly, SameSite=Lax, and Secure when ``server.public_url`` is
+https.
+
+A session may also come from a page's link (``/ui/links/{token}``): it holds no API token but the link itself,
+checked again at every request as ``/v1/links/`` checks it, so its recipient acts with the respond scope until
+the link expires, and no longer than the link is genuine (a link secret rotated out ends it).
 
 The key comes from the environment variable ``server.session_secret_env`` (at least 32 characters). Without
 one, each process makes a random key and logs a warning: sessions then end when the server restarts, and
@@ -17,17 +22,20 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Callable
+from datetime import datetime
 
 import attrs
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 from tocsin.clock import Clock
 from tocsin.config.serving import AuthMode, Scope, ServerSettings
+from tocsin.delivery.links import ActionLinks, LinkClaim, LinkError
 from tocsin.logs import get_logger
 from tocsin.server.auth import Authenticator, Principal, token_digest
 from tocsin.server.errors import ServerError
 
-__all__ = ["COOKIE", "MIN_SECRET_LENGTH", "Session", "Sessions"]
+__all__ = ["COOKIE", "MIN_SECRET_LENGTH", "Session", "Sessions", "session_key"]
 
 COOKIE = "tocsin_session"
 MIN_SECRET_LENGTH = 32
@@ -45,6 +53,8 @@ class Session:
     acting_as: str | None
     csrf: str
     fingerprint: str = ""
+    link: str = ""  # signed in through a page's link: the link's token (``until`` is when the link expires)
+    until: datetime | None = None
     fresh: bool = False  # made for this request: its cookie must be sent (a cookie is never re-signed, so a
     # session lasts session_hours from signing in, however much it is used)
 
@@ -72,17 +82,30 @@ class Session:
 
 
 class Sessions:
-    """Makes and reads session cookies for one server.
+    """Makes and reads session cookies for one server: ``auth`` gives the token checker of the config in force
+    (asked at each request, so a reload's tokens apply at once), ``links`` reads pages' links (None: the server
+    makes none, and no session comes from one), ``key`` signs the cookies (default: read as :func:`session_key`
+    reads it).
 
     :raises ServerError: when ``server.session_secret_env`` names a variable that is unset or too short.
     """
 
-    def __init__(self, settings: ServerSettings, auth: Authenticator, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: ServerSettings,
+        auth: Callable[[], Authenticator],
+        clock: Clock,
+        *,
+        links: ActionLinks | None = None,
+        key: str | None = None,
+    ) -> None:
         self._auth = auth
+        self._links = links
+        self._clock = clock
         self.open = settings.auth is AuthMode.NONE
         self.max_age = int(settings.session_hours * 3600)
         self.secure = (settings.public_url or "").lower().startswith("https://")
-        key = _session_key(settings.session_secret_env)
+        key = key if key is not None else session_key(settings)
         self._key = key.encode("utf-8")
         now = clock.now
 
@@ -91,10 +114,18 @@ class Sessions:
                 return int(now().timestamp())  # sessions age on the server's clock (a manual one in tests)
 
         self._serializer = URLSafeTimedSerializer(key, salt=_SALT, signer=Signer)
-        self._by_fingerprint = {self._fingerprint(digest): digest for digest in auth.digests}
+        self._known: tuple[Authenticator, dict[str, bytes]] | None = None  # a checker and its tokens' fingerprints
 
     def _fingerprint(self, digest: bytes) -> str:
         return hmac.new(self._key, digest, hashlib.sha256).hexdigest()[:32]
+
+    def _principal(self, fingerprint: str) -> Principal | None:
+        """Who the token with ``fingerprint`` is, in the config in force (None: it has no such token)."""
+        auth = self._auth()
+        if self._known is None or self._known[0] is not auth:  # a reload brought another set of tokens
+            self._known = (auth, {self._fingerprint(digest): digest for digest in auth.digests})
+        digest = self._known[1].get(fingerprint)
+        return auth.principal(digest) if digest is not None else None
 
     def anonymous(self) -> Session:
         """A visitor who has not signed in (an open server signs everyone in as admin)."""
@@ -106,7 +137,7 @@ class Sessions:
         if self.open:
             return attrs.evolve(self.anonymous(), acting_as=acting_as)
         digest = token_digest(token.strip())
-        principal = self._auth.principal(digest)
+        principal = self._auth().principal(digest)
         if principal is None:
             return None
         return Session(
@@ -117,16 +148,48 @@ class Sessions:
             fresh=True,
         )
 
+    def through_link(self, token: str, claim: LinkClaim) -> Session:
+        """A new session for the recipient of the page's link ``token`` (``claim`` is what it says): respond scope
+        (admin on an open server) until the link expires."""
+        scope = Scope.ADMIN if self.open else Scope.RESPOND
+        return Session(
+            principal=Principal(name=claim.recipient, scope=scope),
+            acting_as=claim.recipient,
+            csrf=secrets.token_urlsafe(32),
+            link=token,
+            until=claim.expires_at,
+            fresh=True,
+        )
+
+    def lifetime(self, session: Session) -> int:
+        """How many seconds the cookie of ``session`` is kept (a link's session: until its link expires)."""
+        if session.until is None:
+            return self.max_age
+        return max(int((session.until - self._clock.now()).total_seconds()), 0)
+
     def read(self, cookie: str | None) -> Session:
         """The session in ``cookie``; an anonymous one when there is none, or it is forged, expired, or names a
-        token the config no longer has."""
+        token the config in force does not have."""
         if not cookie:
             return self.anonymous()
         try:
-            data = self._serializer.loads(cookie, max_age=self.max_age)
-        except BadSignature:  # also SignatureExpired
+            data, signed = self._serializer.loads(cookie, return_timestamp=True)
+        except BadSignature:
             return self.anonymous()
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):
+            return self.anonymous()
+        now = self._clock.now()
+        link = data.get("l")
+        if isinstance(link, str) and link:  # from a page's link: as long as the link itself is good
+            if self._links is None:
+                return self.anonymous()
+            try:
+                claim = self._links.read(link)
+            except LinkError:
+                return self.anonymous()
+            return attrs.evolve(self.through_link(link, claim), csrf=data["c"], fresh=False)
+        age = (now - signed).total_seconds()
+        if not 0 <= age <= self.max_age:
             return self.anonymous()
         acting_as, fingerprint = data.get("a"), data.get("f")
         acting_as = acting_as if isinstance(acting_as, str) else None
@@ -135,16 +198,24 @@ class Sessions:
             return Session(
                 principal=Principal(name=None, scope=Scope.ADMIN), acting_as=acting_as or None, csrf=data["c"]
             )
-        digest = self._by_fingerprint.get(fingerprint) if fingerprint else None
-        principal = self._auth.principal(digest) if digest is not None else None
+        principal = self._principal(fingerprint) if fingerprint else None
         return Session(principal=principal, acting_as=acting_as or None, csrf=data["c"], fingerprint=fingerprint)
 
     def cookie(self, session: Session) -> str:
         """The signed cookie value that carries ``session``."""
-        return self._serializer.dumps({"f": session.fingerprint, "a": session.acting_as or "", "c": session.csrf})
+        data: dict[str, object] = {"f": session.fingerprint, "a": session.acting_as or "", "c": session.csrf}
+        if session.link:
+            data["l"] = session.link
+        return self._serializer.dumps(data)
 
 
-def _session_key(variable: str | None) -> str:
+def session_key(settings: ServerSettings) -> str:
+    """The key console sessions are signed with: the value of the variable ``server.session_secret_env`` names,
+    or a random one made now (with a warning) when it names none.
+
+    :raises ServerError: the variable is unset or holds fewer than :data:`MIN_SECRET_LENGTH` characters.
+    """
+    variable = settings.session_secret_env
     if variable is None:
         _log.warning(
             "server.session_secret_env is not set: web console sessions are signed with a random key made at "

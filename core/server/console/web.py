@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
@@ -14,13 +14,16 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from tocsin.errors import FieldError
 from tocsin.server.console.session import COOKIE, Session, Sessions
 from tocsin.server.errors import ApiError
 from tocsin.server.service import Service
+from tocsin.server.views import TimelineEntry
 
-__all__ = ["PREFIX", "Web", "age", "when"]
+__all__ = ["PREFIX", "Web", "age", "checked", "failure_lines", "happened", "redirect", "when"]
 
 PREFIX = "/ui"
+T = TypeVar("T")
 
 # Everything the pages load comes from this server; nothing may frame them.
 _HEADERS = {
@@ -59,6 +62,35 @@ def when(moment: datetime | None, zone: str | None = None) -> str:
     return f"{moment:%a} {moment.day} {moment:%b %H:%M} {zone}"
 
 
+# What a timeline entry's kind reads as on the page (any other shows its kind with underscores as spaces).
+_HAPPENED = {
+    ("incident", "state_changed"): "state changed",
+    ("incident", "suppressed"): "held by a maintenance window",
+    ("journal", "started"): "escalation started",
+    ("journal", "level_fired"): "level fired",
+    ("journal", "announced"): "routing notifications sent",
+    ("journal", "ack_timeout"): "acknowledgement timed out",
+    ("journal", "escalated"): "escalated by hand",
+    ("journal", "unacknowledged"): "acknowledgement taken back",
+    ("journal", "unresolved"): "nobody on call",
+    ("journal", "target_failed"): "target failed",
+    ("journal", "snooze_ended"): "snooze ended",
+    ("delivery", "delivered"): "paged",
+    ("delivery", "delivery_failed"): "page failed",
+    ("note", "note"): "note",
+}
+
+
+def happened(entry: TimelineEntry) -> str:
+    """What ``entry`` of an incident's timeline says happened, in words (``escalation started``, ``paged``)."""
+    text = _HAPPENED.get((entry.source, entry.kind))
+    if text is not None:
+        return text
+    if entry.source == "delivery":  # a page not tried yet: its status (pending, folded, ...)
+        return f"page {entry.kind}"
+    return entry.kind.replace("_", " ")
+
+
 class Web:
     """Renders the console's pages for one :class:`Service` and reads who is asking."""
 
@@ -72,6 +104,7 @@ class Web:
             lstrip_blocks=True,
         )
         self.templates.filters["when"] = when
+        self.templates.filters["happened"] = happened
         self.templates.globals["prefix"] = PREFIX
 
     def session(self, request: Request) -> Session:
@@ -96,7 +129,7 @@ class Web:
         response.set_cookie(
             COOKIE,
             self.sessions.cookie(session),
-            max_age=self.sessions.max_age,
+            max_age=self.sessions.lifetime(session),
             path=PREFIX,
             httponly=True,
             samesite="lax",
@@ -136,6 +169,24 @@ class Web:
         if not session.csrf_matches(fields.get("csrf")):
             raise ApiError(403, "the form's CSRF token is missing or wrong: reload the page and try again")
         return fields
+
+
+def checked(kind: type[T], **fields: Any) -> T:
+    """The API's request ``kind`` made from a form's fields, checked as the API checks it.
+
+    :raises ApiError: 422 naming the field that is wrong.
+    """
+    try:
+        return kind(**fields)
+    except FieldError as exc:
+        raise ApiError(422, f"{exc.field}: {exc.message}") from None
+
+
+def failure_lines(failure: ApiError) -> list[str]:
+    """What the service refused, a line per fault (``end: must be after start (...)``), for a page to show."""
+    if not failure.details:
+        return [failure.message]
+    return [f"{detail.path.removeprefix('$.')}: {detail.message}" for detail in failure.details]
 
 
 def redirect(path: str, query: Mapping[str, str] | None = None) -> RedirectResponse:

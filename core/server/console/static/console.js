@@ -13,6 +13,18 @@
     });
   }
 
+  // Whether someone is filling in a form of the part: a field with the focus, or one changed from its default.
+  function busy(part) {
+    if (part.contains(document.activeElement) && document.activeElement.matches("input, select, textarea")) return true;
+    return Array.prototype.some.call(part.querySelectorAll("input:not([type=hidden]), textarea, select"), function (field) {
+      if (field.tagName === "SELECT") {  // without a default, a select shows its first option
+        var first = Array.prototype.findIndex.call(field.options, function (option) { return option.defaultSelected; });
+        return field.selectedIndex !== Math.max(first, 0);
+      }
+      return field.value !== field.defaultValue;
+    });
+  }
+
   function refresh(part, last) {
     if (document.hidden) return;
     fetch(part.dataset.refresh, { credentials: "same-origin", cache: "no-store" })
@@ -24,8 +36,8 @@
         if (html === null) return;
         part.dataset.refreshes = String(Number(part.dataset.refreshes || 0) + 1);
         // Swapped only when it changed (a screen reader hears the change, not every refresh), and never under
-        // the cursor of someone typing in it.
-        if (html === last.html || part.contains(document.activeElement) && document.activeElement.matches("input, select")) return;
+        // someone filling in one of its forms.
+        if (html === last.html || busy(part)) return;
         last.html = html;
         part.innerHTML = html;
         localTimes(part);
