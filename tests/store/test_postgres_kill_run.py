@@ -64,17 +64,24 @@ def _config(directory: Path, urls: list[str], name: str, delays=(0, 30, 30), **s
     return path
 
 
-async def test_killing_instances_of_three_at_random_loses_and_doubles_no_page(postgres_dsn, tmp_path, capsys):
-    receiver = Receiver()
-    await receiver.start()
-    urls = [receiver.script(f"/level{level}") for level in range(3)]
+def _instances(tmp_path: Path, urls: list[str], dsn: str, **config: object) -> list[Service]:
+    """INSTANCES `tocsin serve` processes (not started yet) on the database ``dsn``, each with its own directory
+    and name (``pager-N``); ``config`` goes to :func:`_config`."""
     services: list[Service] = []
     for number in range(INSTANCES):
         directory = tmp_path / f"instance-{number}"
         directory.mkdir()
-        service = Service(_config(directory, urls, f"pager-{number}"), directory)
-        service.env = {"TOCSIN_TEST_DATABASE_URL": postgres_dsn}
+        service = Service(_config(directory, urls, f"pager-{number}", **config), directory)
+        service.env = {"TOCSIN_TEST_DATABASE_URL": dsn}
         services.append(service)
+    return services
+
+
+async def test_killing_instances_of_three_at_random_loses_and_doubles_no_page(postgres_dsn, tmp_path, capsys):
+    receiver = Receiver()
+    await receiver.start()
+    urls = [receiver.script(f"/level{level}") for level in range(3)]
+    services = _instances(tmp_path, urls, postgres_dsn)
     rng = random.Random(SEED)
     up = [asyncio.Event() for _ in services]
     kills = 0
@@ -199,14 +206,9 @@ async def test_two_hundred_incidents_spread_over_three_instances_page_each_level
     receiver = Receiver()
     await receiver.start()
     urls = [receiver.script(f"/level{level}") for level in range(3)]
-    services: list[Service] = []
+    services = _instances(tmp_path, urls, postgres_dsn)
     try:
-        for number in range(INSTANCES):
-            directory = tmp_path / f"instance-{number}"
-            directory.mkdir()
-            service = Service(_config(directory, urls, f"pager-{number}"), directory)
-            service.env = {"TOCSIN_TEST_DATABASE_URL": postgres_dsn}
-            services.append(service)
+        for service in services:
             await service.start()
 
         async def send(service: Service, method: str, path: str, body: dict) -> None:
@@ -281,14 +283,7 @@ async def test_levels_coming_due_while_instances_die_fire_within_their_lease_plu
     receiver = Receiver()
     await receiver.start()
     urls = [receiver.script(f"/level{level}") for level in range(2)]
-    services: list[Service] = []
-    for number in range(INSTANCES):
-        directory = tmp_path / f"instance-{number}"
-        directory.mkdir()
-        path = _config(directory, urls, f"pager-{number}", delays=(0, 1), claim_every_seconds=30)
-        service = Service(path, directory)
-        service.env = {"TOCSIN_TEST_DATABASE_URL": postgres_dsn}
-        services.append(service)
+    services = _instances(tmp_path, urls, postgres_dsn, delays=(0, 1), claim_every_seconds=30)
     rng = random.Random(SEED + 1)
     up = [asyncio.Event() for _ in services]
     kills = 0
@@ -378,15 +373,9 @@ async def test_the_levels_of_an_instance_that_died_for_good_fire_on_time_on_the_
     receiver = Receiver()
     await receiver.start()
     urls = [receiver.script(f"/level{level}") for level in range(2)]
-    services: list[Service] = []
+    services = _instances(tmp_path, urls, postgres_dsn, delays=(0, 1), claim_every_seconds=30)
     try:
-        for number in range(INSTANCES):
-            directory = tmp_path / f"instance-{number}"
-            directory.mkdir()
-            path = _config(directory, urls, f"pager-{number}", delays=(0, 1), claim_every_seconds=30)
-            service = Service(path, directory)
-            service.env = {"TOCSIN_TEST_DATABASE_URL": postgres_dsn}
-            services.append(service)
+        for service in services:
             await service.start()
         doomed, *survivors = services
         for number in range(6):
