@@ -308,3 +308,29 @@ async def test_a_webhook_page_carries_the_open_link_in_its_payload_and_it_signs_
         browser = Visitor(server.url, behind_tls=True)
         assert browser.get(opens["url"].removeprefix(PUBLIC_URL))[1]["location"] == "/ui/incidents/x"
         assert f'{ONCALL} <small class="scope">respond</small>' in browser.get("/ui/incidents/x")[2]
+
+
+@pytest.mark.parametrize(
+    ("label", "said", "status", "last_events"),
+    [
+        ("Acknowledge", f"Acknowledged by {ONCALL}", "acknowledged", ["completed", "acknowledged"]),
+        ("Snooze 30 min", f"Acknowledged by {ONCALL} and snoozed", "acknowledged", ["acknowledged", "snoozed"]),
+        ("Escalate now", "level 0 is paged now", "active", ["escalated", "level_fired"]),
+    ],
+)
+async def test_the_links_act_on_an_exhausted_escalation_nobody_answered(
+    pager: Pager, mailbox: Mailbox, label: str, said: str, status: str, last_events: list[str]
+):
+    await pager.raise_incident()
+    link = (await first_page(mailbox))[label]
+    pager.server.advance(pager.clock, minutes=60)  # every level of both passes fired unanswered (the last at 50m)
+    await pager.settled()
+    exhausted = await pager.escalation()
+    assert (exhausted["status"], exhausted["exhausted"], exhausted["open"]) == ("completed", True, True)
+
+    answer, page = await pager.follow(link, "POST")
+    assert answer == 200 and said in page
+    state = await pager.escalation()
+    assert state["status"] == status and [event["kind"] for event in state["events"]][-2:] == last_events
+    if status == "acknowledged":
+        assert state["acknowledged_by"] == ONCALL
