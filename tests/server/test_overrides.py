@@ -108,6 +108,21 @@ async def test_an_override_covers_a_shift_from_now_and_is_listed_after_the_confi
         assert api.paged(raised["incident"]["id"]) == [(0, ENG3)]
 
 
+async def test_an_override_made_now_within_a_second_is_on_call_at_once():
+    # Schedules count whole seconds; an override made at 14:00:00.5 is on call from 14:00:00, so "who is on call
+    # now", asked in that same second, names it, as the level it pages does.
+    async with running(CONFIG) as api:
+        api.advance(seconds=0.5)
+        made = await api.ok(
+            "POST", f"{SCHEDULE}/overrides", RESPONDER, json={"user": ENG3, "end": f"2026-03-02T21:00:00{NY}"}
+        )
+        assert made["start"] == "2026-03-02T14:00:00.500000+00:00"
+        now = await api.ok("GET", f"{SCHEDULE}/oncall", READER)
+        assert (now["at"], oncall(now)) == ("2026-03-02T09:00:00-05:00", [ENG3])
+        raised = await api.raise_incident()
+        assert api.paged(raised["incident"]["id"]) == [(0, ENG3)]
+
+
 async def test_the_subscribed_calendar_feeds_show_run_time_overrides():
     async with running(CONFIG) as api:
         await api.ok("POST", f"{SCHEDULE}/overrides", RESPONDER, json={"user": ENG2, "end": f"2026-03-02T21:00:00{NY}"})
