@@ -99,13 +99,10 @@ def _escalatable(detail: IncidentDetail) -> bool:
     escalation = detail.escalation
     if escalation is None or not _open(detail.incident) or escalation.status not in _RUNNING:
         return False
+    if escalation.status is _EXHAUSTED or escalation.current_level + 1 < len(escalation.policy.levels):
+        return True
     repeat = escalation.policy.repeat
-    passes_left = escalation.pass_number < (repeat.max_repeats if repeat is not None else 0)
-    return (
-        escalation.status is _EXHAUSTED
-        or escalation.current_level + 1 < len(escalation.policy.levels)
-        or passes_left
-    )
+    return escalation.pass_number < (repeat.max_repeats if repeat is not None else 0)
 
 
 def _snooze(service: Service, incident_id: str, by: str | None, form: Mapping[str, str]) -> Awaitable[object]:
