@@ -171,7 +171,7 @@ def _override(resolver: ScheduleResolver, form: Mapping[str, str]) -> OverrideRe
 
 def _people(resolver: ScheduleResolver, people: frozenset[str]) -> Options:
     """Whom an override may put on call: the schedule's own people first, then everyone else the config knows."""
-    own = sorted({user for layer in resolver.schedule.layers for user in layer.users})
+    own = sorted({user for layer in resolver.schedule.layers for user in layer.people})
     others = sorted(people.difference(own))
     return (
         ("This schedule", tuple(Choice(value=user, label=user) for user in own)),
