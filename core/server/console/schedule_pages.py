@@ -19,7 +19,7 @@ from tocsin.server.console.actions import Choice, Options
 from tocsin.server.console.calendar import DAYS, calendar, oncall_at, oncall_now
 from tocsin.server.console.chains import chains
 from tocsin.server.console.session import Session
-from tocsin.server.console.web import PREFIX, Web, checked, failure_lines, redirect
+from tocsin.server.console.web import Web, checked, failure_lines, redirect
 from tocsin.server.errors import ApiError
 from tocsin.server.guards import parse_instant
 from tocsin.server.service import Service
@@ -76,7 +76,7 @@ class SchedulePages:
             failed = failure_lines(exc)
             return self._page(request, session, resolver, first, status=exc.status, failed=failed, form=form)
         week = resolver.localize(made.start).date()
-        target = f"{PREFIX}/schedules/{quote(resolver.schedule.id, safe='')}"
+        target = f"{self.web.prefix}/schedules/{quote(resolver.schedule.id, safe='')}"
         return redirect(target, {"start": (week - timedelta(days=week.weekday())).isoformat(), "done": "override"})
 
     async def feed(self, request: Request, session: Session) -> Response:
