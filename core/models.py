@@ -334,6 +334,15 @@ class ScheduleLayer:
     start: datetime | None = None  # local wall-clock time in the schedule's timezone
     restrictions: tuple[TimeRestrictions, ...] = ()
 
+    @property
+    def people(self) -> tuple[str, ...]:
+        """Everyone this layer may put on call: its ``users``, and the people a rotation that chooses who draws
+        from (what its settings' ``chooses_from()`` returns, when it has one)."""
+        chooses_from = getattr(self.rotation, "chooses_from", None)
+        if not callable(chooses_from):
+            return self.users
+        return tuple(dict.fromkeys((*self.users, *chooses_from())))
+
 
 @attrs.frozen(kw_only=True)
 class Override:

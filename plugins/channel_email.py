@@ -25,7 +25,7 @@ from tocsin import (
     page_text,
     urgencies_field,
 )
-from tocsin.validators import port
+from tocsin.validators import non_empty, port, positive
 
 
 def _address(instance: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
@@ -47,13 +47,13 @@ class EmailContact:
 class EmailSettings:
     """The SMTP server and the sender address."""
 
-    host: str
+    host: str = attrs.field(validator=non_empty)
     from_address: str = attrs.field(validator=_address)
     port: int = attrs.field(default=25, validator=port)
     starttls: bool = False
     username: str | None = None
     password: str | None = None
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = attrs.field(default=10.0, validator=positive)
 
 
 class EmailSender:

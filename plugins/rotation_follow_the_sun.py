@@ -57,6 +57,11 @@ class FollowTheSunRotation:
     regions: tuple[Region, ...] = attrs.field(validator=[non_empty, _distinct])
     rotate_days: int = attrs.field(default=7, validator=positive)
 
+    def chooses_from(self) -> tuple[str, ...]:
+        """Everyone the rotation may put on call: the users of every region (whom a run-time override, a swap or
+        a reassignment may then name)."""
+        return tuple(user for region in self.regions for user in region.users)
+
 
 @attrs.frozen
 class _Shifts:

@@ -54,6 +54,6 @@ class Config:
             found.update(members)
         for schedule in self.schedules:
             for layer in schedule.layers:
-                found.update(layer.users)
+                found.update(layer.people)
             found.update(override.user for override in schedule.overrides)
         return frozenset(found)

@@ -74,6 +74,13 @@ def _scopes(instance: object, attribute: attrs.Attribute[Any], value: tuple[Scop
         raise FieldError(attribute.name, "must name at least one of read, respond, admin")
 
 
+def _long_enough(instance: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    """A token given in the file is at least 16 characters long (a validator, so that ``tocsin check`` reports it
+    beside the token's other faults)."""
+    if value is not None and len(value) < 16:
+        raise FieldError(attribute.name, "must be at least 16 characters long")
+
+
 @attrs.frozen(kw_only=True)
 class ApiToken:
     """One bearer token: its ``name`` (shown as who acted), the secret (``token``, or the environment
@@ -81,14 +88,12 @@ class ApiToken:
 
     name: str
     scopes: tuple[Scope, ...] = attrs.field(validator=_scopes)
-    token: str | None = attrs.field(default=None, repr=False)
+    token: str | None = attrs.field(default=None, repr=False, validator=_long_enough)
     token_env: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if (self.token is None) == (self.token_env is None):
             raise FieldError("token", "give exactly one of token and token_env")
-        if self.token is not None and len(self.token) < 16:
-            raise FieldError("token", "must be at least 16 characters long")
 
     @property
     def scope(self) -> Scope:

@@ -22,7 +22,7 @@ from tocsin.delivery.ratelimit import RateLimit
 from tocsin.delivery.retry import RetryPolicy
 from tocsin.models import FieldError
 from tocsin.registry import Registry
-from tocsin.validators import positive
+from tocsin.validators import at_least, positive
 
 __all__ = ["DeliverySettings", "check_rate_limits"]
 
@@ -31,9 +31,10 @@ __all__ = ["DeliverySettings", "check_rate_limits"]
 class DeliverySettings:
     """The ``delivery`` section: how the outbox retries, and how long one attempt and one claim last."""
 
-    max_attempts: int = 8
-    base_seconds: float = 5.0
-    cap_seconds: float = 300.0
+    # The validators of RetryPolicy, on these fields, so that ``tocsin check`` reports each wrong one at once.
+    max_attempts: int = attrs.field(default=8, validator=at_least(1))
+    base_seconds: float = attrs.field(default=5.0, validator=positive)
+    cap_seconds: float = attrs.field(default=300.0, validator=positive)
     timeout_seconds: float = attrs.field(default=30.0, validator=positive)
     lease_seconds: float | None = attrs.field(default=None, validator=positive)
     rate_limits: dict[str, RateLimit] = attrs.field(factory=dict)  # channel name -> its limit per contact

@@ -33,7 +33,7 @@ __all__ = [
     "UnknownOverrideError",
 ]
 
-_TICK = timedelta(microseconds=1)
+_SECOND = timedelta(seconds=1)
 
 
 class UnknownOverrideError(EscalationError, LookupError):
@@ -64,8 +64,11 @@ class RuntimeOverrides:
 
     def between(self, schedule_id: str, start: datetime, end: datetime | None = None) -> list[ScheduleOverride]:
         """The run-time overrides of ``schedule_id`` in force at some time in ``[start, end]`` (``end`` left
-        out: from ``start`` on), in the order they were made."""
-        before = end + _TICK if end is not None else None
+        out: from ``start`` on), in the order they were made.
+
+        Schedules count whole seconds (an override made at 14:00:00.5 is on call from 14:00:00), so one that starts
+        within ``end``'s second is in force at ``end``, as "who is on call now" is asked in that second."""
+        before = end.replace(microsecond=0) + _SECOND if end is not None else None
         return self._store.overrides(schedule_id, ending_after=start, starting_before=before)
 
     def in_force(self, schedule_id: str, at: datetime) -> list[Override]:

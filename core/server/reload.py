@@ -12,7 +12,8 @@ message``. On success the new config replaces the old at once (one reference, in
   acknowledgement rate limit starts counting afresh); a web console session whose token is gone ends at once.
 
 What is chosen when the server starts cannot change under it: the store (``storage``), the channel settings
-(``channels``), delivery (``delivery``), the plugins' settings (``plugins``), ``server.auth``,
+(``channels``), delivery (``delivery``), the plugins' settings (``plugins``), the playbooks (``playbooks``: the
+outbox's runners are made from them), ``server.auth``,
 ``server.public_url``, ``server.action_links``, ``server.session_secret_env`` and ``server.session_hours`` are
 faults if they differ (restart to change them), and ``server.host``, ``server.port`` and ``server.instance_id``
 keep their running values.
@@ -37,6 +38,7 @@ _RESTART_ONLY = (
     ("channels", "the channels' senders are made when the server starts"),
     ("delivery", "the outbox's settings are taken when the server starts"),
     ("plugins", "the plugins' settings are handed to them when the server starts"),
+    ("playbooks", "the outbox's playbook runners are made when the server starts"),
 )
 
 

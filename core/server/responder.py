@@ -27,6 +27,7 @@ __all__ = ["PageResponder", "escalation_incident"]
 
 _ACTIVE = EscalationStatus.ACTIVE
 _ACKNOWLEDGED = EscalationStatus.ACKNOWLEDGED
+_EXHAUSTED = EscalationStatus.COMPLETED  # every level fired unanswered: still open, and a page can answer it
 
 
 def escalation_incident(escalation_id: str) -> str:
@@ -126,7 +127,7 @@ class PageResponder:
                 return None
             self._processor.resolve_incident(incident_id, by=by)
             return f"Incident {incident_id} resolved by {by}; its escalation is over."
-        if row.status not in (_ACTIVE, _ACKNOWLEDGED):
+        if row.status not in (_ACTIVE, _ACKNOWLEDGED, _EXHAUSTED):
             return None
         if action is PageAction.ESCALATE:
             state = engine.escalate_now(incident_id, by=by)
@@ -135,13 +136,13 @@ class PageResponder:
             if row.status is _ACKNOWLEDGED:
                 return None
             return _acknowledged(engine.acknowledge_escalation(incident_id, by), by)
-        # Snooze: an acknowledged escalation is snoozed; an active one is acknowledged and snoozed at once.
-        done = f"Snoozed by {by}"
+        # Snooze: an acknowledged escalation is snoozed; an active one is acknowledged and snoozed at once (the
+        # engine does both for an exhausted one).
+        done = f"Snoozed by {by}" if row.status is _ACKNOWLEDGED else f"Acknowledged by {by} and snoozed"
         if row.status is _ACTIVE:
             state = engine.acknowledge_escalation(incident_id, by)
             if state.status is not _ACKNOWLEDGED:
                 return f"{_acknowledged(state, by)} It cannot be snoozed until everyone paged acknowledges."
-            done = f"Acknowledged by {by} and snoozed"
         state = engine.snooze(incident_id, SNOOZE_MINUTES, by=by)
         until = when(state.snoozed_until)
         return f"{done} for {SNOOZE_MINUTES} minutes, until {until}: unresolved by then, it pages again."

@@ -84,17 +84,8 @@ def _known_feed(service: Service, kind: str, feed_id: str) -> None:
         raise ApiError(404, f"no feed kind {kind!r}; known: {', '.join(KINDS)}")
     if kind == "schedule" and feed_id not in service.schedules:
         raise ApiError(404, f"no schedule {feed_id!r}; known: {', '.join(sorted(service.schedules)) or '(none)'}")
-    if kind == "user" and feed_id not in _people(service):
-        raise ApiError(404, f"{feed_id!r} is in no schedule and not among the config's users")
-
-
-def _people(service: Service) -> set[str]:
-    config = service.config
-    people = set(config.users)
-    for schedule in config.schedules:
-        people.update(user for layer in schedule.layers for user in layer.users)
-        people.update(override.user for override in schedule.overrides)
-    return people
+    if kind == "user" and feed_id not in service.loaded.people:
+        raise ApiError(404, f"{feed_id!r} is not a person the config knows (its users, teams and schedules)")
 
 
 def _check_token(service: Service, feed: str, given: str | None) -> None:

@@ -253,16 +253,16 @@ class EscalationStore(DeliveryStore, Protocol):
         ...
 
     def load_open(self) -> list[EscalationRow]:
-        """Every active or acknowledged escalation, in the order they started."""
+        """Every open (active, acknowledged or exhausted) escalation, in the order they started."""
         ...
 
     def open_index(self) -> list[OpenEscalation]:
-        """Every active or acknowledged escalation as an :class:`OpenEscalation`, in the order they started,
-        read without the rows' documents (what an engine picks up when it starts)."""
+        """Every open (active, acknowledged or exhausted) escalation as an :class:`OpenEscalation`, in the order they
+        started, read without the rows' documents (what an engine picks up when it starts)."""
         ...
 
     def incident_ids(self, *, open_only: bool = False) -> set[str]:
-        """The incidents that have an escalation (with ``open_only``: an active or acknowledged one), without
+        """The incidents that have an escalation (with ``open_only``: an open one, exhausted included), without
         reading the escalations themselves (the reconciler compares these with the open incidents)."""
         ...
 

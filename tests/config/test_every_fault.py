@@ -112,3 +112,20 @@ policies:
         "$.policies[0].levels[0].targets[0]: unknown schedule 'primray'; known: primary",
         "$.schedules[0].timezone: unknown time zone 'Europe/Londn' (did you mean 'Europe/London'?)",
     ]
+
+
+def test_every_retry_setting_of_the_delivery_section_that_is_wrong_is_reported(tocsin_config):
+    tocsin_config.section("delivery", {"max_attempts": 0, "base_seconds": -1, "cap_seconds": 0})
+    assert tocsin_config.faults() == [
+        "$.delivery.max_attempts: must be 1 or more, got 0",
+        "$.delivery.base_seconds: must be greater than 0, got -1.0",
+        "$.delivery.cap_seconds: must be greater than 0, got 0.0",
+    ]
+
+
+def test_a_short_token_is_reported_beside_a_fault_of_its_scopes(tocsin_config):
+    tocsin_config.section("server", {"tokens": [{"name": "ops", "token": "short", "scopes": ["superuser"]}]})
+    assert tocsin_config.faults() == [
+        "$.server.tokens[0].scopes[0]: expected one of read, respond, admin; got 'superuser'",
+        "$.server.tokens[0].token: must be at least 16 characters long",
+    ]

@@ -7,6 +7,7 @@ once."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 
 import pytest
 import yaml
-from support.console import Visitor, api, served
+from support.console import Proxied, Visitor, api, csrf_of, served
 from support.mailbox import Mailbox, links_in, smtp_server, text_part
 from support.server import ADMIN, CONFIG, READER, RESPONDER, START
 
@@ -200,3 +201,38 @@ def test_the_console_session_settings_need_a_restart(tmp_path: Path, field: str,
         assert status == 422
         assert [error["path"] for error in answer["errors"]] == [f"$.server.{field}"]
         assert "console sessions are set up when the server starts" in answer["error"]
+
+
+def test_behind_a_proxy_at_a_path_the_console_writes_its_addresses_under_that_path(mailbox: Mailbox):
+    # public_url https://pager.example.com/tocsin: the proxy takes /tocsin/... and passes /... on (as it does for
+    # /v1/links/...). Every address the console hands the browser (redirects, links, forms, assets, its cookie's
+    # path) must be under /tocsin/ui, or the browser leaves tocsin (or never sends the cookie back).
+    document = mail_document(mailbox)
+    document["server"]["public_url"] = f"{PUBLIC_URL}/tocsin"
+    with served(document, tocsin.ManualClock(START)) as server:
+        api(server, "POST", "/v1/incidents", RESPONDER, {"id": "x", "title": "Disk full on db1", "severity": "P1"})
+        (message,) = waited(lambda: mailbox.to(ONCALL))
+        opens = links_in(text_part(message))["Open in tocsin"].removeprefix(PUBLIC_URL)
+        assert opens.startswith("/tocsin/ui/links/")
+
+        browser = Proxied(server.url, "/tocsin")
+        status, headers, _ = browser.send("GET", opens)
+        assert (status, headers["location"]) == (303, "/tocsin/ui/incidents/x")
+        assert "Path=/tocsin/ui" in headers["set-cookie"]
+        status, _, page = browser.send("GET", headers["location"])
+        assert status == 200 and f'{ONCALL} <small class="scope">respond</small>' in page
+        addresses = re.findall(r'(?:href|src|action|data-refresh)="(/[^"]*)"', page)
+        assert addresses and all(address.startswith("/tocsin/ui/") for address in addresses), addresses
+        assert 'href="/tocsin/ui/incidents" aria-current="page"' in page
+        status, headers, _ = browser.send("POST", "/tocsin/ui/incidents/x/acknowledge", {"csrf": csrf_of(page)})
+        assert (status, headers["location"]) == (303, "/tocsin/ui/incidents/x?done=acknowledge")
+
+        anonymous = Proxied(server.url, "/tocsin")
+        assert anonymous.send("GET", "/tocsin/")[1]["location"] == "/tocsin/ui/"
+        status, headers, _ = anonymous.send("GET", "/tocsin/ui/oncall")
+        assert (status, headers["location"]) == (303, "/tocsin/ui/sign-in?next=%2Ftocsin%2Fui%2Foncall")
+        _, _, page = anonymous.send("GET", headers["location"])
+        form = {"csrf": csrf_of(page), "token": RESPONDER, "next": "/tocsin/ui/oncall"}
+        status, headers, _ = anonymous.send("POST", "/tocsin/ui/sign-in", form)
+        assert (status, headers["location"]) == (303, "/tocsin/ui/oncall")
+        assert anonymous.send("GET", "/tocsin/ui/oncall")[0] == 200

@@ -145,6 +145,51 @@ def test_a_read_session_sees_no_buttons_and_admin_alone_may_cancel():
         assert status == 403 and "cancel escalation needs admin" in page
 
 
+def buttons_on(visitor: Visitor, path: str) -> list[str]:
+    """The labels of the action buttons on a console page."""
+    page = visitor.get(path)[2]
+    return re.findall(r'<button type="submit" class="(?:primary|secondary|danger)">([^<]+)<', page)
+
+
+@pytest.mark.parametrize(
+    ("action", "form", "status", "last_event"),
+    [
+        ("acknowledge", {}, "acknowledged", "acknowledged"),
+        ("snooze", {"minutes": "30"}, "acknowledged", "snoozed"),
+        ("escalate", {}, "active", "level_fired"),
+        ("cancel", {}, "cancelled", "cancelled"),
+    ],
+)
+def test_an_exhausted_escalation_nobody_answered_can_be_answered_from_its_page(action, form, status, last_event):
+    clock = tocsin.ManualClock(START)
+    with served(document(), clock) as server:
+        api(server, "POST", "/v1/incidents", RESPONDER, {"id": "x", "title": "X", "severity": "P1"})
+        server.advance(clock, minutes=90)  # every level of both passes fired unanswered: exhausted, still open
+        escalation = api(server, "GET", "/v1/escalations/x", READER)[1]
+        assert (escalation["status"], escalation["exhausted"], escalation["open"]) == ("completed", True, True)
+        visitor = Visitor(server.url)
+        visitor.sign_in(ADMIN, "engineer1@example.com")
+        assert buttons_on(visitor, "/ui/incidents/x") == [
+            "Acknowledge", "Resolve", "Snooze", "Escalate now", "Reassign", "Add note", "Cancel escalation"
+        ]  # fmt: skip
+        assert visitor.post(f"/ui/incidents/x/{action}", {"csrf": visitor.csrf(), **form})[0] == 303
+        escalation = api(server, "GET", "/v1/escalations/x", READER)[1]
+        assert (escalation["status"], escalation["events"][-1]["kind"]) == (status, last_event)
+
+
+def test_escalate_now_is_offered_at_the_last_level_while_a_repeat_is_left_as_the_api_takes_it():
+    clock = tocsin.ManualClock(START)
+    with served(document(), clock) as server:
+        api(server, "POST", "/v1/incidents", RESPONDER, {"id": "x", "title": "X", "severity": "P1"})
+        server.advance(clock, minutes=15)  # level 2, the last of pass 0, fired; one repeat is left
+        visitor = Visitor(server.url)
+        visitor.sign_in(RESPONDER, "engineer1@example.com")
+        assert "Escalate now" in buttons_on(visitor, "/ui/incidents/x")
+        assert visitor.post("/ui/incidents/x/escalate", {"csrf": visitor.csrf()})[0] == 303
+        escalation = api(server, "GET", "/v1/escalations/x", READER)[1]
+        assert (escalation["pass_number"], escalation["current_level"]) == (1, 0)
+
+
 def test_an_action_the_service_refuses_says_why_on_the_incident_page():
     with served(document(), tocsin.ManualClock(START)) as server:
         api(server, "POST", "/v1/incidents", RESPONDER, {"id": "x", "title": "X", "severity": "P1"})

@@ -113,3 +113,11 @@ async def test_a_mail_server_that_is_down_is_retried_then_given_up(stores):
     dead = only_delivery(engine)
     assert (dead.status, dead.attempts) == (tocsin.DeliveryStatus.DEAD, 3)
     assert dead.result.detail.endswith("(gave up after 3 attempts)")
+
+
+def test_an_smtp_host_left_empty_or_a_timeout_that_is_not_positive_is_a_config_fault(tocsin_config):
+    tocsin_config.channel("email", host="", from_address="tocsin@example.com", timeout_seconds=0)
+    assert tocsin_config.faults() == [
+        "$.channels.email.host: must not be empty",
+        "$.channels.email.timeout_seconds: must be greater than 0, got 0.0",
+    ]

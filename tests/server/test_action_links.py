@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
-from support.console import Visitor, api, served
+from support.console import Proxied, api, served
 from support.delivery_receiver import Receiver
 from support.mailbox import Mailbox, links_in, smtp_server, text_part
 from support.server import ADMIN, CONFIG, READER, RESPONDER, START, ServerThread, bearer, eventually, load
@@ -23,7 +23,8 @@ import tocsin
 from tocsin.server import ServerError, create_app, memory_storage, sqlite_storage
 from tocsin.server.storage import postgres_storage
 
-PUBLIC_URL = "https://pager.example.com/tocsin"
+HOST = "https://pager.example.com"
+PUBLIC_URL = f"{HOST}/tocsin"
 SECRET = "a-link-secret-of-at-least-32-characters!"
 ONCALL = "engineer1@example.com"
 LEAD = "team-lead@example.com"
@@ -305,6 +306,32 @@ async def test_a_webhook_page_carries_the_open_link_in_its_payload_and_it_signs_
         assert [link["action"] for link in links] == ["acknowledge", "resolve", "snooze", "escalate", "open"]
         opens = links[-1]
         assert opens["label"] == "Open in tocsin" and opens["url"].startswith(f"{PUBLIC_URL}/ui/links/")
-        browser = Visitor(server.url, behind_tls=True)
-        assert browser.get(opens["url"].removeprefix(PUBLIC_URL))[1]["location"] == "/ui/incidents/x"
-        assert f'{ONCALL} <small class="scope">respond</small>' in browser.get("/ui/incidents/x")[2]
+        browser = Proxied(server.url, "/tocsin")  # PUBLIC_URL's path: the console's addresses are under it
+        assert browser.send("GET", opens["url"].removeprefix(HOST))[1]["location"] == "/tocsin/ui/incidents/x"
+        assert f'{ONCALL} <small class="scope">respond</small>' in browser.send("GET", "/tocsin/ui/incidents/x")[2]
+
+
+@pytest.mark.parametrize(
+    ("label", "said", "status", "last_events"),
+    [
+        ("Acknowledge", f"Acknowledged by {ONCALL}", "acknowledged", ["completed", "acknowledged"]),
+        ("Snooze 30 min", f"Acknowledged by {ONCALL} and snoozed", "acknowledged", ["acknowledged", "snoozed"]),
+        ("Escalate now", "level 0 is paged now", "active", ["escalated", "level_fired"]),
+    ],
+)
+async def test_the_links_act_on_an_exhausted_escalation_nobody_answered(
+    pager: Pager, mailbox: Mailbox, label: str, said: str, status: str, last_events: list[str]
+):
+    await pager.raise_incident()
+    link = (await first_page(mailbox))[label]
+    pager.server.advance(pager.clock, minutes=60)  # every level of both passes fired unanswered (the last at 50m)
+    await pager.settled()
+    exhausted = await pager.escalation()
+    assert (exhausted["status"], exhausted["exhausted"], exhausted["open"]) == ("completed", True, True)
+
+    answer, page = await pager.follow(link, "POST")
+    assert answer == 200 and said in page
+    state = await pager.escalation()
+    assert state["status"] == status and [event["kind"] for event in state["events"]][-2:] == last_events
+    if status == "acknowledged":
+        assert state["acknowledged_by"] == ONCALL

@@ -108,6 +108,21 @@ async def test_an_override_covers_a_shift_from_now_and_is_listed_after_the_confi
         assert api.paged(raised["incident"]["id"]) == [(0, ENG3)]
 
 
+async def test_an_override_made_now_within_a_second_is_on_call_at_once():
+    # Schedules count whole seconds; an override made at 14:00:00.5 is on call from 14:00:00, so "who is on call
+    # now", asked in that same second, names it, as the level it pages does.
+    async with running(CONFIG) as api:
+        api.advance(seconds=0.5)
+        made = await api.ok(
+            "POST", f"{SCHEDULE}/overrides", RESPONDER, json={"user": ENG3, "end": f"2026-03-02T21:00:00{NY}"}
+        )
+        assert made["start"] == "2026-03-02T14:00:00.500000+00:00"
+        now = await api.ok("GET", f"{SCHEDULE}/oncall", READER)
+        assert (now["at"], oncall(now)) == ("2026-03-02T09:00:00-05:00", [ENG3])
+        raised = await api.raise_incident()
+        assert api.paged(raised["incident"]["id"]) == [(0, ENG3)]
+
+
 async def test_the_subscribed_calendar_feeds_show_run_time_overrides():
     async with running(CONFIG) as api:
         await api.ok("POST", f"{SCHEDULE}/overrides", RESPONDER, json={"user": ENG2, "end": f"2026-03-02T21:00:00{NY}"})
@@ -196,3 +211,54 @@ async def test_overrides_need_the_respond_scope_to_change():
             "POST", f"{SCHEDULE}/overrides", READER, json={"user": ENG3, "end": f"2026-03-03T08:00:00{NY}"}
         )
         assert status == 403
+
+
+SUN = CONFIG.replace("    timezone: America/New_York\n", "    timezone: UTC\n").replace(
+    """    layers:
+      - name: Primary
+        users: [engineer1@example.com, engineer2@example.com]
+        start: "2026-01-05T09:00:00"
+        rotation: {type: weekly, handoff_day: Monday, handoff_hour: 9}""",
+    """    layers:
+      - name: Sun
+        start: "2026-03-02T00:00:00"
+        rotation:
+          type: follow_the_sun
+          regions:
+            - {name: apac, handoff_hour: 22, users: [kenji@example.com, mei@example.com]}
+            - {name: emea, handoff_hour: 6, users: [ana@example.com, ben@example.com]}
+            - {name: amer, handoff_hour: 14, users: [cal@example.com, dee@example.com]}""",
+)
+
+
+async def test_the_people_a_rotation_chooses_from_are_people_the_config_knows():
+    # follow_the_sun keeps its people in its regions (its layer lists no users): they can cover a shift, swap one,
+    # be reassigned an incident and subscribe to their own calendar feed, as a layer's users can.
+    assert "follow_the_sun" in SUN and "timezone: UTC" in SUN
+    async with running(SUN) as api:
+        sun = f"{SCHEDULE}/overrides"
+        made = await api.ok(
+            "POST",
+            sun,
+            RESPONDER,
+            json={"user": "mei@example.com", "start": "2026-03-03T06:00:00Z", "end": "2026-03-03T14:00:00Z"},
+        )
+        assert made["user"] == "mei@example.com"
+        assert oncall(await api.ok("GET", f"{SCHEDULE}/oncall?at=2026-03-03T09:00:00", READER)) == ["mei@example.com"]
+        swap = {
+            "first": {"user": "ana@example.com", "start": "2026-03-04T06:00:00Z", "end": "2026-03-04T14:00:00Z"},
+            "second": {"user": "cal@example.com", "start": "2026-03-04T14:00:00Z", "end": "2026-03-04T22:00:00Z"},
+        }
+        assert len((await api.ok("POST", f"{SCHEDULE}/swaps", RESPONDER, json=swap))["overrides"]) == 2
+        incident = (await api.raise_incident())["incident"]["id"]
+        reassigned = await api.ok(
+            "POST", f"/v1/incidents/{incident}/reassign", RESPONDER, json={"user": "dee@example.com"}
+        )
+        assert reassigned["incident"]["assignees"] == ["dee@example.com"]
+        assert (await api.ok("POST", "/v1/feeds/user/kenji@example.com/token", ADMIN))[
+            "feed"
+        ] == "user:kenji@example.com"
+        status, body = await api.call(
+            "POST", f"{SCHEDULE}/overrides", RESPONDER, json={"user": "zed@example.com", "end": "2026-03-03T14:00:00Z"}
+        )
+        assert status == 422 and body["errors"][0]["path"] == "$.user"

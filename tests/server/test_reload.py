@@ -111,6 +111,31 @@ async def test_the_store_and_the_channels_need_a_restart_and_say_so(tmp_path):
         assert (await api.ok("GET", "/health", None))["config_hash"] == first
 
 
+async def test_a_new_playbook_needs_a_restart_and_says_so_rather_than_dead_lettering_its_runs(tmp_path):
+    # The outbox's playbook runners are made from the playbooks the server started with: a reload that took a new
+    # playbook (and the rule that starts it) would queue runs no runner knows, each given up at once.
+    path = tmp_path / "tocsin.yaml"
+    document = config_document(tmp_path)
+    first = write(path, document)
+    async with running(path.read_text(), db=tmp_path / "tocsin.db", config_source=path) as api:
+        document["playbooks"] = {"restart-db": {"type": "webhook", "url": "https://automation.example.com/restart"}}
+        document["rules"].append(
+            {
+                "name": "Heal the database",
+                "conditions": [{"field": "labels.service", "operator": "equals", "value": "db"}],
+                "actions": [{"type": "apply_playbook", "playbook_id": "restart-db"}],
+            }
+        )
+        write(path, document)
+        status, body = await api.call("POST", "/v1/config/reload")
+        assert status == 422
+        assert [e["path"] for e in body["errors"]] == ["$.playbooks"]
+        assert "restart" in body["errors"][0]["message"]
+        assert (await api.ok("GET", "/health", None))["config_hash"] == first
+        raised = await api.raise_incident(labels={"service": "db"})
+        assert raised["actions"] == []  # the rules in force are the first file's: nothing was queued
+
+
 async def test_reloading_needs_admin_and_a_file(tmp_path):
     async with running(CONFIG) as api:
         status, _ = await api.call("POST", "/v1/config/reload", RESPONDER)

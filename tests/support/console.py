@@ -99,6 +99,36 @@ class Visitor:
         return csrf_of(self.get(path)[2])
 
 
+class Proxied:
+    """A browser behind a proxy at the path ``at`` (``/tocsin``): it sends the cookies whose path covers the public
+    address it asks for (``/tocsin/ui/...``), and the proxy passes the request on without ``at``. It does not follow
+    redirects."""
+
+    def __init__(self, url: str, at: str) -> None:
+        self.url, self.at = url, at
+        self.cookies: dict[str, tuple[str, str]] = {}  # name -> (value, path)
+
+    def send(self, method: str, public: str, form: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+        assert public.startswith(self.at + "/"), public
+        sent = "; ".join(f"{name}={value}" for name, (value, path) in self.cookies.items() if public.startswith(path))
+        headers = {"Cookie": sent} if sent else {}
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        if data is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        request = urllib.request.Request(self.url + public.removeprefix(self.at), data, headers, method=method)
+        try:
+            with urllib.request.build_opener(_NoRedirect()).open(request, timeout=10) as answer:
+                status, got, body = answer.status, answer.headers, answer.read().decode()
+        except urllib.error.HTTPError as exc:
+            status, got, body = exc.code, exc.headers, exc.read().decode()
+        for header in got.get_all("set-cookie") or []:
+            pair, *attributes = [part.strip() for part in header.split(";")]
+            name, _, value = pair.partition("=")
+            path = next((part.partition("=")[2] for part in attributes if part.lower().startswith("path=")), "/")
+            self.cookies[name] = (value, path)
+        return status, {key.lower(): value for key, value in got.items()}, body
+
+
 def api(server: ServerThread, method: str, path: str, token: str, body: Any = None) -> tuple[int, Any]:
     """Call the API with a bearer token; (status, parsed JSON answer)."""
     data = json.dumps(body).encode() if body is not None else None

@@ -86,6 +86,25 @@ def _open(incident: Incident) -> bool:
     return incident.state.is_open
 
 
+# An exhausted escalation (completed: every level fired unanswered) is open: it can be acknowledged, snoozed (which
+# acknowledges it), escalated (as its policy's on_exhausted says) and cancelled, as through the API.
+_EXHAUSTED = EscalationStatus.COMPLETED
+_ANSWERABLE = (EscalationStatus.ACTIVE, _EXHAUSTED)
+_RUNNING = (EscalationStatus.ACTIVE, EscalationStatus.ACKNOWLEDGED, _EXHAUSTED)
+
+
+def _escalatable(detail: IncidentDetail) -> bool:
+    """A level is left to fire (in this pass or a repeat), or the escalation is exhausted (escalating it does what
+    on_exhausted says): when the engine's ``escalate_now`` has something to do."""
+    escalation = detail.escalation
+    if escalation is None or not _open(detail.incident) or escalation.status not in _RUNNING:
+        return False
+    if escalation.status is _EXHAUSTED or escalation.current_level + 1 < len(escalation.policy.levels):
+        return True
+    repeat = escalation.policy.repeat
+    return escalation.pass_number < (repeat.max_repeats if repeat is not None else 0)
+
+
 def _snooze(service: Service, incident_id: str, by: str | None, form: Mapping[str, str]) -> Awaitable[object]:
     text = form.get("minutes", "").strip()
     if not text.isdigit():
@@ -130,7 +149,7 @@ ACTIONS: tuple[IncidentAction, ...] = (
         name="acknowledge",
         label="Acknowledge",
         scope=Scope.RESPOND,
-        applies=lambda detail: _open(detail.incident) and _status(detail) is EscalationStatus.ACTIVE,
+        applies=lambda detail: _open(detail.incident) and _status(detail) in _ANSWERABLE,
         run=_acted(Service.acknowledge),
         done="Acknowledged: levels that stop on acknowledgement will not fire.",
     ),
@@ -154,7 +173,9 @@ ACTIONS: tuple[IncidentAction, ...] = (
         name="snooze",
         label="Snooze",
         scope=Scope.RESPOND,
-        applies=lambda detail: _open(detail.incident) and _status(detail) is EscalationStatus.ACKNOWLEDGED,
+        applies=lambda detail: (
+            _open(detail.incident) and _status(detail) in (EscalationStatus.ACKNOWLEDGED, _EXHAUSTED)
+        ),
         run=_snooze,
         done="Snoozed: unresolved by then, it pages again.",
         fields=(
@@ -165,12 +186,7 @@ ACTIONS: tuple[IncidentAction, ...] = (
         name="escalate",
         label="Escalate now",
         scope=Scope.RESPOND,
-        applies=lambda detail: (
-            _open(detail.incident)
-            and detail.escalation is not None
-            and detail.escalation.status in (EscalationStatus.ACTIVE, EscalationStatus.ACKNOWLEDGED)
-            and detail.escalation.current_level + 1 < len(detail.escalation.policy.levels)
-        ),
+        applies=_escalatable,
         run=_acted(Service.escalate),
         done="Escalated: the next level fired now.",
     ),
@@ -198,7 +214,7 @@ ACTIONS: tuple[IncidentAction, ...] = (
         name="cancel",
         label="Cancel escalation",
         scope=Scope.ADMIN,
-        applies=lambda detail: _status(detail) in (EscalationStatus.ACTIVE, EscalationStatus.ACKNOWLEDGED),
+        applies=lambda detail: _status(detail) in _RUNNING,
         run=_acted(Service.cancel),
         done="Escalation cancelled: nobody more is paged; the incident stays open.",
         style="danger",

@@ -55,9 +55,9 @@ class Console:
         """The console's routes, and ``/`` redirecting to it."""
         page, part, schedules = self._page, self._part, self.schedules
         return [
-            Route("/", _to_console, methods=["GET", "HEAD"]),
-            Route(PREFIX, _to_console, methods=["GET", "HEAD"]),
-            Route(f"{PREFIX}/", _to_incidents, methods=["GET", "HEAD"]),
+            Route("/", self._to_console, methods=["GET", "HEAD"]),
+            Route(PREFIX, self._to_console, methods=["GET", "HEAD"]),
+            Route(f"{PREFIX}/", self._to_incidents, methods=["GET", "HEAD"]),
             Route(f"{PREFIX}/sign-in", self.sign_in_page, methods=["GET"]),
             Route(f"{PREFIX}/sign-in", self.sign_in, methods=["POST"]),
             Route(f"{PREFIX}/sign-out", self.sign_out, methods=["POST"]),
@@ -81,8 +81,8 @@ class Console:
         """GET /ui/sign-in: the token form (a session already signed in goes on to the console)."""
         session = self.web.session(request)
         if session.signed_in and not self.web.sessions.open:
-            return redirect(_next(request.query_params.get("next")))
-        return self.web.render(request, "sign_in.html", session, next=_next(request.query_params.get("next")))
+            return redirect(self._next(request.query_params.get("next")))
+        return self.web.render(request, "sign_in.html", session, next=self._next(request.query_params.get("next")))
 
     async def sign_in(self, request: Request) -> Response:
         """POST /ui/sign-in: a token that the config knows starts a session (with a new CSRF token)."""
@@ -95,9 +95,9 @@ class Console:
         signed = self.web.sessions.sign_in(form.get("token", ""), acting_as)
         if signed is None:
             return self.web.render(
-                request, "sign_in.html", session, status=401, next=_next(form.get("next")), failed=True
+                request, "sign_in.html", session, status=401, next=self._next(form.get("next")), failed=True
             )
-        response = redirect(_next(form.get("next")))
+        response = redirect(self._next(form.get("next")))
         self.web.keep(response, signed)
         return response
 
@@ -108,7 +108,7 @@ class Console:
             await self.web.form(request, session)
         except ApiError as exc:
             return self.web.error(request, session, exc.status, exc.message)
-        response = redirect(f"{PREFIX}/sign-in")
+        response = redirect(f"{self.web.prefix}/sign-in")
         self.web.keep(response, self.web.sessions.anonymous())
         return response
 
@@ -128,7 +128,7 @@ class Console:
             return self._link_refused(request, session, 404, str(exc))
         except ExpiredLink as exc:
             return self._link_refused(request, session, 410, f"{exc}; or sign in with an API token")
-        response = redirect(f"{PREFIX}/incidents/{quote(escalation_incident(claim.escalation_id), safe='')}")
+        response = redirect(f"{self.web.prefix}/incidents/{quote(escalation_incident(claim.escalation_id), safe='')}")
         response.headers["Referrer-Policy"] = "no-referrer"
         if not session.may(Scope.RESPOND):
             self.web.keep(response, self.web.sessions.through_link(request.path_params["token"], claim))
@@ -229,7 +229,7 @@ class Console:
                 routed=routed,
                 **context,
             )
-        return redirect(f"{PREFIX}/incidents/{quote(incident_id, safe='')}", {"done": action.name})
+        return redirect(f"{self.web.prefix}/incidents/{quote(incident_id, safe='')}", {"done": action.name})
 
     # --- guards --------------------------------------------------------------------------------------------
 
@@ -241,7 +241,7 @@ class Console:
             if not session.signed_in:
                 if request.method != "GET":
                     return self.web.error(request, session, 401, "your session has ended: sign in again")
-                return redirect(f"{PREFIX}/sign-in", {"next": request.url.path})
+                return redirect(f"{self.web.prefix}/sign-in", {"next": self.web.base + request.url.path})
             return await self._answer(request, session, handler)
 
         return page
@@ -274,17 +274,17 @@ class Console:
             _log.exception("page failed", path=request.url.path)
             return self.web.error(request, session, 500, "internal error: the page could not be made")
 
+    # --- addresses ---------------------------------------------------------------------------------------------
 
-async def _to_console(request: Request) -> Response:
-    return RedirectResponse(f"{PREFIX}/", status_code=307)
+    async def _to_console(self, request: Request) -> Response:
+        return RedirectResponse(f"{self.web.prefix}/", status_code=307)
 
+    async def _to_incidents(self, request: Request) -> Response:
+        return RedirectResponse(f"{self.web.prefix}/incidents", status_code=307)
 
-async def _to_incidents(request: Request) -> Response:
-    return RedirectResponse(f"{PREFIX}/incidents", status_code=307)
-
-
-def _next(path: str | None) -> str:
-    """Where to go after signing in: a console path, never another site."""
-    if path and path.startswith(f"{PREFIX}/") and not path.startswith("//") and "\\" not in path:
-        return path
-    return f"{PREFIX}/incidents"
+    def _next(self, path: str | None) -> str:
+        """Where to go after signing in: a console path, never another site."""
+        prefix = self.web.prefix
+        if path and path.startswith(f"{prefix}/") and not path.startswith("//") and "\\" not in path:
+            return path
+        return f"{prefix}/incidents"

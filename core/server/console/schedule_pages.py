@@ -19,7 +19,7 @@ from tocsin.server.console.actions import Choice, Options
 from tocsin.server.console.calendar import DAYS, calendar, oncall_at, oncall_now
 from tocsin.server.console.chains import chains
 from tocsin.server.console.session import Session
-from tocsin.server.console.web import PREFIX, Web, checked, failure_lines, redirect
+from tocsin.server.console.web import Web, checked, failure_lines, redirect
 from tocsin.server.errors import ApiError
 from tocsin.server.guards import parse_instant
 from tocsin.server.service import Service
@@ -76,7 +76,7 @@ class SchedulePages:
             failed = failure_lines(exc)
             return self._page(request, session, resolver, first, status=exc.status, failed=failed, form=form)
         week = resolver.localize(made.start).date()
-        target = f"{PREFIX}/schedules/{quote(resolver.schedule.id, safe='')}"
+        target = f"{self.web.prefix}/schedules/{quote(resolver.schedule.id, safe='')}"
         return redirect(target, {"start": (week - timedelta(days=week.weekday())).isoformat(), "done": "override"})
 
     async def feed(self, request: Request, session: Session) -> Response:
@@ -171,7 +171,7 @@ def _override(resolver: ScheduleResolver, form: Mapping[str, str]) -> OverrideRe
 
 def _people(resolver: ScheduleResolver, people: frozenset[str]) -> Options:
     """Whom an override may put on call: the schedule's own people first, then everyone else the config knows."""
-    own = sorted({user for layer in resolver.schedule.layers for user in layer.users})
+    own = sorted({user for layer in resolver.schedule.layers for user in layer.people})
     others = sorted(people.difference(own))
     return (
         ("This schedule", tuple(Choice(value=user, label=user) for user in own)),

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -105,7 +105,13 @@ class Web:
         )
         self.templates.filters["when"] = when
         self.templates.filters["happened"] = happened
-        self.templates.globals["prefix"] = PREFIX
+        # Behind a proxy at a path (``server.public_url`` https://pager.example.com/tocsin), the proxy passes
+        # /ui/... on, as it passes /v1/links/...; every address the console hands the browser (links, forms,
+        # assets, redirects, its cookie's path) is under that path: ``base``, and ``prefix``, the console's own.
+        public = service.config.server.public_url
+        self.base = urlsplit(public).path.rstrip("/") if public else ""
+        self.prefix = self.base + PREFIX
+        self.templates.globals["prefix"] = self.prefix
 
     def session(self, request: Request) -> Session:
         """The visitor's session (anonymous when they have none)."""
@@ -117,7 +123,7 @@ class Web:
         """The page ``name`` rendered for ``session`` (a part when ``name`` starts with ``_``); a session made for
         this request sends its cookie with it."""
         body = self.templates.get_template(name).render(
-            session=session, path=request.url.path, now=self.service.clock.now(), age=age, **context
+            session=session, path=self.base + request.url.path, now=self.service.clock.now(), age=age, **context
         )
         response = HTMLResponse(body, status_code=status, headers=_HEADERS)
         if session.fresh and not name.startswith("_"):
@@ -130,7 +136,7 @@ class Web:
             COOKIE,
             self.sessions.cookie(session),
             max_age=self.sessions.lifetime(session),
-            path=PREFIX,
+            path=self.prefix,
             httponly=True,
             samesite="lax",
             secure=self.sessions.secure,

@@ -94,6 +94,10 @@ class AcmeDesks:
     type: ClassVar[str] = "acme_desks"
     people: dict[str, tuple[str, ...]] = attrs.field(validator=non_empty)
 
+    def chooses_from(self) -> tuple[str, ...]:
+        """Everyone on a desk: people the config knows (overrides, swaps and reassigning may name them)."""
+        return tuple(person for people in self.people.values() for person in people)
+
 
 @attrs.frozen
 class DeskShifts:
