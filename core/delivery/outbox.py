@@ -93,6 +93,8 @@ class Outbox:
     :param poll_seconds: how often :meth:`run` looks in the store for work it was not handed (another
         instance's, or a lease that ran out) when nothing is due sooner.
     :param rng: the jitter's random source (a seeded ``random.Random`` makes retries reproducible).
+    :param still_open: ``still_open(incident_id, escalation_id)``: whether a page a rate limit folded is still
+        worth a summary (its escalation is the incident's open one); None: every folded page is.
     """
 
     def __init__(
@@ -106,6 +108,7 @@ class Outbox:
         per_endpoint_limit: int = 8,
         poll_seconds: float = 5.0,
         rng: random.Random | None = None,
+        still_open: Callable[[str, str], bool] | None = None,
     ) -> None:
         settings = settings if settings is not None else DeliverySettings()
         self._store = store
@@ -127,7 +130,7 @@ class Outbox:
         self._tasks: set[asyncio.Task[None]] = set()
         self._listeners: list[DeliveryListener] = []
         self._commits: Commits | None = None
-        self._windows = ContactWindows(store, settings.rate_limits)
+        self._windows = ContactWindows(store, settings.rate_limits, still_open)
         self._links: ActionLinks | None = None
 
     @property

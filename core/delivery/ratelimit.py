@@ -11,8 +11,10 @@ The outbox asks the store for a slot before each first attempt (``take_slot``): 
 contact was sent in the window and either records the send or *folds* the page (status ``folded``, journalled
 as ``rate_limited`` on its escalation, kept for the contact). When a slot frees, the outbox has the store
 make one summary message of everything folded for the contact (``summarize``), which takes that slot and goes
-out like any page. Both are store transactions, so a restart neither resets a window nor loses a folded page,
-and instances sharing a store share each contact's window.
+out like any page. A folded page whose escalation has ended meanwhile (its incident resolved, cancelled or
+reassigned) is left out of the summary; when that leaves nothing, no summary is sent and the slot stays free.
+Both are store transactions, so a restart neither resets a window nor loses a folded page, and instances sharing
+a store share each contact's window.
 """
 
 from __future__ import annotations
@@ -78,11 +80,19 @@ class ContactWindows:
     that are due.
 
     :param limits: channel name -> its limit per contact (the ``delivery.rate_limits`` section).
+    :param still_open: ``still_open(incident_id, escalation_id)``: whether that escalation is still the incident's
+        open one (its folded pages are still worth sending); None: every folded page is.
     """
 
-    def __init__(self, store: DeliveryStore, limits: Mapping[str, RateLimit]) -> None:
+    def __init__(
+        self,
+        store: DeliveryStore,
+        limits: Mapping[str, RateLimit],
+        still_open: Callable[[str, str], bool] | None = None,
+    ) -> None:
         self._store = store
         self._limits = dict(limits)
+        self._still_open = still_open
 
     def slot(self, notification: Notification, endpoint: str, now: datetime) -> Callable[[], datetime | None] | None:
         """The store operation that takes a slot for ``notification`` at ``endpoint`` (it returns None, or when the
@@ -107,8 +117,15 @@ class ContactWindows:
                 now=now,
                 limit=limit.messages if limit is not None else None,
                 window_seconds=limit.seconds if limit is not None else 0.0,
-                build=summary_notification,
+                build=self._summary,
             )
             if summary is not None:
                 made.append(summary)
         return made
+
+    def _summary(self, folded: Sequence[Notification], now: datetime) -> Notification | None:
+        """The summary of the folded pages whose escalation is still open; None when none is."""
+        still_open = self._still_open
+        if still_open is not None:
+            folded = [page for page in folded if still_open(page.incident_id, page.escalation_id)]
+        return summary_notification(folded, now) if folded else None

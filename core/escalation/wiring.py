@@ -8,6 +8,7 @@ caller did not pass; nothing else constructs a default. The engine reads a confi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -102,6 +103,14 @@ def wire_engine(
         clock=clock,
         settings=config.delivery if config is not None else None,
         timeout_seconds=delivery_timeout,
+        still_open=functools.partial(_still_open, store),
     )
     executor = TargetExecutor(plugins.registry)
     return EngineParts(plugins=plugins, store=store, clock=clock, channels=channels, outbox=outbox, executor=executor)
+
+
+def _still_open(store: EscalationStore, incident_id: str, escalation_id: str) -> bool:
+    """Whether ``escalation_id`` is still the open escalation of ``incident_id`` (a page folded by a rate limit
+    is summarized only then)."""
+    row = store.load(incident_id)
+    return row is not None and row.is_open and row.escalation_id == escalation_id

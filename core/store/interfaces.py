@@ -218,12 +218,14 @@ class DeliveryStore(Protocol):
         now: datetime,
         limit: int | None,
         window_seconds: float,
-        build: Callable[[list[Notification], datetime], Notification],
+        build: Callable[[list[Notification], datetime], Notification | None],
     ) -> Notification | None:
         """In one transaction: if the contact has a free slot (``limit`` None: no limit), ``build(pages, now)``
         one summary of the pages folded for it (oldest first), insert it into the outbox holding that slot, and
-        mark the pages summarized; returns the summary. Without a free slot (another sender took it), the
-        summary waits for the next one and None is returned; None too when nothing waits."""
+        mark the pages summarized; returns the summary. ``build`` returning None settles the pages with no
+        summary and no slot taken (nothing of them is worth sending: their incidents were resolved meanwhile).
+        Without a free slot (another sender took it), the summary waits for the next one and None is returned;
+        None too when nothing waits."""
         ...
 
 

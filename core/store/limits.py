@@ -15,7 +15,10 @@ from typing import Any
 from tocsin.instants import MICROS_PER_SECOND, from_micros, to_micros
 from tocsin.models import DeliveryResult, EscalationEvent, Notification
 
-__all__ = ["SQLContactLimits", "fold_detail", "fold_event", "slot_frees_at"]
+__all__ = ["SETTLED", "SQLContactLimits", "fold_detail", "fold_event", "slot_frees_at"]
+
+# The summary key of folded pages settled without a summary (every one's incident was resolved meanwhile).
+SETTLED = "settled: nothing left to send"
 
 _PURGE_EVERY = 64  # one-time keys past their expiry are deleted on every this many-th use
 
@@ -144,7 +147,7 @@ class SQLContactLimits:
         now: datetime,
         limit: int | None,
         window_seconds: float,
-        build: Callable[[list[Notification], datetime], Notification],
+        build: Callable[[list[Notification], datetime], Notification | None],
     ) -> Notification | None:
         """One summary of the contact's folded pages, holding a slot; see ``DeliveryStore.summarize``."""
         m = self.MARK
@@ -169,6 +172,13 @@ class SQLContactLimits:
                     )
                     return None
             summary = build([self._notification(key, text) for key, text in rows], now)
+            if summary is None:  # nothing worth sending: the pages are settled, no slot is taken
+                connection.execute(
+                    f"UPDATE folds SET summary_key = {m} WHERE channel = {m} AND endpoint = {m} "
+                    "AND summary_key IS NULL",
+                    (SETTLED, channel, endpoint),
+                )
+                return None
             self._insert(connection, [summary])
             connection.execute(
                 f"INSERT INTO contact_sends (channel, endpoint, key, at) VALUES ({m}, {m}, {m}, {m}) "

@@ -10,7 +10,7 @@ from typing import Any
 
 from tocsin.instants import MICROS_PER_SECOND, from_micros, to_micros
 from tocsin.models import DeliveryResult, DeliveryStatus, EscalationEvent, Notification
-from tocsin.store.limits import fold_detail, fold_event, slot_frees_at
+from tocsin.store.limits import SETTLED, fold_detail, fold_event, slot_frees_at
 
 __all__ = ["MemoryContactLimits"]
 
@@ -110,7 +110,7 @@ class MemoryContactLimits:
         now: datetime,
         limit: int | None,
         window_seconds: float,
-        build: Callable[[list[Notification], datetime], Notification],
+        build: Callable[[list[Notification], datetime], Notification | None],
     ) -> Notification | None:
         """One summary of the contact's folded pages, holding a slot."""
         contact = (channel, endpoint)
@@ -126,6 +126,16 @@ class MemoryContactLimits:
                     fold.release_at = frees
                 return None
         summary = build([self._outbox[key].notification for key, _ in waiting], now)
+        if summary is None:  # nothing worth sending: the pages are settled, no slot is taken
+            for _, fold in waiting:
+                fold.summary_key = SETTLED
+
+            def unsettle() -> None:
+                for _, fold in waiting:
+                    fold.summary_key = None
+
+            self.after_rollback(unsettle)
+            return None
         fresh = self._insert([summary])
         sends[summary.key] = at
         for _, fold in waiting:

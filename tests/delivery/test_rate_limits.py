@@ -96,6 +96,35 @@ async def test_over_the_limit_pages_are_folded_into_one_summary_when_a_slot_free
     assert len(receiver.on("/eng1")) == 3  # one summary, sent once
 
 
+async def test_a_summary_leaves_out_the_pages_of_incidents_resolved_meanwhile(stores, receiver):
+    engine = build(stores, receiver, {"messages": 2, "minutes": 10})
+    raise_incidents(engine, 1, 2, 3, 4, 5)
+    await engine.outbox.flush()
+    engine.resolve_escalation("inc-4", by="eng1@example.com")
+    stores.clock.set(START + 10 * MINUTE)
+    await engine.outbox.deliver_due()
+    summary = bodies(receiver)[2]
+    assert [page["incident_id"] for page in summary["folded"]] == ["inc-3", "inc-5"]  # nobody is paged for inc-4
+
+
+async def test_no_summary_goes_out_when_every_folded_incident_was_resolved_and_the_slot_stays_free(stores, receiver):
+    engine = build(stores, receiver, {"messages": 2, "minutes": 10})
+    raise_incidents(engine, 1, 2, 3, 4)
+    await engine.outbox.flush()
+    for number in (3, 4):
+        engine.resolve_escalation(f"inc-{number}", by="eng1@example.com")
+    stores.clock.set(START + 10 * MINUTE)
+    await engine.outbox.deliver_due()
+    assert [body["incident"]["id"] for body in bodies(receiver)] == ["inc-1", "inc-2"]  # no summary
+    stores.clock.set(START + 11 * MINUTE)
+    raise_incidents(engine, 6, 7)
+    await engine.outbox.flush()
+    assert [body["incident"]["id"] for body in bodies(receiver)[2:]] == ["inc-6", "inc-7"]  # both slots were free
+    stores.clock.set(START + 60 * MINUTE)
+    await engine.outbox.deliver_due()
+    assert len(receiver.on("/eng1")) == 4
+
+
 async def test_without_a_limit_every_page_goes_out(stores, receiver):
     engine = build(stores, receiver, None)
     raise_incidents(engine, 1, 2, 3, 4, 5)
