@@ -22,11 +22,13 @@ def check(
 ) -> None:
     """Validate CONFIG: exit 0 when it loads (warnings, if any, on stderr as `FILE: $.path: warning: message`),
     else print one `FILE: $.path: message` line per fault. With --strict, also print one `FILE: $.path:
-    severity: message` line per lint finding and exit 1 if there is any."""
+    severity: message` line per lint finding and exit 1 if there is any (the config warnings are counted apart:
+    they do not fail the lint)."""
     from tocsin.config import config_warnings
 
     plugins, loaded = load(config)
-    for warning in config_warnings(loaded, plugins.registry, source=str(config)):
+    warnings = config_warnings(loaded, plugins.registry, source=str(config))
+    for warning in warnings:
         echo(f"{warning.file}: {warning.path}: warning: {warning.message}", err=True)
     if not strict:
         if json_output:
@@ -50,13 +52,17 @@ def check(
                 "errors": errors,
                 "warnings": len(findings) - errors,
                 "findings": [finding.to_json() for finding in findings],
+                # What the config may want changed though it works as it is (also printed by plain `check`): not
+                # lint findings, so they do not fail the lint.
+                "config_warnings": [{"path": w.path, "message": w.message} for w in warnings],
             }
         )
     else:
         for finding in findings:
             echo(f"{config}: {finding.path}: {finding.severity}: {finding.message} [{finding.code}]")
         verdict = "ok" if not findings else "lint failed"
-        echo(f"{config}: {verdict} ({errors} errors, {len(findings) - errors} warnings)")
+        noted = f"; {len(warnings)} config warning(s) above, not lint findings" if warnings else ""
+        echo(f"{config}: {verdict} ({errors} errors, {len(findings) - errors} warnings{noted})")
     if findings:
         raise typer.Exit(1)
 

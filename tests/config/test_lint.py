@@ -44,7 +44,7 @@ def test_strict_finds_every_lint_case_with_its_path_and_severity():
     done = tocsin("check", "--strict", FIXTURE, "--at", AT)
     assert done.returncode == 1
     lines = done.stdout.splitlines()
-    assert lines[-1] == f"{FIXTURE}: lint failed (9 errors, 4 warnings)"
+    assert lines[-1] == f"{FIXTURE}: lint failed (9 errors, 4 warnings; 1 config warning(s) above, not lint findings)"
     found = [line.removeprefix(f"{FIXTURE}: ").split(": ", 2) for line in lines[:-1]]
     assert [(path, severity, message.rsplit("[", 1)[1].rstrip("]")) for path, severity, message in found] == EXPECTED
     assert "'during: business' and 'outside: business' can never both hold" in lines[0]
@@ -83,7 +83,20 @@ def test_the_weeks_looked_ahead_change_what_a_schedule_that_starts_later_can_do(
 def test_every_example_config_lints_clean(config):
     done = tocsin("check", "--strict", ROOT / config)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-1].endswith("ok (0 errors, 0 warnings)")
+    assert ": ok (0 errors, 0 warnings" in done.stdout.splitlines()[-1]
+
+
+def test_config_warnings_are_counted_apart_from_lint_findings_and_fail_nothing():
+    example = ROOT / "examples/tocsin.yaml"  # no server.public_url while a webhook contact could carry links
+    done = tocsin("check", "--strict", example)
+    assert done.returncode == 0
+    assert "$.server.public_url: warning: not set" in done.stderr
+    assert done.stdout.splitlines()[-1] == (
+        f"{example}: ok (0 errors, 0 warnings; 1 config warning(s) above, not lint findings)"
+    )
+    report = json.loads(tocsin("check", "--strict", "--json", example).stdout)
+    assert (report["ok"], report["warnings"]) == (True, 0)
+    assert [warning["path"] for warning in report["config_warnings"]] == ["$.server.public_url"]
 
 
 def test_a_use_policy_naming_a_disabled_policy_fails_and_leaves_the_choice_to_a_later_rule(tmp_path):
