@@ -1,14 +1,17 @@
 """E-mail channel ``{type: email}``: one message per page over SMTP, plain text with an HTML alternative (the
 incident, the level, who else was paged, and the action links as buttons).
 
-Settings (``channels: {email: {host, port, from_address, starttls, username, password}}``) are required:
-a contact that uses this channel without them is a config error. SMTP runs in a worker thread, so a slow
+Settings (``channels: {email: {host, port, from_address, starttls, username, password_env}}``) are required:
+a contact that uses this channel without them is a config error. ``password_env`` names the environment
+variable holding the SMTP password (``password`` may give it in the file instead, where nothing else secret
+should be). SMTP runs in a worker thread, so a slow
 mail server never blocks the event loop; the server accepting the message counts as delivered. A 4xx reply
 (a temporary failure) or a broken connection is retried by the outbox; a 5xx reply is permanent.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar
 
 import attrs
@@ -26,6 +29,11 @@ from tocsin import (
     urgencies_field,
 )
 from tocsin.validators import non_empty, port, positive
+
+
+def _env_name(instance: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is not None and (not isinstance(value, str) or not value.strip() or "=" in value):
+        raise FieldError(attribute.name, f"needs the name of an environment variable, got {value!r}")
 
 
 def _address(instance: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
@@ -53,7 +61,22 @@ class EmailSettings:
     starttls: bool = False
     username: str | None = None
     password: str | None = None
+    password_env: str | None = attrs.field(default=None, validator=_env_name)  # the variable holding the password
     timeout_seconds: float = attrs.field(default=10.0, validator=positive)
+
+    def __attrs_post_init__(self) -> None:
+        if self.password is not None and self.password_env is not None:
+            raise FieldError("password_env", "give the password once: password_env or password, not both")
+
+    def secret(self) -> str | None:
+        """The SMTP password: ``password``, or the value of the variable ``password_env`` names (``LookupError``
+        naming the variable when it is unset)."""
+        if self.password_env is None:
+            return self.password
+        value = os.environ.get(self.password_env)
+        if not value:
+            raise LookupError(f"the environment variable {self.password_env} (password_env) is not set")
+        return value
 
 
 class EmailSender:
@@ -62,6 +85,12 @@ class EmailSender:
 
     def __init__(self, settings: EmailSettings) -> None:
         self._settings = settings
+        self._password: str | None = None
+
+    async def start(self) -> None:
+        """Read the password (an unset ``password_env`` variable: the channel does not start and says which; the
+        outbox keeps its pages and tries again, so setting the variable and restarting sends them)."""
+        self._password = self._settings.secret()
 
     async def deliver(self, notification: Notification) -> DeliveryResult:
         """Hand the message to the SMTP server; ``ok`` when it accepted the recipient."""
@@ -92,7 +121,8 @@ class EmailSender:
                 if settings.starttls:
                     smtp.starttls(context=ssl.create_default_context())
                 if settings.username:
-                    smtp.login(settings.username, settings.password or "")
+                    password = self._password if self._password is not None else settings.secret()
+                    smtp.login(settings.username, password or "")
                 refused = smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = exc.recipients.get(to, (None, b""))

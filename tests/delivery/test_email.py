@@ -42,12 +42,18 @@ def stores(tmp_path: Path) -> Iterator[Any]:
     yield from open_stores("sqlite", tmp_path)
 
 
-def mail_engine(stores: Any, port: int) -> tocsin.EscalationEngine:
+def mail_engine(stores: Any, port: int, **email: Any) -> tocsin.EscalationEngine:
     document = {
         "users": {"a@example.com": {"contacts": [{"type": "email"}]}},
         "policies": [{"id": "p", "levels": [{"targets": [{"type": "user", "email": "a@example.com"}]}]}],
         "channels": {
-            "email": {"host": "127.0.0.1", "port": port, "from_address": "tocsin@example.com", "timeout_seconds": 2}
+            "email": {
+                "host": "127.0.0.1",
+                "port": port,
+                "from_address": "tocsin@example.com",
+                "timeout_seconds": 2,
+                **email,
+            }
         },
         "delivery": {"base_seconds": 1, "cap_seconds": 10, "max_attempts": 3},
     }
@@ -120,4 +126,58 @@ def test_an_smtp_host_left_empty_or_a_timeout_that_is_not_positive_is_a_config_f
     assert tocsin_config.faults() == [
         "$.channels.email.host: must not be empty",
         "$.channels.email.timeout_seconds: must be greater than 0, got 0.0",
+    ]
+
+
+async def test_the_smtp_password_is_read_from_the_variable_password_env_names(stores, monkeypatch):
+    logins: list[tuple[str, str]] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
+        from aiosmtpd.smtp import AuthResult
+
+        logins.append((auth_data.login.decode(), auth_data.password.decode()))
+        return AuthResult(success=auth_data.password == b"s3cret-from-the-environment")
+
+    mailbox = ScriptedMailbox()
+    controller = Controller(
+        mailbox, hostname="127.0.0.1", port=free_port(), authenticator=authenticator, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        monkeypatch.setenv("TOCSIN_TEST_SMTP_PASSWORD", "s3cret-from-the-environment")
+        engine = mail_engine(stores, controller.port, username="tocsin", password_env="TOCSIN_TEST_SMTP_PASSWORD")
+        start(engine)
+        await engine.outbox.flush()
+        await engine.outbox.aclose()
+    finally:
+        controller.stop()
+    assert logins == [("tocsin", "s3cret-from-the-environment")]
+    assert mailbox.accepted == [["a@example.com"]]
+    assert only_delivery(engine).status is tocsin.DeliveryStatus.SENT
+
+
+async def test_an_unset_password_variable_is_named_and_the_page_is_tried_again(stores, monkeypatch):
+    monkeypatch.delenv("TOCSIN_TEST_SMTP_PASSWORD", raising=False)
+    engine = mail_engine(stores, free_port(), username="tocsin", password_env="TOCSIN_TEST_SMTP_PASSWORD")
+    start(engine)
+    await engine.outbox.flush()
+    await engine.outbox.aclose()
+    delivery = only_delivery(engine)
+    assert delivery.status is tocsin.DeliveryStatus.FAILED  # retried: the variable may be set by the next start
+    assert "TOCSIN_TEST_SMTP_PASSWORD (password_env) is not set" in delivery.result.detail
+
+
+def test_a_password_given_twice_is_a_config_fault(tocsin_config):
+    document = {
+        "channels": {
+            "email": {
+                "host": "smtp.example.com",
+                "from_address": "tocsin@example.com",
+                "password": "in-the-file",
+                "password_env": "SMTP_PASSWORD",
+            }
+        }
+    }
+    assert tocsin_config.merge(document).faults(source="tocsin.yaml") == [
+        "tocsin.yaml: $.channels.email.password_env: give the password once: password_env or password, not both"
     ]
