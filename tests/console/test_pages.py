@@ -298,6 +298,24 @@ def test_an_override_made_from_the_calendar_is_made_as_the_api_makes_it_and_coun
         assert [entry["user"] for entry in oncall] == ["engineer1@example.com"]
 
 
+def test_on_call_now_says_until_when_someone_is_on_call_not_when_their_layer_shift_ends():
+    clock = tocsin.ManualClock(START)  # Monday 2026-03-02 09:00 New York: engineer1 holds the week
+    with served(document(), clock) as server:
+        covered = {
+            "user": "engineer1@example.com",
+            "start": "2026-03-09T09:00:00-04:00",
+            "end": "2026-03-10T09:00:00-04:00",
+        }
+        status, made = api(server, "POST", "/v1/schedules/primary-oncall/overrides", RESPONDER, covered)
+        assert status == 201, made  # engineer1 covers the first day of engineer2's week
+        visitor = Visitor(server.url)
+        visitor.sign_in(READER)
+        page = visitor.get("/ui/oncall")[2]
+    now, following = page.split("<h3>Next")[0], page.split("<h3>Next")[1]
+    assert "engineer1@example.com" in now and 'datetime="2026-03-10T09:00:00-04:00"' in now  # not the 9th
+    assert "engineer2@example.com" in following and 'datetime="2026-03-16T09:00:00-04:00"' in following
+
+
 @pytest.mark.parametrize(
     ("fields", "shown"),
     [

@@ -16,7 +16,7 @@ import attrs
 from tocsin.escalation.overrides import RuntimeOverrides
 from tocsin.models import OnCallSchedule
 from tocsin.registry import Registry
-from tocsin.schedules.resolver import OnCallEntry, ScheduleResolver, compile_schedule
+from tocsin.schedules.resolver import OnCallEntry, ScheduleResolver, Shift, compile_schedule
 from tocsin.server.override_entries import override_entries
 
 __all__ = ["DAYS", "Bar", "Calendar", "CalendarRow", "OnCallNow", "calendar", "oncall_at", "oncall_now"]
@@ -26,12 +26,15 @@ DAYS = 14
 
 @attrs.frozen(kw_only=True)
 class OnCallNow:
-    """A schedule's present: who is on call, when that next changes, and who is on call then."""
+    """A schedule's present: who is on call, when that next changes, and who is on call then; ``until`` says
+    when each of them stops being on call (their shifts joined end to end: a swap or an override may keep
+    someone on past the end of their layer's shift)."""
 
     schedule: OnCallSchedule
     now: list[OnCallEntry]
     handoff: datetime | None
     next: list[OnCallEntry]
+    until: dict[str, datetime] = attrs.field(factory=dict)
 
 
 def oncall_now(resolver: ScheduleResolver, made: RuntimeOverrides, at: datetime) -> OnCallNow:
@@ -41,8 +44,34 @@ def oncall_now(resolver: ScheduleResolver, made: RuntimeOverrides, at: datetime)
     within = timedelta(days=DAYS * 4)
     merged = made.merged(resolver, local, local + within)
     handoff = merged.next_handoff(local, within=within)
+    now = merged.oncall_at(local)
     following = merged.oncall_at(handoff) if handoff is not None else []
-    return OnCallNow(schedule=resolver.schedule, now=merged.oncall_at(local), handoff=handoff, next=following)
+    shifts = merged.shifts(local, local + within)
+    until = {entry.user: _stretch_end(shifts, entry.user, local) for entry in now}
+    if handoff is not None:
+        until.update({entry.user: _stretch_end(shifts, entry.user, handoff) for entry in following})
+    return OnCallNow(
+        schedule=resolver.schedule,
+        now=now,
+        handoff=handoff,
+        next=following,
+        until={user: end for user, end in until.items() if end is not None},
+    )
+
+
+def _stretch_end(shifts: list[Shift], user: str, at: datetime) -> datetime | None:
+    """When ``user``, on call at ``at``, stops being on call: the end of the chain of their final shifts that
+    covers ``at``, each starting where the one before ends (None: not in ``shifts``)."""
+    end: datetime | None = None
+    for shift in sorted((shift for shift in shifts if shift.user == user), key=lambda shift: shift.start):
+        if end is None:
+            if shift.start <= at < shift.end:
+                end = shift.end
+        elif shift.start <= end:
+            end = max(end, shift.end)
+        else:
+            break
+    return end
 
 
 def oncall_at(resolver: ScheduleResolver, made: RuntimeOverrides, at: datetime) -> list[OnCallEntry]:
