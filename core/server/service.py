@@ -453,7 +453,9 @@ class Service:
         """Everything recorded about the incident, oldest first (see :mod:`.timeline`); 404 when it is unknown."""
         self.known(incident_id)
         storage = self.storage
-        return incident_timeline(incident_id, self.engine, storage.incidents, storage.operations)
+        return incident_timeline(
+            incident_id, self.engine, storage.incidents, storage.operations, playbooks=self.config.playbooks
+        )
 
     def escalation(self, incident_id: str) -> EscalationState:
         """The incident's escalation with its notifications, their delivery results, and its journal; 404

@@ -1,15 +1,18 @@
 """One incident's timeline (``GET /v1/incidents/{id}/timeline``): its saved versions, the journals of every
-escalation it had (a reassignment starts another), each page's delivery attempts, its notes, and the
-maintenance window that held it — merged in time order. Entries of one instant come in this order: the incident
+escalation it had (a reassignment starts another), each page's delivery attempts, the runs of its playbooks
+(those of an incident no escalation started too), its notes, and the maintenance window that held it — merged in
+time order. Entries of one instant come in this order: the incident
 raised (and held), each escalation's journal and then its deliveries, the incident's later versions, its notes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 import attrs
 
+from tocsin.delivery.playbooks import playbook_key
 from tocsin.escalation.engine import EscalationEngine
 from tocsin.models import Delivery, Incident, Notification
 from tocsin.server.views import Timeline, TimelineEntry
@@ -24,8 +27,10 @@ def incident_timeline(
     engine: EscalationEngine,
     incidents: IncidentStore,
     operations: OperationsStore,
+    playbooks: Iterable[str] = (),
 ) -> Timeline:
-    """Everything recorded about ``incident_id``, oldest first."""
+    """Everything recorded about ``incident_id``, oldest first; ``playbooks`` are the ids of the config's
+    playbooks, whose runs for an incident no escalation started belong to no escalation's deliveries."""
     versions = _versions(incidents, incident_id)
     entries: list[TimelineEntry] = versions[:1]  # raised
     held = operations.suppression(incident_id)
@@ -56,6 +61,10 @@ def incident_timeline(
         )
         for delivery in store.deliveries(escalation_id):
             entries.extend(_attempts(store, delivery, escalation_id))
+    for playbook_id in playbooks:  # a run belongs to the escalation when one started: listed with it above
+        run = store.delivery(playbook_key(incident_id, playbook_id))
+        if run is not None and not run.notification.escalation_id:
+            entries.extend(_attempts(store, run, ""))
     entries.extend(versions[1:])
     entries.extend(
         TimelineEntry(at=note.at, source="note", kind="note", by=note.by, detail=note.text)
@@ -115,7 +124,7 @@ def _page(at: datetime, kind: str, detail: str, notification: Notification, esca
         source="delivery",
         kind=kind,
         detail=detail,
-        escalation_id=escalation_id,
+        escalation_id=escalation_id or None,  # a playbook run of an incident no escalation started: none
         level=notification.level,
         pass_number=notification.pass_number,
         recipient=recipient.address,

@@ -151,6 +151,26 @@ async def test_a_playbook_is_answered_as_queued_and_runs_once_as_a_signed_post(k
     assert run["status"] == "sent" and run["result"]["ok"] and run["result"]["detail"].startswith("HTTP 200")
 
 
+async def test_the_run_of_an_incident_no_escalation_started_is_in_its_timeline(tmp_path, receiver):
+    clock = tocsin.ManualClock(START)
+    server = serve(playbook_config(receiver), "sqlite", tmp_path, clock)
+    quiet = {**DB_OUTAGE, "severity": "P4", "dedup_key": "db-slow"}  # no policy takes P4: nobody is paged
+    try:
+        with server:
+            async with aiohttp.ClientSession(server.url) as http:
+                status, created = await post_json(http, "/v1/incidents", quiet)
+                incident_id = created["incident"]["id"]
+                await sent(server, f"{incident_id}/playbook/restart-db")
+                timeline = await get_json(http, f"/v1/incidents/{incident_id}/timeline")
+    finally:
+        server.service.storage.close()
+    assert status == 201 and created["escalation"] is None
+    runs = [entry for entry in timeline["entries"] if entry["source"] == "delivery"]
+    assert [(run["kind"], run["channel"], run["recipient"], run["escalation_id"]) for run in runs] == [
+        ("delivered", "playbook", "restart-db", None)
+    ]
+
+
 async def test_a_failed_run_is_retried_under_the_same_webhook_id_and_a_refused_one_is_dead_lettered(receiver):
     receiver.script("/restart-db", Reply(status=503), Reply(status=200))
     clock = tocsin.ManualClock(START)
