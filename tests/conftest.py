@@ -1,15 +1,17 @@
 """Suite-wide guard: tests talk to 127.0.0.1 only. A name lookup or a connection anywhere else fails the
 test that made it, so no test can page a real endpoint by accident. And the fixtures the whole suite shares: the
-built-in plugins, and a throwaway PostgreSQL server (started only when a test asks for it)."""
+built-in plugins, a webhook receiver on 127.0.0.1, and a throwaway PostgreSQL server (started only when a test
+asks for it)."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import support.plugins
 import support.postgres
+from support.delivery_receiver import Receiver
 from support.loopback import guarded_connect, guarded_connect_ex, guarded_getaddrinfo
 
 import tocsin
@@ -30,6 +32,18 @@ def _loopback_only(monkeypatch):
 def builtin_plugins() -> tocsin.Plugins:
     """The built-in plugin set (no entry points), loaded once for the run and shared by every test."""
     return support.plugins.builtin_plugins()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 (script its answers with ``receiver.script(path, ...)``), stopped after the
+    test."""
+    running = Receiver()
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
 
 
 @pytest.fixture(scope="session")

@@ -5,13 +5,12 @@ gets the links as ntfy action buttons too; the service's answers map onto the ou
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from support.delivery_receiver import Receiver, Reply
+from support.delivery_receiver import Reply
 from support.mailbox import links_in
 from support.store import START, plugins
 
@@ -20,14 +19,6 @@ from tocsin.plugins.channel_apprise import with_ntfy_actions
 
 ONCALL = "engineer1@example.com"
 PUBLIC_URL = "https://pager.example.com"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    server = Receiver()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 LINKS = tocsin.ActionLinks(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 from structlog.testing import capture_logs
-from support.delivery_receiver import ConnectionSpy, Receiver, Reply
+from support.delivery_receiver import ConnectionSpy, Reply
 from support.store import START, open_stores, plugins
 
 import tocsin
@@ -22,14 +22,6 @@ from tocsin.delivery.webhook.signing import webhook_id
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 NEW_SECRET = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    server = Receiver()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture(params=["sqlite", "memory"])

@@ -3,7 +3,6 @@ config no longer defines or whose runner cannot start fails for good, and plugin
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,16 +16,6 @@ import tocsin
 from tocsin.store.sqlite.store import SQLiteStore
 
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    running = Receiver()
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
 
 
 def config_for(plugins: tocsin.Plugins, playbooks: dict[str, Any], playbook_id: str = "restart-db") -> tocsin.Config:

@@ -19,14 +19,6 @@ import tocsin
 MINUTE = timedelta(minutes=1)
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    server = Receiver()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 @pytest.fixture(params=["sqlite", "memory"])
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     yield from open_stores(request.param, tmp_path)

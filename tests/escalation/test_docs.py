@@ -8,7 +8,7 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import ClassVar
 
 import attrs
@@ -266,16 +266,6 @@ def test_the_lint_session_is_what_check_strict_prints(tmp_path):
 
 WEBHOOK = TEXT[TEXT.index("### The webhook payload, version 1") : TEXT.index("### Storage")]
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    running = Receiver()
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
 
 
 def notifications_config(receiver: Receiver, *, signed: bool = True) -> tocsin.Config:

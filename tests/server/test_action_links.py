@@ -284,16 +284,6 @@ async def test_links_signed_with_the_previous_secret_work_while_rotating(monkeyp
     assert status == 200 and f"Acknowledged by {ONCALL}" in page
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    running = Receiver()
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-
-
 async def test_a_webhook_page_carries_the_open_link_in_its_payload_and_it_signs_in(receiver: Receiver):
     document = yaml.safe_load(CONFIG)
     document["server"]["public_url"] = PUBLIC_URL

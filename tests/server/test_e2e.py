@@ -11,7 +11,7 @@ import email
 import email.policy
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -53,16 +53,6 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
         yield box, port
     finally:
         controller.stop()
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    running = Receiver()
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
 
 
 def paging_config(receiver: Receiver, smtp_port: int) -> dict[str, Any]:

@@ -6,7 +6,6 @@ Retries keep the same webhook-id, a permanent failure is dead-lettered, and the 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +21,6 @@ from tocsin.server import create_app, memory_storage, sqlite_storage
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 DB_OUTAGE = {"title": "DB down", "severity": "P1", "labels": {"service": "db"}, "dedup_key": "db-down"}
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    running = Receiver()
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
 
 
 def playbook_config(receiver: Receiver, **restart: Any) -> dict[str, Any]:

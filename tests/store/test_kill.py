@@ -16,18 +16,10 @@ from datetime import datetime, timedelta
 
 import pytest
 import yaml
-from support.delivery_receiver import Receiver, Reply
+from support.delivery_receiver import Reply
 from support.processes import SECRET, TOKEN, Service, distinct_pages, until
 
 LEVEL_GAP = 60.0  # seconds between level 0 and level 1 (delay_minutes: 1)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    server = Receiver()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture

@@ -19,18 +19,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 import yaml
-from support.delivery_receiver import Receiver, Reply
+from support.delivery_receiver import Reply
 from support.processes import SECRET, TOKEN, Service, distinct_pages, until
 
 from tocsin.store.postgres.schema import SCHEMA_VERSION
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    server = Receiver()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture
