@@ -32,7 +32,7 @@ from tocsin.escalation.firing import Firer, round_robin_cursor
 from tocsin.escalation.level_rules import LevelError, LevelRules, compile_level_rules
 from tocsin.escalation.monitor import Monitor
 from tocsin.escalation.plan import Plan, Run
-from tocsin.escalation.targets import CompiledLevel, TargetExecutor
+from tocsin.escalation.targets import TargetExecutor
 from tocsin.escalation.transitions import Transitions
 from tocsin.escalation.wiring import EngineConfig, wire_engine
 from tocsin.escalation.working_hours import WorkingHours, WorkingHoursError, WorkingWindow, compile_working_hours
@@ -233,6 +233,8 @@ class EscalationEngine:
         self._policies[policy.id] = self._compile(policy, self._executor, self._windows)
 
     def _compile(self, policy: EscalationPolicy, executor: TargetExecutor, windows: dict[str, WorkingWindow]) -> Plan:
+        """``policy`` compiled against ``executor``'s teams, people and schedules and the working-hours ``windows``;
+        ``PolicyError`` naming the level (or ``on_exhausted.page``) that names something unknown."""
         levels = []
         for index, level in enumerate(policy.levels):
             try:
@@ -811,22 +813,16 @@ class EscalationEngine:
         return self._transitions.view(run)
 
     def _plan_for(self, policy: EscalationPolicy) -> Plan:
+        """The plan of a policy snapshot: the registered one when it is that version, else compiled now."""
         current = self._policies.get(policy.id)
         if current is not None and (current.policy is policy or current.policy == policy):
             return current
-        levels = tuple(self._executor.compile(level.targets) for level in policy.levels)
-        return Plan(policy, levels, self._level_rules(policy), self._exhausted_level(policy))
-
-    def _exhausted_level(self, policy: EscalationPolicy) -> CompiledLevel | None:
-        """The compiled targets of ``on_exhausted: page`` (None for any other on_exhausted)."""
-        page = policy.on_exhausted.page
-        return self._executor.compile(page) if page else None
+        return self._compile(policy, self._executor, self._windows)
 
     def _level_rules(
-        self, policy: EscalationPolicy, windows: dict[str, WorkingWindow] | None = None
+        self, policy: EscalationPolicy, windows: dict[str, WorkingWindow]
     ) -> tuple[LevelRules | None, ...]:
         registry = self._plugins.registry
-        windows = windows if windows is not None else self._windows
         rules: list[LevelRules | None] = []
         faults: list[str] = []
         for index, level in enumerate(policy.levels):
